@@ -1,0 +1,43 @@
+"""The one record type every corpus reader yields, so the rest of the pipeline never
+needs to know which corpus a file came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Union
+
+AttributeValue = Union[str, int, float, bool, None]
+
+
+@dataclass(frozen=True)
+class AudioRecord:
+    """One audio file of a corpus, as its reader understood it.
+
+    ``attributes`` holds whatever else the corpus encodes (gender, intensity, sentence,
+    repetition, statement, ...); keys are lower_snake_case and values JSON-serialisable.
+    """
+
+    path: Path
+    corpus: str
+    native_label: str
+    speaker: str
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReaderProblem:
+    """A file the reader saw but could not place in the corpus's convention."""
+
+    path: Path
+    corpus: str
+    reason: str
+
+
+@dataclass
+class CorpusListing:
+    """What a reader found under a corpus root: records it understood, problems it did not."""
+
+    corpus: str
+    root: Path
+    records: list[AudioRecord] = field(default_factory=list)
+    problems: list[ReaderProblem] = field(default_factory=list)

@@ -1,0 +1,119 @@
+"""The on-disk contract between data preparation and training.
+
+A prepared dataset is a folder (local path or any URL prefix WebDataset opens) holding::
+
+    stats.json                    # DatasetInfo below: classes, class weights, splits, counts
+    manifest.csv                  # every input file with its fate (split, or why it was dropped)
+    plots/*.png                   # class and duration distributions
+    shards/{split}-{index:06d}.tar        # split in train, val, test, train_aug
+    logmel/{split}-{index:06d}.tar        # optional precomputed log-mel shards
+
+A waveform sample in a tar is ``{key}.flac`` (16 kHz mono, PCM_16 FLAC) plus ``{key}.json``
+(SampleMeta). A log-mel sample is ``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``.
+Shard paths in stats.json are relative to the folder of stats.json.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16_000
+FORMAT_VERSION = 1
+STATS_FILE = "stats.json"
+MANIFEST_FILE = "manifest.csv"
+AUDIO_EXT = "flac"
+META_EXT = "json"
+LOGMEL_EXT = "npy"
+SPLITS = ("train", "val", "test")
+
+
+def shard_name(split: str, index: int, folder: str = "shards") -> str:
+    return f"{folder}/{split}-{index:06d}.tar"
+
+
+def encode_audio(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """FLAC bytes of a mono float waveform in [-1, 1]; deterministic, so re-runs give identical shards."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(wave, -1.0, 1.0).astype(np.float32), sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """float32 mono waveform and its sample rate from encoded audio bytes."""
+    wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    if wave.ndim > 1:
+        wave = wave.mean(axis=1)
+    return wave, rate
+
+
+@dataclass
+class SampleMeta:
+    """The JSON stored beside each sample's audio."""
+
+    key: str
+    label: str  # canonical emotion name
+    label_id: int  # index into DatasetInfo.classes
+    corpus: str
+    speaker: str
+    native_label: str
+    source: str  # input path, relative to its corpus root
+    duration: float  # seconds, after resampling/cropping
+    augmentation: str | None = None  # e.g. "gaussian_noise" for offline-augmented copies
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+@dataclass
+class SplitInfo:
+    shards: list[str]
+    num_samples: int
+    per_class: dict[str, int] = field(default_factory=dict)
+    per_corpus: dict[str, int] = field(default_factory=dict)
+    duration: dict[str, float] = field(default_factory=dict)  # total, mean, min, max (s)
+
+
+@dataclass
+class DatasetInfo:
+    """stats.json: what a datamodule needs to stream a prepared dataset."""
+
+    classes: list[str]
+    class_weights: list[float]  # from train counts: n / (num_classes * count), for weighted CE
+    splits: dict[str, SplitInfo]
+    taxonomy: str = ""
+    sample_rate: int = SAMPLE_RATE
+    format_version: int = FORMAT_VERSION
+    logmel: dict[str, Any] | None = None  # {"n_mels", "hop_length", "n_fft", "frames", "splits": {name: SplitInfo}}
+    extra: dict[str, Any] = field(default_factory=dict)  # dropped classes, filters, seeds, ...
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetInfo":
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{STATS_FILE}: format_version {data.get('format_version')!r}, expected {FORMAT_VERSION}")
+        splits = {name: SplitInfo(**split) for name, split in data["splits"].items()}
+        logmel = data.get("logmel")
+        if logmel:
+            logmel = {**logmel, "splits": {n: SplitInfo(**s) for n, s in logmel.get("splits", {}).items()}}
+        rest = {k: v for k, v in data.items() if k not in ("splits", "logmel")}
+        return cls(splits=splits, logmel=logmel, **rest)
+
+
+def load_dataset_info(root: str) -> DatasetInfo:
+    """Read stats.json from a local folder or any URL WebDataset's gopen understands."""
+    import webdataset as wds
+
+    url = f"{root.rstrip('/')}/{STATS_FILE}"
+    try:
+        with wds.gopen(url, "rb") as stream:
+            return DatasetInfo.from_dict(json.loads(stream.read()))
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"no {STATS_FILE} at {url}: is this a prepared dataset (prepare_data.py)?") from error
