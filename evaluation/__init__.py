@@ -1,0 +1,1 @@
+"""After training: test-set reports, logits collection and taxonomy checks."""
