@@ -1,0 +1,259 @@
+"""The WebDataset stages that ShardDataModule chains into a pipeline.
+
+Every stage is a picklable module-level callable (DataLoader workers receive copies), takes the
+sample iterator first and its settings after (as WebDataset's own ``filters``), and gets rank and
+world size explicitly: inside a loader worker ``torch.distributed`` is not initialised, so asking it
+there would silently make every rank read every shard.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import multiprocessing as mp
+import random
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Iterable, Iterator, Literal
+
+import numpy as np
+import torch
+import webdataset as wds
+from torch.utils.data import IterableDataset, get_worker_info
+
+from data_preparation.shard_format import AUDIO_EXT, LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
+
+log = logging.getLogger(__name__)
+
+Padding = Literal["zero", "repeat"]
+Crop = Literal["random", "center", "start"]
+Sample = dict[str, Any]
+
+
+def worker_slot() -> tuple[int, int]:
+    """(worker id, number of workers) of the calling DataLoader worker; (0, 1) in the main process."""
+    info = get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+class SharedEpoch:
+    """An epoch number shared between the main process and its (possibly persistent) loader workers.
+
+    The main process sets it when an epoch's iteration starts; workers read it when they build
+    their iterator, so the shard order and shuffle change every epoch, identically on all ranks.
+    """
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.value = mp.Value("i", epoch)
+
+    def set(self, epoch: int) -> None:
+        self.value.value = epoch
+
+    def get(self) -> int:
+        return self.value.value
+
+
+class BadSampleHandler:
+    """A WebDataset exception handler that counts, logs (rate-limited) and skips bad samples.
+
+    A corrupt tar member or undecodable clip must not kill a long run, nor vanish unreported:
+    each one is logged with its reason (the first ``log_first``, then every 100th), counted in a
+    process-shared counter the datamodule reports, and once more than ``limit`` were seen in one
+    process the error is re-raised, because then the data, not one file, is broken.
+    """
+
+    def __init__(self, limit: int, log_first: int = 10) -> None:
+        self.limit = limit
+        self.log_first = log_first
+        self.count = mp.Value("i", 0)
+        self.local = 0
+
+    def __call__(self, error: Exception) -> bool:
+        with self.count.get_lock():
+            self.count.value += 1
+            total = self.count.value
+        self.local += 1
+        if total <= self.log_first or total % 100 == 0:
+            log.warning("skipped bad sample #%d: %s: %s", total, type(error).__name__, error)
+        if self.local > self.limit:
+            raise RuntimeError(f"more than {self.limit} bad samples in one loader process; last: {error!r}") from error
+        return True
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "local": 0}
+
+
+class ShardList(IterableDataset):
+    """The pipeline's source: shard URLs as ``{"url": ...}``, reshuffled each epoch by ``seed + epoch``.
+
+    All ranks compute the same order (same seed, same epoch), so that splitting it by rank
+    afterwards partitions the shards.
+    """
+
+    def __init__(self, urls: list[str], epoch: SharedEpoch, seed: int, shuffle: bool) -> None:
+        super().__init__()
+        self.urls, self.epoch, self.seed, self.shuffle = list(urls), epoch, seed, shuffle
+
+    def __iter__(self) -> Iterator[Sample]:
+        urls = list(self.urls)
+        if self.shuffle:
+            random.Random(self.seed + self.epoch.get()).shuffle(urls)
+        for url in urls:
+            yield {"url": url}
+
+
+class ResampledShardList(IterableDataset):
+    """Endless shard URLs drawn with replacement, seeded by (seed, epoch, rank, worker).
+
+    For training sets much larger than an epoch: each worker draws independently, so samples can
+    repeat within an epoch; the epoch length comes from ``with_epoch`` alone.
+    """
+
+    def __init__(self, urls: list[str], epoch: SharedEpoch, seed: int, rank: int) -> None:
+        super().__init__()
+        self.urls, self.epoch, self.seed, self.rank = list(urls), epoch, seed, rank
+
+    def __iter__(self) -> Iterator[Sample]:
+        worker, _ = worker_slot()
+        rng = random.Random(wds.utils.make_seed(self.seed, self.epoch.get(), self.rank, worker))
+        while True:
+            yield {"url": rng.choice(self.urls)}
+
+
+def split_by_rank(src: Iterable[Sample], rank: int, world_size: int) -> Iterator[Sample]:
+    """Every ``world_size``-th shard, starting at ``rank``: ranks get disjoint shard sets."""
+    yield from islice(src, rank, None, world_size)
+
+
+def split_samples_by_rank(src: Iterable[Sample], rank: int, world_size: int) -> Iterator[Sample]:
+    """The samples at positions ``rank, rank + world_size, ...`` within each shard.
+
+    For evaluation with fewer shards than ranks: every rank reads every shard (split among its
+    own workers) and keeps its share of each, so every sample is still seen exactly once.
+    """
+    positions: dict[str, int] = {}
+    for sample in src:
+        url = sample["__url__"]
+        position = positions.get(url, 0)
+        positions[url] = position + 1
+        if position % world_size == rank:
+            yield sample
+
+
+def seeded_shuffle(
+    src: Iterable[Sample], bufsize: int, seed: int, epoch: SharedEpoch, rank: int
+) -> Iterator[Sample]:
+    """A shuffle buffer whose order is reproducible from (seed, epoch, rank, worker)."""
+    worker, _ = worker_slot()
+    rng = random.Random(wds.utils.make_seed(seed, epoch.get(), rank, worker, 1))
+    yield from wds.filters._shuffle(src, bufsize=bufsize, initial=min(bufsize, 100), rng=rng)
+
+
+def _meta(sample: Sample, num_classes: int) -> SampleMeta:
+    key = f"{sample['__key__']} in {sample.get('__url__')}"
+    if META_EXT not in sample:
+        raise ValueError(f"{key}: no .{META_EXT} metadata")
+    meta = SampleMeta(**json.loads(sample[META_EXT]))
+    if not 0 <= meta.label_id < num_classes:
+        raise ValueError(f"{key}: label_id {meta.label_id} outside the {num_classes} classes of stats.json")
+    return meta
+
+
+@dataclass
+class DecodeWaveform:
+    """Raw tar sample -> {"signal": float32 [T], "meta": SampleMeta}; rejects a wrong sample rate."""
+
+    sample_rate: int
+    num_classes: int
+
+    def __call__(self, sample: Sample) -> Sample:
+        key = f"{sample['__key__']} in {sample.get('__url__')}"
+        if AUDIO_EXT not in sample:
+            raise ValueError(f"{key}: no .{AUDIO_EXT} audio")
+        wave, rate = decode_audio(sample[AUDIO_EXT])
+        if rate != self.sample_rate:
+            raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
+        if wave.size == 0:
+            raise ValueError(f"{key}: empty audio")
+        return {"signal": torch.from_numpy(wave), "meta": _meta(sample, self.num_classes)}
+
+
+@dataclass
+class DecodeLogMel:
+    """Raw tar sample -> {"signal": float32 [n_mels, frames], "meta": SampleMeta}."""
+
+    n_mels: int
+    num_classes: int
+
+    def __call__(self, sample: Sample) -> Sample:
+        key = f"{sample['__key__']} in {sample.get('__url__')}"
+        if LOGMEL_EXT not in sample:
+            raise ValueError(f"{key}: no .{LOGMEL_EXT} log-mel")
+        mel = np.load(io.BytesIO(sample[LOGMEL_EXT]), allow_pickle=False)
+        if mel.ndim != 2 or mel.shape[0] != self.n_mels or mel.shape[1] == 0:
+            raise ValueError(f"{key}: log-mel shape {mel.shape}, expected [{self.n_mels}, frames>0]")
+        return {"signal": torch.from_numpy(mel.astype(np.float32)), "meta": _meta(sample, self.num_classes)}
+
+
+@dataclass
+class CropPad:
+    """Crop or pad the last axis of ``signal`` to ``size``; adds ``length`` (valid positions).
+
+    ``crop="random"`` (training) takes a random offset seeded by (seed, epoch, rank, worker);
+    ``"center"`` (the evaluation default) and ``"start"`` are deterministic, so every run scores
+    the same audio. Zero padding fills with ``pad_value`` and ``length`` is
+    the true length. Repetitive padding tiles the clip, every position is real signal, and
+    ``length`` is ``size``: a model then pools over the whole (periodic) clip, which is what seed
+    000 trained on; masking only the first copy would throw away the point of tiling.
+    """
+
+    size: int
+    padding: Padding
+    crop: Crop
+    pad_value: float | None = 0.0  # None: the clip's own minimum (log-mel silence floor)
+    seed: int = 0
+    rank: int = 0
+    epoch: SharedEpoch | None = None
+
+    def __call__(self, src: Iterable[Sample]) -> Iterator[Sample]:
+        worker, _ = worker_slot()
+        epoch = 0 if self.epoch is None else self.epoch.get()
+        rng = random.Random(wds.utils.make_seed(self.seed, epoch, self.rank, worker, 2))
+        for sample in src:
+            yield self.fit(sample, rng)
+
+    def fit(self, sample: Sample, rng: random.Random) -> Sample:
+        signal = sample["signal"]
+        total = signal.shape[-1]
+        if total >= self.size:
+            excess = total - self.size
+            start = rng.randint(0, excess) if self.crop == "random" else excess // 2 if self.crop == "center" else 0
+            return {**sample, "signal": signal[..., start:start + self.size].contiguous(), "length": self.size}
+        if self.padding == "repeat":
+            reps = -(-self.size // total)
+            return {**sample, "signal": signal.repeat(*([1] * (signal.ndim - 1)), reps)[..., :self.size], "length": self.size}
+        fill = float(signal.min()) if self.pad_value is None else self.pad_value
+        padded = torch.full((*signal.shape[:-1], self.size), fill, dtype=signal.dtype)
+        padded[..., :total] = signal
+        return {**sample, "signal": padded, "length": total}
+
+
+@dataclass
+class Collate:
+    """A list of cropped samples -> the batch dict every LightningModule receives.
+
+    ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
+    "label": int64 [B], "key": list[str], "corpus": list[str]}``
+    """
+
+    signal_name: str = "audio"
+
+    def __call__(self, samples: list[Sample]) -> dict[str, Any]:
+        metas = [sample["meta"] for sample in samples]
+        return {
+            self.signal_name: torch.stack([sample["signal"] for sample in samples]),
+            "lengths": torch.tensor([sample["length"] for sample in samples], dtype=torch.int64),
+            "label": torch.tensor([meta.label_id for meta in metas], dtype=torch.int64),
+            "key": [meta.key for meta in metas],
+            "corpus": [meta.corpus for meta in metas],
+        }

@@ -1,0 +1,266 @@
+"""ShardDataModule: stream a prepared dataset's WebDataset shards into fixed-length batches.
+
+The pipeline is an explicit list of WebDataset stages (OpenCLIP's ``get_wds_dataset``): shard
+list (or resampled shards) -> shard shuffle by seed + epoch -> split by rank -> split by worker
+-> tar to samples (counted bad-sample handler) -> shuffle buffer -> decode -> crop/pad ->
+batch inside the pipeline; the WebLoader gets ``batch_size=None``.
+
+Training: every rank yields ``EpochPlan.rank_batches`` batches (``with_epoch`` per worker), so
+DDP cannot hang on uneven shards. Evaluation: every sample exactly once over all ranks and
+workers, with no padding samples; ranks may yield different batch counts, which is safe as long
+as the LightningModule runs no collective inside its eval steps (torchmetrics objects sync in
+``compute`` at epoch end; do not ``self.log(..., on_step=True, sync_dist=True)`` in eval steps).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from typing import Any, Iterator, Literal, Sequence
+
+import torch
+import torch.distributed as dist
+import webdataset as wds
+from lightning.pytorch import LightningDataModule
+
+from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info
+from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
+from datamodules.pipeline_stages import (
+    BadSampleHandler,
+    Collate,
+    CropPad,
+    DecodeLogMel,
+    DecodeWaveform,
+    ResampledShardList,
+    SharedEpoch,
+    ShardList,
+    seeded_shuffle,
+    split_by_rank,
+    split_samples_by_rank,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EpochLoader:
+    """A WebLoader that sets the shared epoch (the trainer's, on resume too) before each pass.
+
+    ``len()`` is the per-rank batch count for training; evaluation loaders have no length,
+    because ranks legitimately differ there.
+    """
+
+    def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: LightningDataModule, length: int | None):
+        self.loader, self.epoch, self.owner, self.length = loader, epoch, owner, length
+        self.passes = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        trainer = self.owner.trainer
+        self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
+        self.passes += 1
+        return iter(self.loader)
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise TypeError("an evaluation loader has no fixed length: ranks see different sample counts")
+        return self.length
+
+
+class ShardDataModule(LightningDataModule):
+    """Batches from the shards of a prepared dataset (data_preparation/shard_format.py).
+
+    Batch: ``{"audio": float32 [B, T]}`` (``features="waveform"``) or ``{"features": float32
+    [B, n_mels, frames]}`` (``"logmel"``, precomputed shards), plus ``"lengths"`` int64 [B] (valid
+    samples or frames), ``"label"`` int64 [B], ``"key"`` and ``"corpus"`` (lists of str).
+
+    Clips longer than ``clip_seconds`` are cropped (random offset in training, ``eval_crop`` at
+    evaluation). Shorter clips are padded: ``"zero"`` pads with zeros (log-mel: the clip's
+    minimum, its silence floor) and ``lengths`` is the true length, so models mask the padding;
+    ``"repeat"`` tiles the clip and ``lengths`` is the full clip length, because all of it is real
+    signal.
+
+    Args:
+        data_root: folder of stats.json; a local path or any URL prefix WebDataset opens, including
+            ``pipe:`` commands (``pipe:curl -s -L https://host/ds``); a shard's URL is
+            ``data_root + "/" + its path in stats.json``.
+        batch_size: per rank.
+        num_workers: loader processes per rank; training needs at least world_size x num_workers shards
+            unless ``resampled``.
+        train_splits: splits streamed together for training (e.g. ``[train, train_aug]``).
+        shuffle_buffer: samples held for shuffling in each training worker.
+        samples_per_epoch: training epoch length over all ranks; default: every training sample once
+            (rounded down to whole batches per worker so no sample repeats; see datamodules/epoch_plan.py).
+        resampled: draw training shards with replacement (for sets much larger than an epoch).
+        eval_crop: deterministic crop of long clips at evaluation.
+        max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
+    """
+
+    def __init__(
+        self,
+        data_root: str,
+        batch_size: int = 16,
+        num_workers: int = 2,
+        clip_seconds: float = 4.0,
+        padding: Literal["zero", "repeat"] = "zero",
+        train_splits: Sequence[str] = ("train",),
+        val_split: str = "val",
+        test_split: str = "test",
+        shuffle_buffer: int = 1000,
+        features: Literal["waveform", "logmel"] = "waveform",
+        samples_per_epoch: int | None = None,
+        resampled: bool = False,
+        seed: int = 0,
+        eval_crop: Literal["center", "start"] = "center",
+        persistent_workers: bool = False,
+        pin_memory: bool = True,
+        max_bad_samples: int = 100,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
+            if value <= 0:
+                raise ValueError(f"data.{name}={value}: must be positive")
+        if num_workers < 0 or (samples_per_epoch is not None and samples_per_epoch <= 0):
+            raise ValueError(f"data.num_workers={num_workers} / data.samples_per_epoch={samples_per_epoch}: out of range")
+        self.data_root = data_root.rstrip("/")
+        self.info: DatasetInfo = load_dataset_info(self.data_root)
+        self.train_splits = list(train_splits)
+        for split in (*self.train_splits, val_split, test_split):
+            self._split(split)  # fail now, naming the split, not in a worker later
+        self.epoch = SharedEpoch()
+        self.handler = BadSampleHandler(max_bad_samples)
+
+    # -- what models and callbacks read -------------------------------------------------------
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.info.classes)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.info.classes)
+
+    @property
+    def class_weights(self) -> list[float]:
+        return list(self.info.class_weights)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.info.sample_rate
+
+    @property
+    def clip_size(self) -> int:
+        """Samples (waveform) or frames (log-mel) per batch row."""
+        samples = int(round(self.hparams.clip_seconds * self.info.sample_rate))
+        return samples if self.hparams.features == "waveform" else samples // self.info.logmel["hop_length"] + 1
+
+    @property
+    def bad_samples(self) -> int:
+        """Corrupt samples skipped so far, over this rank's loader processes."""
+        return self.handler.count.value
+
+    # -- loaders ------------------------------------------------------------------------------
+
+    def train_dataloader(self) -> EpochLoader:
+        rank, world_size = self._world()
+        urls = [url for split in self.train_splits for url in self._urls(split)]
+        workers = max(self.hparams.num_workers, 1)
+        plan = self._plan(urls, world_size, workers)
+        h = self.hparams
+        if h.resampled:
+            source = [ResampledShardList(urls, self.epoch, h.seed, rank)]
+        else:
+            source = [ShardList(urls, self.epoch, h.seed, shuffle=True),
+                      partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker]
+        stages = [*source, wds.tarfile_to_samples(handler=self.handler),
+                  partial(seeded_shuffle, bufsize=h.shuffle_buffer, seed=h.seed, epoch=self.epoch, rank=rank),
+                  *self._decode_and_batch("random", rank, partial_batches=False)]
+        dataset = wds.DataPipeline(*stages).with_epoch(plan.worker_batches)
+        log.info("training epoch: %d batches per rank (%d samples over %d ranks)", plan.rank_batches, plan.samples, world_size)
+        return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches)
+
+    def val_dataloader(self) -> EpochLoader:
+        return self._eval_loader(self.hparams.val_split)
+
+    def test_dataloader(self) -> EpochLoader:
+        return self._eval_loader(self.hparams.test_split)
+
+    # -- pipeline parts -----------------------------------------------------------------------
+
+    def _eval_loader(self, split: str) -> EpochLoader:
+        """Every sample of ``split`` exactly once over all ranks and workers.
+
+        With at least as many shards as ranks, ranks take disjoint shards; with fewer, every rank
+        reads every shard and keeps every world_size-th sample of each (more I/O, same guarantee).
+        """
+        rank, world_size = self._world()
+        urls = self._urls(split)
+        info = self._split(split)
+        if info.num_samples < world_size:
+            raise ValueError(f"split {split!r} has {info.num_samples} samples, fewer than the {world_size} ranks")
+        source = [ShardList(urls, self.epoch, self.hparams.seed, shuffle=False)]
+        if len(urls) >= world_size:
+            stages = [*source, partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker,
+                      wds.tarfile_to_samples(handler=self.handler)]
+        else:
+            stages = [*source, wds.split_by_worker, wds.tarfile_to_samples(handler=self.handler),
+                      partial(split_samples_by_rank, rank=rank, world_size=world_size)]
+        stages += self._decode_and_batch(self.hparams.eval_crop, rank, partial_batches=True)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None)
+
+    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
+        h = self.hparams
+        if h.features == "waveform":
+            decode, signal, pad_value = DecodeWaveform(self.info.sample_rate, self.num_classes), "audio", 0.0
+        else:
+            decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], self.num_classes), "features", None
+        crop_pad = CropPad(self.clip_size, h.padding, crop, pad_value, h.seed, rank, self.epoch)
+        return [wds.map(decode, handler=self.handler), crop_pad,
+                wds.batched(h.batch_size, collation_fn=Collate(signal), partial=partial_batches)]
+
+    def _loader(self, dataset: wds.DataPipeline) -> wds.WebLoader:
+        h = self.hparams
+        return wds.WebLoader(
+            dataset, batch_size=None, shuffle=False, num_workers=h.num_workers,
+            persistent_workers=h.persistent_workers and h.num_workers > 0,
+            pin_memory=h.pin_memory and torch.cuda.is_available(),
+        )
+
+    def _plan(self, urls: list[str], world_size: int, workers: int) -> EpochPlan:
+        h = self.hparams
+        total = sum(self._split(split).num_samples for split in self.train_splits)
+        if h.resampled:
+            return plan_epoch(h.samples_per_epoch or total, h.batch_size, world_size, workers)
+        if len(urls) < world_size * workers:
+            raise ValueError(
+                f"training splits {self.train_splits} have {len(urls)} shards, fewer than world_size={world_size} x "
+                f"num_workers={workers}: some loaders would get none. Write more shards, lower data.num_workers, "
+                "or set data.resampled=true"
+            )
+        per_shard = min(self._split(s).num_samples // len(self._split(s).shards) for s in self.train_splits)
+        capacity = worker_capacity(len(urls), per_shard, world_size, workers)
+        if h.samples_per_epoch is None:
+            return plan_epoch(total, h.batch_size, world_size, workers, capacity)
+        plan = plan_epoch(h.samples_per_epoch, h.batch_size, world_size, workers)
+        if plan.worker_batches * h.batch_size > capacity:
+            log.info("samples_per_epoch=%d exceeds one pass over each worker's shards: workers repeat their shards",
+                     h.samples_per_epoch)
+        return plan
+
+    def _split(self, split: str) -> SplitInfo:
+        splits = self.info.splits if self.hparams.features == "waveform" else (self.info.logmel or {}).get("splits")
+        if not splits:
+            raise ValueError(f"data.features={self.hparams.features!r}: {self.data_root}/{STATS_FILE} lists no log-mel shards")
+        if split not in splits or not splits[split].shards:
+            raise ValueError(f"split {split!r} has no shards in {self.data_root}/{STATS_FILE} (has: {sorted(splits)})")
+        return splits[split]
+
+    def _urls(self, split: str) -> list[str]:
+        return [f"{self.data_root}/{path}" for path in self._split(split).shards]
+
+    def _world(self) -> tuple[int, int]:
+        """(rank, world size): from the trainer, else torch.distributed, else RANK/WORLD_SIZE, else (0, 1)."""
+        if self.trainer is not None:
+            return self.trainer.global_rank, self.trainer.world_size
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
