@@ -1,0 +1,153 @@
+"""EmotionClassifier: the one LightningModule. It owns steps, loss, metrics and optimiser binding.
+
+The network is injected (``net``: a builder taking ``num_classes``, written in config as
+``class_path``/``init_args``), as the lightning-hydra-template's MNIST module does. Class names,
+class weights and the sample rate are kept in the hyperparameters, so a checkpoint alone is
+enough to predict::
+
+    model = EmotionClassifier.load_from_checkpoint(path)
+    probs = model(audio, lengths).softmax(-1)           # audio [B, T] at model.hparams.sample_rate
+    names = model.hparams.class_names
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+
+from lightning_modules.components.losses import build_loss
+from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
+from lightning_modules.optim import build_scheduler, param_groups
+
+Batch = dict[str, Any]
+STAGES = ("train", "val", "test")
+
+
+class EmotionClassifier(LightningModule):
+    """Utterance-level emotion classifier over any injected network.
+
+    Args:
+        net: builder ``net(num_classes) -> nn.Module`` whose module maps (audio [B, T], lengths [B])
+            to logits [B, C]; for precomputed log-mel batches it also needs ``forward_features``.
+        class_names: the classes in label-id order (linked from ``data.classes``).
+        class_weights: per-class loss weights (linked from ``data.class_weights``, from train counts).
+        sample_rate: the audio rate the network expects (Hz).
+        loss: 'weighted_ce' (default, as seed 000), 'ce' or 'focal'.
+        lr / encoder_lr: head and pretrained-encoder learning rates (encoder_lr None: lr).
+        scheduler: 'cosine' (linear warm-up then cosine, per step), 'plateau' or 'constant'.
+        warmup: warm-up length, a fraction of all steps (< 1) or a step count.
+        monitor: the metric the plateau schedule follows (the checkpoint callback has its own).
+        augment: on-device waveform augmentation, applied to training batches only.
+    """
+
+    def __init__(
+        self,
+        net: Callable[[int], nn.Module],
+        class_names: list[str],
+        class_weights: list[float] | None = None,
+        sample_rate: int = 16_000,
+        loss: str = "weighted_ce",
+        label_smoothing: float = 0.0,
+        focal_gamma: float = 2.0,
+        lr: float = 1e-3,
+        encoder_lr: float | None = None,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.999),
+        scheduler: str = "cosine",
+        warmup: float = 0.05,
+        min_lr_ratio: float = 0.0,
+        plateau_patience: int = 1,
+        plateau_factor: float = 0.5,
+        monitor: str = "val/f1_weighted",
+        augment: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if not class_names:
+            raise ValueError("model.class_names is empty: link it from data.classes or list the classes")
+        if class_weights is not None and len(class_weights) != len(class_names):
+            raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
+        self.save_hyperparameters(logger=False)
+        self.net = net(len(class_names))
+        self.augment = augment
+        self.criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
+        self.metrics = nn.ModuleDict({stage: summary_metrics(len(class_names), stage) for stage in STAGES})
+        self.per_class = nn.ModuleDict({stage: per_class_metrics(len(class_names)) for stage in ("val", "test")})
+        self.confusion: dict[str, Tensor] = {}  # last epoch's confusion matrix per stage, for callbacks
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.hparams.class_names)
+
+    def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
+        """audio [B, T] float at ``hparams.sample_rate``, lengths [B] valid samples -> logits [B, C]."""
+        return self.net(audio, lengths)
+
+    def logits_of(self, batch: Batch) -> Tensor:
+        """Logits of a batch of waveforms ("audio") or of precomputed log-mel ("features")."""
+        if "features" in batch:
+            return self.net.forward_features(batch["features"], batch["lengths"])
+        return self(batch["audio"], batch["lengths"])
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        """Augment on the device, in training only, so loader workers stay cheap."""
+        if self.augment is None or self._trainer is None or not self.trainer.training or "audio" not in batch:
+            return batch
+        result = self.augment(batch["audio"], batch["lengths"])
+        if isinstance(result, tuple):
+            batch["audio"], batch["lengths"] = result
+        else:
+            batch["audio"] = result
+        return batch
+
+    def _shared_step(self, batch: Batch, stage: str) -> dict[str, Tensor]:
+        logits = self.logits_of(batch)
+        labels = batch["label"]
+        loss = self.criterion(logits.float(), labels)
+        batch_size = labels.shape[0]
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
+                 batch_size=batch_size, sync_dist=stage != "train")
+        self.metrics[stage].update(logits.detach(), labels)
+        self.log_dict(self.metrics[stage], on_step=False, on_epoch=True, batch_size=batch_size,
+                      prog_bar=stage != "train")
+        if stage in self.per_class:
+            self.per_class[stage].update(logits.detach(), labels)
+        return {"loss": loss, "logits": logits.detach()}
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "train")["loss"]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, Tensor]:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, Tensor]:
+        return self._shared_step(batch, "test")
+
+    def _end_eval_epoch(self, stage: str) -> None:
+        """Log per-class F1 and keep the (rank-synchronised) confusion matrix for callbacks."""
+        values = self.per_class[stage].compute()
+        self.per_class[stage].reset()
+        self.confusion[stage] = values["confusion"].cpu()
+        for name, value in per_class_scalars(stage, values["f1_per_class"], self.class_names).items():
+            self.log(name, value)
+
+    def on_validation_epoch_end(self) -> None:
+        self._end_eval_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._end_eval_epoch("test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        groups = param_groups(self.net, hp.lr, hp.encoder_lr, hp.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        total = self.trainer.estimated_stepping_batches
+        if hp.scheduler == "cosine" and (total is None or math.isinf(total)):
+            raise ValueError("model.scheduler='cosine' needs a known run length: set trainer.max_steps "
+                             "or give the datamodule an epoch length (data.samples_per_epoch)")
+        scheduler = build_scheduler(hp.scheduler, optimizer, int(total) if not math.isinf(total) else 0,
+                                    hp.warmup, hp.min_lr_ratio, hp.plateau_patience, hp.plateau_factor, hp.monitor)
+        return {"optimizer": optimizer} if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -1,0 +1,93 @@
+"""A small 2-D CNN from scratch on log-mel or MFCC features: the demo model.
+
+The seeds' own CNNs (001-004) are stacks of conv / batch-norm / activation / pooling blocks on
+MFCC or log-mel "images"; this is that family, sized to train on a CPU in minutes. It pools
+over valid time frames only, so padding to a fixed clip length does not dilute short clips.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from lightning_modules.components.pooling import frame_mask, masked_max, masked_mean
+from lightning_modules.components.registry import register_network
+
+
+def valid_frames(lengths: Tensor, samples: int, frames: int) -> Tensor:
+    """Frames [B] of a front-end output that cover the ``lengths`` valid samples of ``samples``.
+
+    Front-ends map T samples to F frames at a fixed hop, so the valid share carries over;
+    rounding up keeps the frame that holds the last valid sample.
+
+    >>> valid_frames(torch.tensor([8000, 16000]), 16000, 101).tolist()
+    [51, 101]
+    """
+    return ((lengths * frames + samples - 1) // samples).clamp(1, frames)
+
+
+def conv_block(in_channels: int, out_channels: int, dropout: float) -> nn.Sequential:
+    """conv 3x3 -> batch norm -> SiLU (seed 003's activation) -> 2x2 max pool -> dropout."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
+        nn.SiLU(), nn.MaxPool2d(2, ceil_mode=True), nn.Dropout2d(dropout),
+    )
+
+
+def default_frontend() -> nn.Module:
+    """The log-mel front-end with its default settings (16 kHz, 64 mel bands)."""
+    from lightning_modules.components.frontends import LogMel
+
+    return LogMel()
+
+
+@register_network("small_cnn")
+class SmallCNN(nn.Module):
+    """waveform [B, T] -> front-end [B, (C,) F, frames] -> conv blocks -> masked mean+max over time -> logits.
+
+    ``frontend``: any module mapping a waveform batch to features (LogMel, MFCC with deltas);
+    features may also be given precomputed to :meth:`forward_features`. ``spec_augment`` is
+    applied to the features in training mode only.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        frontend: nn.Module | None = None,
+        spec_augment: nn.Module | None = None,
+        channels: Sequence[int] = (16, 32, 64),
+        dropout: float = 0.1,
+        sample_rate: int = 16_000,
+    ) -> None:
+        super().__init__()
+        self.frontend = frontend if frontend is not None else default_frontend()
+        self.spec_augment = spec_augment
+        with torch.no_grad():
+            probe = self._as_image(self.frontend(torch.zeros(1, sample_rate)))
+        widths = [probe.shape[1], *channels]
+        self.body = nn.Sequential(*(conv_block(a, b, dropout) for a, b in zip(widths[:-1], widths[1:])))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * widths[-1], num_classes))
+
+    @staticmethod
+    def _as_image(features: Tensor) -> Tensor:
+        """[B, F, frames] -> [B, 1, F, frames]; [B, C, F, frames] stays."""
+        return features.unsqueeze(1) if features.dim() == 3 else features
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The convolutional body (no pretrained part; grouped so encoder_lr still applies)."""
+        return list(self.body.parameters())
+
+    def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
+        """audio [B, T] at 16 kHz, lengths [B] valid samples -> logits [B, num_classes]."""
+        features = self.frontend(audio)
+        return self.forward_features(features, valid_frames(lengths, audio.shape[-1], features.shape[-1]))
+
+    def forward_features(self, features: Tensor, frame_lengths: Tensor) -> Tensor:
+        """features [B, (C,) F, frames], frame_lengths [B] valid frames -> logits [B, num_classes]."""
+        if self.spec_augment is not None and self.training:
+            features = self.spec_augment(features)
+        x = self.body(self._as_image(features))  # [B, C, F', frames']
+        x = x.mean(dim=2).transpose(1, 2)  # [B, frames', C]
+        mask = frame_mask(valid_frames(frame_lengths, features.shape[-1], x.shape[1]), x.shape[1])
+        return self.head(torch.cat([masked_mean(x, mask), masked_max(x, mask)], dim=-1))

@@ -1,0 +1,135 @@
+"""Wav2Vec2 / WavLM / HuBERT utterance classifier over a transformers ``AutoModel``.
+
+The encoder is loaded by hub name (``microsoft/wavlm-base-plus``) or by local folder through the
+same call, so tests exercise the production path with tiny models saved by ``save_pretrained``.
+Offline mode is respected: ``HF_HUB_OFFLINE=1`` (or ``local_files_only``) never touches the network.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel
+
+from lightning_modules.components.pooling import build_pooling, frame_mask
+from lightning_modules.components.registry import register_network
+
+
+def _offline_default() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def load_encoder(
+    model_name: str, pretrained: bool, cache_dir: str | None, local_files_only: bool | None, **overrides: object
+) -> nn.Module:
+    """The transformers encoder called ``model_name`` (hub name or folder), config ``overrides`` applied.
+
+    ``pretrained=False`` builds the architecture from its config with random weights (for tests
+    and ablations); the config itself is still read by name or path.
+    """
+    offline = _offline_default() if local_files_only is None else local_files_only
+    config = AutoConfig.from_pretrained(model_name, cache_dir=cache_dir, local_files_only=offline, **overrides)
+    if not pretrained:
+        return AutoModel.from_config(config)
+    return AutoModel.from_pretrained(model_name, config=config, cache_dir=cache_dir, local_files_only=offline)
+
+
+class WeightedLayerSum(nn.Module):
+    """A learned softmax-weighted sum of every hidden layer (SUPERB style): layers are [L] x [B, T, D]."""
+
+    def __init__(self, num_layers: int) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(num_layers))
+
+    def forward(self, layers: tuple[Tensor, ...]) -> Tensor:
+        stacked = torch.stack(layers, dim=0)
+        weights = torch.softmax(self.weights, dim=0).to(stacked.dtype)
+        return (weights[:, None, None, None] * stacked).sum(dim=0)
+
+
+@register_network("speech_encoder", source="hf")
+class SpeechEncoderClassifier(nn.Module):
+    """Raw 16 kHz waveform -> transformer encoder -> pooled valid frames -> small head -> logits.
+
+    ``trainable_layers``: fine-tune only the last N transformer layers (None: all of them).
+    ``freeze_feature_encoder``: keep the convolutional waveform encoder fixed, as seed 000 and
+    the transformers fine-tuning recipes do. ``normalize``: zero-mean unit-variance per
+    utterance over its valid samples, what the models' feature extractors do before training.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        model_name: str = "microsoft/wavlm-base-plus",
+        pretrained: bool = True,
+        cache_dir: str | None = None,
+        local_files_only: bool | None = None,
+        pooling: str = "mean",
+        weighted_layers: bool = False,
+        head_hidden: int = 256,
+        dropout: float = 0.1,
+        freeze_feature_encoder: bool = True,
+        trainable_layers: int | None = None,
+        gradient_checkpointing: bool = False,
+        normalize: bool = True,
+        layerdrop: float = 0.0,
+        mask_time_prob: float | None = None,
+    ) -> None:
+        super().__init__()
+        overrides: dict[str, object] = {"layerdrop": layerdrop}  # layerdrop > 0 breaks DDP (unused params)
+        if mask_time_prob is not None:
+            overrides["mask_time_prob"] = mask_time_prob
+        self.encoder = load_encoder(model_name, pretrained, cache_dir, local_files_only, **overrides)
+        self.normalize = normalize
+        hidden = self.encoder.config.hidden_size
+        num_layers = self.encoder.config.num_hidden_layers
+        self.layer_sum = WeightedLayerSum(num_layers + 1) if weighted_layers else None
+        self.pooling = build_pooling(pooling, hidden)
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(self.pooling.out_dim, head_hidden), nn.GELU(),
+            nn.Dropout(dropout), nn.Linear(head_hidden, num_classes),
+        )
+        self._freeze(freeze_feature_encoder, trainable_layers, num_layers)
+        if gradient_checkpointing:  # renamed in transformers 5.2x; the GPU image may have the old name only
+            enable = getattr(self.encoder, "activation_checkpointing_enable", None)
+            (enable or self.encoder.gradient_checkpointing_enable)()
+
+    def _freeze(self, feature_encoder: bool, trainable_layers: int | None, num_layers: int) -> None:
+        """Freeze the CNN feature encoder and every transformer layer but the last ``trainable_layers``."""
+        if trainable_layers is not None:
+            if not 0 <= trainable_layers <= num_layers:
+                raise ValueError(f"trainable_layers={trainable_layers}: the encoder has {num_layers} layers")
+            self.encoder.requires_grad_(False)
+            for layer in self.encoder.encoder.layers[num_layers - trainable_layers:]:
+                layer.requires_grad_(True)
+        if feature_encoder:
+            self.encoder.feature_extractor.requires_grad_(False)
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the pretrained encoder (trained at the smaller encoder learning rate)."""
+        return list(self.encoder.parameters())
+
+    def _normalize(self, audio: Tensor, mask: Tensor) -> Tensor:
+        weights = mask.to(audio.dtype)
+        count = weights.sum(dim=1, keepdim=True).clamp_min(1.0)
+        mean = (audio * weights).sum(dim=1, keepdim=True) / count
+        var = (((audio - mean) * weights) ** 2).sum(dim=1, keepdim=True) / count
+        return (audio - mean) / (var + 1e-7).sqrt() * weights
+
+    def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
+        """audio [B, T] float at 16 kHz, lengths [B] valid samples -> logits [B, num_classes]."""
+        sample_mask = frame_mask(lengths, audio.shape[1])
+        if self.normalize:
+            audio = self._normalize(audio, sample_mask)
+        # Models with group-norm feature encoders (wav2vec2-base, hubert-base) were trained on
+        # zero-padded batches without an attention mask; transformers warns against passing one.
+        use_mask = getattr(self.encoder.config, "feat_extract_norm", "layer") == "layer"
+        output = self.encoder(
+            audio, attention_mask=sample_mask.long() if use_mask else None,
+            output_hidden_states=self.layer_sum is not None,
+        )
+        frames = self.layer_sum(output.hidden_states) if self.layer_sum is not None else output.last_hidden_state
+        frame_lengths = self.encoder._get_feat_extract_output_lengths(lengths).clamp(1, frames.shape[1])
+        pooled = self.pooling(frames, frame_mask(frame_lengths, frames.shape[1]))
+        return self.head(pooled)
