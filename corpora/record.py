@@ -41,3 +41,6 @@ class CorpusListing:
     root: Path
     records: list[AudioRecord] = field(default_factory=list)
     problems: list[ReaderProblem] = field(default_factory=list)
+    # Files left out on purpose, reason -> count (an option such as RAVDESS song, macOS
+    # metadata files), so the manifest can account for every file without listing them.
+    skipped: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,154 @@
+"""What every corpus reader shares: walking a tree, telling audio from other files,
+matching folder names in any case, and collecting records, problems and skips.
+
+Readers only list files; decoding happens once, later, in data preparation (which decodes
+by content, so a FLAC stream named ``.wav`` is fine here).
+"""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Hashable, Iterable
+
+from corpora.record import AttributeValue, AudioRecord, CorpusListing, ReaderProblem
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".aiff", ".aif"})
+# Operating-system litter that travels with downloaded copies; counted as skipped, not listed.
+OS_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+MACOS_METADATA = "macOS metadata (__MACOSX/, ._*, .DS_Store, Thumbs.db)"
+
+
+def is_audio(path: Path, suffixes: Iterable[str] = AUDIO_SUFFIXES) -> bool:
+    """True when the file's extension (any case) names an audio container."""
+    return path.suffix.lower() in set(suffixes)
+
+
+def is_os_litter(path: Path) -> bool:
+    """macOS AppleDouble files (``._x.wav``, ``__MACOSX/``) and desktop index files."""
+    name = path.name.lower()
+    return name.startswith("._") or name in OS_LITTER or "__MACOSX" in path.parts
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every file below ``root``, sorted by path so listings are reproducible."""
+    return sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.as_posix())
+
+
+def find_dirs(root: Path, name: str, recursive: bool = True) -> list[Path]:
+    """Folders below ``root`` named ``name`` in any letter case, sorted.
+
+    Downloaded copies rename folders inconsistently (``AudioWAV`` / ``audiowav``), so a reader
+    never trusts case.
+    """
+    wanted = name.casefold()
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted((p for p in candidates if p.is_dir() and p.name.casefold() == wanted), key=lambda p: p.as_posix())
+
+
+def read_csv_rows(path: Path, required: Iterable[str] = ()) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row of a CSV file, values stripped.
+
+    Corpus CSVs come from spreadsheets: a BOM, stray spaces and non-UTF-8 bytes are common,
+    so undecodable bytes are replaced rather than failing the whole corpus. A missing
+    ``required`` column raises ``ValueError`` naming the file and the column.
+    """
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:
+            raise ValueError(f"{path}: CSV file is empty (no header row)")
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+        missing = [name for name in required if name not in reader.fieldnames]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(reader.fieldnames)}")
+        return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}) for row in reader]
+
+
+class ListingBuilder:
+    """Collects a reader's records, problems and skips; drops a second copy of a recording.
+
+    ``identity`` is what the corpus's naming convention says makes a recording unique (for
+    example RAVDESS's seven-part stem); a second file with the same identity is reported as
+    "listed twice" and the first one kept. Callers add files in preference order.
+    """
+
+    def __init__(self, corpus: str, root: Path) -> None:
+        self.corpus = corpus
+        self.root = root
+        self._records: list[AudioRecord] = []
+        self._problems: list[ReaderProblem] = []
+        self._skipped: Counter[str] = Counter()
+        self._seen: dict[Hashable, Path] = {}
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def problem(self, path: Path, reason: str) -> None:
+        self._problems.append(ReaderProblem(path=path, corpus=self.corpus, reason=reason))
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        self._skipped[reason] += count
+
+    def add(
+        self,
+        path: Path,
+        native_label: str,
+        speaker: str,
+        attributes: dict[str, AttributeValue] | None = None,
+        identity: Hashable | None = None,
+    ) -> bool:
+        """Add a record unless its identity was already listed; returns whether it was added."""
+        key = identity if identity is not None else path
+        if key in self._seen:
+            first = self.relative(self._seen[key])
+            self.problem(path, f"same recording as {first} (listed twice; kept {first})")
+            return False
+        self._seen[key] = path
+        self._records.append(
+            AudioRecord(path=path, corpus=self.corpus, native_label=native_label, speaker=speaker, attributes=dict(attributes or {}))
+        )
+        return True
+
+    def build(self) -> CorpusListing:
+        records = sorted(self._records, key=lambda r: r.path.as_posix())
+        problems = sorted(self._problems, key=lambda p: (p.path.as_posix(), p.reason))
+        return CorpusListing(corpus=self.corpus, root=self.root, records=records, problems=problems, skipped=dict(self._skipped))
+
+
+def audio_files(
+    builder: ListingBuilder,
+    top: Path,
+    companion: Callable[[Path], bool] = lambda path: False,
+    suffixes: Iterable[str] = AUDIO_SUFFIXES,
+) -> list[Path]:
+    """Audio files below ``top``; reports the non-audio files that sit among them.
+
+    A non-audio file counts as a problem only in a folder that also holds audio: metadata
+    folders, video folders and documentation beside the audio are not the reader's business.
+    ``companion`` names files the corpus ships next to its audio on purpose (transcripts).
+    """
+    suffixes = {s.lower() for s in suffixes}
+    files = walk_files(top)
+    audio_dirs = {p.parent for p in files if is_audio(p, suffixes) and not is_os_litter(p)}
+    found: list[Path] = []
+    for path in files:
+        if is_os_litter(path):
+            builder.skip(MACOS_METADATA)
+        elif is_audio(path, suffixes):
+            found.append(path)
+        elif path.parent in audio_dirs and not companion(path):
+            builder.problem(path, f"not an audio file (extension {path.suffix or 'none'!r}) among the audio")
+    return found
+
+
+def by_preference(paths: Iterable[Path], order: tuple[str, ...] = (".wav", ".flac", ".aiff", ".aif", ".mp3")) -> list[Path]:
+    """Paths sorted so that, of two copies of one recording, the lossless one is listed first."""
+
+    def rank(path: Path) -> tuple[int, str]:
+        suffix = path.suffix.lower()
+        return (order.index(suffix) if suffix in order else len(order), path.as_posix())
+
+    return sorted(paths, key=rank)

@@ -1,0 +1,61 @@
+"""Toronto Emotional Speech Set, TESS (Dupuis & Pichora-Fuller 2010, doi:10.5683/SP2/E8H2MF).
+
+Two actresses, OAF (older, aged 64) and YAF (younger, aged 26), say "Say the word _" with 200
+target words in seven emotions. Layout: ``<SPK>_<emotion>/<SPK>_<word>_<emotion>.wav``, e.g.
+``OAF_angry/OAF_back_angry.wav``; pleasant surprise is ``ps`` in file names. Copies differ in
+folder spelling (``OAF_Fear``, ``YAF_fear``, ``OAF_Pleasant_surprise``,
+``YAF_pleasant_surprised``), may nest a second copy of the whole tree, and some drop the
+speaker prefix from file names (``OAF_angry/back_angry.wav``): the folder then names the
+speaker. A file whose name disagrees with its folder is reported, not guessed.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from corpora._common import ListingBuilder, audio_files, by_preference
+from corpora.record import CorpusListing
+from corpora.registry import register_corpus
+
+FILE = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$", re.IGNORECASE)
+SHORT_FILE = re.compile(r"^(?!(?:OAF|YAF)_)(?P<speaker>)(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$", re.IGNORECASE)
+FOLDER = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<emotion>[A-Za-z_ ]+)$", re.IGNORECASE)
+EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
+FOLDER_EMOTIONS = {e: e for e in EMOTIONS} | {"pleasant_surprise": "ps", "pleasant_surprised": "ps", "pleasant surprise": "ps"}
+SPEAKERS = {"OAF": ("older", 64), "YAF": ("younger", 26)}
+
+
+@register_corpus("tess")
+def read_tess(root: Path) -> CorpusListing:
+    builder = ListingBuilder("tess", root)
+    for path in by_preference(audio_files(builder, root)):
+        parsed = _parse(path)
+        if isinstance(parsed, str):
+            builder.problem(path, parsed)
+            continue
+        speaker, word, emotion = parsed
+        age_group, age = SPEAKERS[speaker]
+        attributes = {"word": word, "age_group": age_group, "age": age, "gender": "female"}
+        builder.add(path, emotion, speaker, attributes, identity=(speaker, word, emotion))
+    return builder.build()
+
+
+def _parse(path: Path) -> tuple[str, str, str] | str:
+    """(speaker, word, emotion) of a TESS file, or the reason it does not fit the convention."""
+    match = FILE.match(path.stem) or SHORT_FILE.match(path.stem)
+    if match is None:
+        return "name does not match <OAF|YAF>_<word>_<emotion> (e.g. OAF_back_angry.wav)"
+    emotion = match["emotion"].lower()
+    if emotion not in EMOTIONS:
+        return f"unknown TESS emotion {match['emotion']!r} (expected one of {', '.join(EMOTIONS)})"
+    folder = FOLDER.match(path.parent.name)
+    folder_speaker = folder["speaker"].upper() if folder else None
+    folder_emotion = FOLDER_EMOTIONS.get(folder["emotion"].lower()) if folder else None
+    speaker = match["speaker"].upper() if match["speaker"] else folder_speaker
+    if speaker is None:
+        return "no speaker: neither the file name nor its folder starts with OAF_ or YAF_"
+    if folder_speaker and folder_speaker != speaker:
+        return f"speaker {speaker} in the name but folder {path.parent.name} belongs to {folder_speaker}"
+    if folder_emotion and folder_emotion != emotion:
+        return f"emotion {emotion!r} in the name but folder {path.parent.name} holds {folder_emotion!r}"
+    return speaker, match["word"].lower(), emotion
