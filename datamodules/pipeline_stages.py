@@ -153,7 +153,10 @@ def _meta(sample: Sample, num_classes: int) -> SampleMeta:
     key = f"{sample['__key__']} in {sample.get('__url__')}"
     if META_EXT not in sample:
         raise ValueError(f"{key}: no .{META_EXT} metadata")
-    meta = SampleMeta(**json.loads(sample[META_EXT]))
+    try:
+        meta = SampleMeta(**json.loads(sample[META_EXT]))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{key}: bad .{META_EXT} metadata: {error}") from error
     if not 0 <= meta.label_id < num_classes:
         raise ValueError(f"{key}: label_id {meta.label_id} outside the {num_classes} classes of stats.json")
     return meta
@@ -170,7 +173,10 @@ class DecodeWaveform:
         key = f"{sample['__key__']} in {sample.get('__url__')}"
         if AUDIO_EXT not in sample:
             raise ValueError(f"{key}: no .{AUDIO_EXT} audio")
-        wave, rate = decode_audio(sample[AUDIO_EXT])
+        try:
+            wave, rate = decode_audio(sample[AUDIO_EXT])
+        except Exception as error:  # libsndfile raises its own types; name the sample either way
+            raise ValueError(f"{key}: undecodable .{AUDIO_EXT}: {error}") from error
         if rate != self.sample_rate:
             raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
         if wave.size == 0:
@@ -189,7 +195,10 @@ class DecodeLogMel:
         key = f"{sample['__key__']} in {sample.get('__url__')}"
         if LOGMEL_EXT not in sample:
             raise ValueError(f"{key}: no .{LOGMEL_EXT} log-mel")
-        mel = np.load(io.BytesIO(sample[LOGMEL_EXT]), allow_pickle=False)
+        try:
+            mel = np.load(io.BytesIO(sample[LOGMEL_EXT]), allow_pickle=False)
+        except ValueError as error:
+            raise ValueError(f"{key}: undecodable .{LOGMEL_EXT}: {error}") from error
         if mel.ndim != 2 or mel.shape[0] != self.n_mels or mel.shape[1] == 0:
             raise ValueError(f"{key}: log-mel shape {mel.shape}, expected [{self.n_mels}, frames>0]")
         return {"signal": torch.from_numpy(mel.astype(np.float32)), "meta": _meta(sample, self.num_classes)}
