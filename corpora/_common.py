@@ -19,6 +19,10 @@ OS_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 MACOS_METADATA = "macOS metadata (__MACOSX/, ._*, .DS_Store, Thumbs.db)"
 
 
+class ConventionError(ValueError):
+    """A file that does not fit its corpus's naming convention; the message says how."""
+
+
 def is_audio(path: Path, suffixes: Iterable[str] = AUDIO_SUFFIXES) -> bool:
     """True when the file's extension (any case) names an audio container."""
     return path.suffix.lower() in set(suffixes)
@@ -104,7 +108,7 @@ class ListingBuilder:
         key = identity if identity is not None else path
         if key in self._seen:
             first = self.relative(self._seen[key])
-            self.problem(path, f"same recording as {first} (listed twice; kept {first})")
+            self.problem(path, f"same recording as {first} (listed twice; that copy is kept)")
             return False
         self._seen[key] = path
         self._records.append(

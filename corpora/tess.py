@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpora._common import ListingBuilder, audio_files, by_preference
+from corpora._common import ConventionError, ListingBuilder, audio_files, by_preference
 from corpora.record import CorpusListing
 from corpora.registry import register_corpus
 
@@ -29,9 +29,10 @@ SPEAKERS = {"OAF": ("older", 64), "YAF": ("younger", 26)}
 def read_tess(root: Path) -> CorpusListing:
     builder = ListingBuilder("tess", root)
     for path in by_preference(audio_files(builder, root)):
-        parsed = _parse(path)
-        if isinstance(parsed, str):
-            builder.problem(path, parsed)
+        try:
+            parsed = _parse(path)
+        except ConventionError as error:
+            builder.problem(path, str(error))
             continue
         speaker, word, emotion = parsed
         age_group, age = SPEAKERS[speaker]
@@ -40,22 +41,22 @@ def read_tess(root: Path) -> CorpusListing:
     return builder.build()
 
 
-def _parse(path: Path) -> tuple[str, str, str] | str:
-    """(speaker, word, emotion) of a TESS file, or the reason it does not fit the convention."""
+def _parse(path: Path) -> tuple[str, str, str]:
+    """(speaker, word, emotion) of a TESS file; ConventionError says why it does not fit."""
     match = FILE.match(path.stem) or SHORT_FILE.match(path.stem)
     if match is None:
-        return "name does not match <OAF|YAF>_<word>_<emotion> (e.g. OAF_back_angry.wav)"
+        raise ConventionError("name does not match <OAF|YAF>_<word>_<emotion> (e.g. OAF_back_angry.wav)")
     emotion = match["emotion"].lower()
     if emotion not in EMOTIONS:
-        return f"unknown TESS emotion {match['emotion']!r} (expected one of {', '.join(EMOTIONS)})"
+        raise ConventionError(f"unknown TESS emotion {match['emotion']!r} (expected one of {', '.join(EMOTIONS)})")
     folder = FOLDER.match(path.parent.name)
     folder_speaker = folder["speaker"].upper() if folder else None
     folder_emotion = FOLDER_EMOTIONS.get(folder["emotion"].lower()) if folder else None
     speaker = match["speaker"].upper() if match["speaker"] else folder_speaker
     if speaker is None:
-        return "no speaker: neither the file name nor its folder starts with OAF_ or YAF_"
+        raise ConventionError("no speaker: neither the file name nor its folder starts with OAF_ or YAF_")
     if folder_speaker and folder_speaker != speaker:
-        return f"speaker {speaker} in the name but folder {path.parent.name} belongs to {folder_speaker}"
+        raise ConventionError(f"speaker {speaker} in the name but folder {path.parent.name} belongs to {folder_speaker}")
     if folder_emotion and folder_emotion != emotion:
-        return f"emotion {emotion!r} in the name but folder {path.parent.name} holds {folder_emotion!r}"
+        raise ConventionError(f"emotion {emotion!r} in the name but folder {path.parent.name} holds {folder_emotion!r}")
     return speaker, match["word"].lower(), emotion
