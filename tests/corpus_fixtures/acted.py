@@ -1,0 +1,211 @@
+"""Fixtures for the acted corpora named by their file names: CREMA-D, RAVDESS, TESS, EmoDB, SAVEE, JL-Corpus."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.corpus_fixtures._files import FixtureExpectation, write_audio, write_csv, write_text
+
+
+def write_crema_d_fixture(root: Path) -> FixtureExpectation:
+    wav = root / "AudioWAV"
+    good = {
+        "1001_DFA_ANG_XX.wav": {},
+        "1001_IEO_HAP_HI.wav": {},
+        "1002_DFA_SAD_XX.wav": {"container": "FLAC"},
+        "1002_TIE_NEU_XX.wav": {},
+        "1003_MTI_FEA_LO.wav": {},
+        "1091_WSI_DIS_MD.wav": {},
+    }
+    for name, kwargs in good.items():
+        write_audio(wav / name, 0.5, **kwargs)
+    write_audio(root / "audiowav/1001_DFA_ANG_XX.wav", 0.5)  # case-variant second copy
+    write_audio(root / "AudioMP3/1001_DFA_ANG_XX.mp3", 0.5)  # MP3 twin: not read beside AudioWAV
+    write_audio(wav / "1004_DFA_ANG.wav", 0.3)
+    write_audio(wav / "1005_XYZ_ANG_XX.wav", 0.3)
+    write_text(wav / "notes.txt", "stray notes")
+    write_text(wav / ".DS_Store", "")
+    write_csv(
+        root / "VideoDemographics.csv",
+        ["ActorID", "Age", "Sex", "Race", "Ethnicity"],
+        [[1001, 51, "Male", "Caucasian", "Not Hispanic"], [1002, 21, "Female", "Caucasian", "Not Hispanic"], [1003, 21, "Female", "Caucasian", "Not Hispanic"]],
+    )
+    write_text(root / "VideoFlash/1001_DFA_ANG_XX.flv", "video, not read")
+    return FixtureExpectation(
+        corpus="crema_d",
+        root=root,
+        records=6,
+        labels={"ANG": 1, "HAP": 1, "SAD": 1, "NEU": 1, "FEA": 1, "DIS": 1},
+        speakers={"1001", "1002", "1003", "1091"},
+        problems={
+            "audiowav/1001_DFA_ANG_XX.wav": "listed twice",
+            "AudioWAV/1004_DFA_ANG.wav": "does not match",
+            "AudioWAV/1005_XYZ_ANG_XX.wav": "sentence 'XYZ'",
+            "AudioWAV/notes.txt": "not an audio file",
+        },
+        skipped={"macOS metadata": 1},
+        attributes={
+            "AudioWAV/1001_IEO_HAP_HI.wav": {"gender": "male", "age": 51, "intensity": "high", "sentence": "IEO"},
+            "AudioWAV/1002_DFA_SAD_XX.wav": {"gender": "female", "intensity": "unspecified"},
+            "AudioWAV/1091_WSI_DIS_MD.wav": {"gender": None, "intensity": "medium"},
+        },
+    )
+
+
+def write_ravdess_fixture(root: Path) -> FixtureExpectation:
+    speech = root / "Audio_Speech_Actors_01-24"
+    write_audio(speech / "Actor_01/03-01-05-01-01-01-01.wav", 0.6, 48_000)
+    write_audio(speech / "Actor_01/03-01-02-02-02-01-01.wav", 0.5, 48_000)
+    write_audio(speech / "Actor_02/03-01-01-01-01-02-02.wav", 0.5, 48_000)
+    write_audio(speech / "Actor_02/03-01-08-02-01-01-02.wav", 0.4, 48_000, container="FLAC")
+    write_audio(speech / "actor_03/03-01-03-01-01-01-03.wav", 0.4, 48_000)  # lower-case folder
+    write_audio(root / "Actor_01/03-01-05-01-01-01-01.wav", 0.6, 48_000)  # Kaggle's top-level copy
+    write_audio(root / "Audio_Song_Actors_01-24/Actor_01/03-02-03-01-01-01-01.wav", 0.5, 48_000)
+    write_audio(speech / "Actor_01/03-01-05-01-01-01.wav", 0.3, 48_000)
+    write_audio(speech / "Actor_01/03-01-01-02-01-01-01.wav", 0.3, 48_000)
+    write_audio(speech / "Actor_01/03-01-05-01-01-01-02.wav", 0.3, 48_000)
+    write_audio(speech / "Actor_01/03-01-09-01-01-01-01.wav", 0.3, 48_000)
+    write_text(speech / "Actor_01/01-01-05-01-01-01-01.mp4", "video, not audio")
+    return FixtureExpectation(
+        corpus="ravdess",
+        root=root,
+        records=5,
+        labels={"angry": 1, "calm": 1, "neutral": 1, "surprised": 1, "happy": 1},
+        speakers={"Actor_01", "Actor_02", "Actor_03"},
+        problems={
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-05-01-01-01-01.wav": "listed twice",
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-05-01-01-01.wav": "seven-part",
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-01-02-01-01-01.wav": "neutral has no strong intensity",
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-05-01-01-01-02.wav": "inside folder Actor_01",
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-09-01-01-01-01.wav": "emotion '09'",
+            "Audio_Speech_Actors_01-24/Actor_01/01-01-05-01-01-01-01.mp4": "not an audio file",
+        },
+        skipped={"song": 1},
+        attributes={
+            "Audio_Speech_Actors_01-24/Actor_01/03-01-02-02-02-01-01.wav": {
+                "intensity": "strong", "statement": "Dogs are sitting by the door", "repetition": 1,
+                "gender": "male", "vocal_channel": "speech", "modality": "audio-only", "actor": 1,
+            },
+            "Audio_Speech_Actors_01-24/Actor_02/03-01-01-01-01-02-02.wav": {"gender": "female", "repetition": 2},
+        },
+    )
+
+
+def write_tess_fixture(root: Path) -> FixtureExpectation:
+    data = root / "TESS Toronto emotional speech set data"
+    for rel in ("OAF_angry/OAF_back_angry.wav", "OAF_Fear/OAF_bite_fear.wav", "OAF_Pleasant_surprise/OAF_chair_ps.wav",
+                "YAF_pleasant_surprised/YAF_dog_ps.wav", "YAF_neutral/YAF_germ_neutral.wav", "YAF_disgust/YAF_dog_disgust.wav"):
+        write_audio(data / rel, 0.5, 24_414)
+    write_audio(data / "YAF_sad/YAF_back_sad.wav", 0.5, 24_414, container="FLAC")
+    write_audio(data / "OAF_happy/bath_happy.wav", 0.5, 24_414)  # shortened: speaker from folder
+    write_audio(data / "TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav", 0.5, 24_414)  # nested copy
+    write_audio(data / "OAF_angry/OAF_back_happy.wav", 0.3, 24_414)
+    write_audio(data / "YAF_sad/YAF_sad.wav", 0.3, 24_414)
+    write_audio(data / "OAF_neutral/OAF_back_calm.wav", 0.3, 24_414)
+    write_text(data / "YAF_sad/desktop.ini", "[.ShellClassInfo]")
+    write_text(data / "OAF_angry/cover.jpg", "not an image either")
+    prefix = "TESS Toronto emotional speech set data/"
+    return FixtureExpectation(
+        corpus="tess",
+        root=root,
+        records=8,
+        labels={"angry": 1, "fear": 1, "ps": 2, "neutral": 1, "disgust": 1, "sad": 1, "happy": 1},
+        speakers={"OAF", "YAF"},
+        problems={
+            prefix + "TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav": "listed twice",
+            prefix + "OAF_angry/OAF_back_happy.wav": "folder OAF_angry holds 'angry'",
+            prefix + "YAF_sad/YAF_sad.wav": "does not match",
+            prefix + "OAF_neutral/OAF_back_calm.wav": "unknown TESS emotion 'calm'",
+            prefix + "OAF_angry/cover.jpg": "not an audio file",
+        },
+        skipped={"macOS metadata": 1},
+        attributes={
+            prefix + "OAF_happy/bath_happy.wav": {"word": "bath", "age_group": "older", "age": 64},
+            prefix + "YAF_pleasant_surprised/YAF_dog_ps.wav": {"word": "dog", "age": 26, "gender": "female"},
+        },
+    )
+
+
+def write_emodb_fixture(root: Path) -> FixtureExpectation:
+    for name in ("03a01Wa.wav", "03a01Nc.wav", "09a04Ea.wav", "10b10Aa.wav", "13a05Fb.wav", "16b09Ta.wav"):
+        write_audio(root / "wav" / name, 0.6)
+    write_audio(root / "wav/08b02Lb.wav", 0.6, container="FLAC")
+    write_audio(root / "Wav/03a01Wa.wav", 0.6)  # case-variant copy of the same recording
+    write_audio(root / "wav/03a01Xa.wav", 0.3)
+    write_audio(root / "wav/17a01Wa.wav", 0.3)
+    write_audio(root / "wav/03a01W.wav", 0.3)
+    write_text(root / "wav/index.html", "<html></html>")
+    write_text(root / "lablaut/03a01Wa.lablaut", "phonetic labels, not read")
+    write_text(root / "erkennung.txt", "documentation")
+    return FixtureExpectation(
+        corpus="emodb",
+        root=root,
+        records=7,
+        labels={"W": 1, "N": 1, "L": 1, "E": 1, "A": 1, "F": 1, "T": 1},
+        speakers={"03", "08", "09", "10", "13", "16"},
+        problems={
+            "wav/03a01Wa.wav": "listed twice",  # "Wav/" sorts first and is kept
+            "wav/03a01Xa.wav": "emotion 'X'",
+            "wav/17a01Wa.wav": "speaker '17'",
+            "wav/03a01W.wav": "does not match",
+            "wav/index.html": "not an audio file",
+        },
+        attributes={"wav/08b02Lb.wav": {"gender": "female", "age": 34, "text": "b02", "version": "b"}},
+    )
+
+
+def write_savee_fixture(root: Path) -> FixtureExpectation:
+    """Both layouts: per-speaker folders (AudioData/DC/a01.wav) and Kaggle's flat ALL/DC_a01.wav."""
+    for rel in ("AudioData/DC/n30.wav", "AudioData/jk/su15.wav", "ALL/DC_a01.wav", "ALL/KL_h02.wav", "ALL/JE_d03.wav", "ALL/JK_f07.wav"):
+        write_audio(root / rel, 0.5, 44_100)
+    write_audio(root / "AudioData/JE/sa05.wav", 0.5, 44_100, container="FLAC")
+    write_audio(root / "AudioData/DC/a01.wav", 0.5, 44_100, seed_name="DC_a01.wav")  # same clip as ALL/DC_a01.wav
+    write_audio(root / "ALL/XY_a01.wav", 0.3)
+    write_audio(root / "AudioData/DC/a16.wav", 0.3)
+    write_audio(root / "AudioData/KL/DC_h01.wav", 0.3)
+    write_audio(root / "ALL/b01.wav", 0.3)
+    write_text(root / "AudioData/DC/info.doc", "not audio")
+    return FixtureExpectation(
+        corpus="savee",
+        root=root,
+        records=7,
+        labels={"a": 1, "n": 1, "sa": 1, "su": 1, "h": 1, "d": 1, "f": 1},
+        speakers={"DC", "JE", "JK", "KL"},
+        problems={
+            "AudioData/DC/a01.wav": "same recording as ALL/DC_a01.wav",
+            "ALL/XY_a01.wav": "unknown SAVEE speaker 'XY'",
+            "AudioData/DC/a16.wav": "out of range",
+            "AudioData/KL/DC_h01.wav": "speaker folder KL",
+            "ALL/b01.wav": "does not match",
+            "AudioData/DC/info.doc": "not an audio file",
+        },
+        attributes={"AudioData/jk/su15.wav": {"sentence": 15, "gender": "male"}, "AudioData/DC/n30.wav": {"sentence": 30}},
+    )
+
+
+def write_jl_corpus_fixture(root: Path) -> FixtureExpectation:
+    raw = root / "Raw JL corpus (unchecked and unannotated)" / "JL(wav+txt)"
+    for stem in ("female1_angry_1a_1", "male1_excited_10b_2", "male2_neutral_5a_2", "female1_concerned_2b_1"):
+        write_audio(raw / f"{stem}.wav", 0.6, 44_100)
+        write_text(raw / f"{stem}.txt", "transcript")
+    write_audio(raw / "female2_apologetic_3a_1.wav", 0.6, 44_100, container="FLAC")
+    write_audio(root / "Checked/female1_angry_1a_1.wav", 0.6, 44_100)  # the same recording in a second release
+    write_audio(raw / "female1_bored_1a_1.wav", 0.3)
+    write_audio(raw / "female1angry1a1.wav", 0.3)
+    write_text(raw / "Thumbs.db", "")
+    write_text(raw / "notes.docx", "not audio")
+    prefix = "Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/"
+    return FixtureExpectation(
+        corpus="jl_corpus",
+        root=root,
+        records=5,
+        labels={"angry": 1, "excited": 1, "neutral": 1, "concerned": 1, "apologetic": 1},
+        speakers={"female1", "female2", "male1", "male2"},
+        problems={
+            prefix + "female1_angry_1a_1.wav": "same recording as Checked/female1_angry_1a_1.wav",
+            prefix + "female1_bored_1a_1.wav": "unknown JL-Corpus emotion 'bored'",
+            prefix + "female1angry1a1.wav": "does not match",
+            prefix + "notes.docx": "not an audio file",
+        },
+        skipped={"macOS metadata": 1},
+        attributes={prefix + "male1_excited_10b_2.wav": {"gender": "male", "sentence": "10b", "session": 2}},
+    )
