@@ -31,8 +31,11 @@ def list_corpora() -> list[str]:
     return sorted(_READERS)
 
 
-def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusListing:
-    """Read a corpus by registered name; options set to None are dropped (config may leave them unset)."""
+def read_corpus(name: str, root: str | Path, /, **options: Any) -> CorpusListing:
+    """Read a corpus by registered name; options set to None are dropped (config may leave them unset).
+
+    ``name`` and ``root`` are positional-only, so a reader may take an option called ``name``.
+    """
     if name not in _READERS:
         raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(list_corpora())}")
     root = Path(root)
