@@ -1,6 +1,7 @@
 """Every corpus reader on a fixture tree in the corpus's real layout (tests/corpus_fixtures.py)."""
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from corpora import CorpusListing, list_corpora, read_corpus
 from corpora.taxonomy import load_label_table, load_taxonomy, map_labels
-from tests.corpus_fixtures import ALL_FIXTURES, FixtureExpectation, write_mixed_fixture
+from tests.corpus_fixtures import ALL_FIXTURES, FixtureExpectation, ffmpeg_available, write_mixed_fixture
 
 
 def relative(path: Path, root: Path) -> str:
@@ -83,3 +84,54 @@ def test_mixed_fixture_maps_onto_seven_classes(tmp_path: Path) -> None:
     assert per_class == Counter({"anger": 16, "disgust": 16, "fear": 16, "happy": 16, "neutral": 20, "sad": 16, "surprise": 8, None: 4})
     speakers = {(r.corpus, r.speaker) for r in records}
     assert len(speakers) == 14
+
+
+def test_esd_speaker_selection(tmp_path: Path) -> None:
+    ALL_FIXTURES["esd"](tmp_path)
+    everyone = read_corpus("esd", tmp_path, speakers="all")
+    assert "0001" in {r.speaker for r in everyone.records} and everyone.skipped == {}
+    one = read_corpus("esd", tmp_path, speakers=["0012", 13])
+    assert {r.speaker for r in one.records} == {"0012", "0013"}
+    with pytest.raises(ValueError, match="speakers='klingon'"):
+        read_corpus("esd", tmp_path, speakers="klingon")
+
+
+def test_iemocap_dialog_selection(tmp_path: Path) -> None:
+    expected = ALL_FIXTURES["iemocap"](tmp_path)
+    everything = read_corpus("iemocap", tmp_path, dialogs="all")
+    scripted = read_corpus("iemocap", tmp_path, dialogs="scripted")
+    assert len(everything.records) == expected.records + 2
+    assert Counter(r.native_label for r in scripted.records) == Counter({"sad": 1, "hap": 1})
+    assert {r.speaker for r in scripted.records} == {"Ses01F", "Ses01M"}
+    assert len(read_corpus("iemocap", tmp_path, sessions=[2]).records) == 1
+    with pytest.raises(ValueError, match="dialogs='some'"):
+        read_corpus("iemocap", tmp_path, dialogs="some")
+
+
+def test_corpora_without_their_metadata_fail_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="train_sent_emo.csv"):
+        read_corpus("meld", tmp_path)
+    with pytest.raises(FileNotFoundError, match="MLEndSND_Audio_Attributes.csv"):
+        read_corpus("mlend", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no Session1..Session5"):
+        read_corpus("iemocap", tmp_path)
+
+
+def test_meld_mp4_clips_need_ffmpeg(tmp_path: Path) -> None:
+    if not ffmpeg_available():
+        pytest.skip("ffmpeg is not installed: the MELD fixture writes no mp4 clips")
+    ALL_FIXTURES["meld"](tmp_path)
+    clips = [r for r in read_corpus("meld", tmp_path).records if r.path.suffix == ".mp4"]
+    assert [(r.attributes["needs_ffmpeg"], r.attributes["meld_split"]) for r in clips] == [(True, "test")]
+    decoded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(clips[0].path), "-f", "s16le", "-ac", "1", "-"],
+                             capture_output=True, check=True)
+    assert len(decoded.stdout) > 1000  # the clip carries real audio that preparation can decode
+
+
+def test_unknown_native_label_from_a_reader_is_reported_with_its_file(tmp_path: Path) -> None:
+    ALL_FIXTURES["folder"](tmp_path)
+    (tmp_path / "furious").mkdir()
+    (tmp_path / "sad/spk1/w.WAV").rename(tmp_path / "furious/w.wav")
+    listing = read_corpus("folder", tmp_path)
+    with pytest.raises(ValueError, match=r"folder: 'furious' x1 \(e\.g\. .*furious/w\.wav\)"):
+        map_labels(listing.records, load_taxonomy("four"), {"folder": load_label_table("folder")})
