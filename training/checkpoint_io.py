@@ -1,0 +1,34 @@
+"""Checkpoint writes that a kill can interrupt without leaving a corrupt file behind.
+
+Lightning 2.6's ``TorchCheckpointIO`` (``_atomic_save``) serialises to memory and writes through
+an fsspec transaction, which for local paths writes a temporary file in the *system* temp folder
+and then ``shutil.move``\\ s it into place. On a cluster the checkpoint folder is on shared storage
+and ``/tmp`` is node-local, so that move is a copy into the destination: a job killed during the
+copy (time limit, preemption, ``kill -9``) leaves a truncated ``last.ckpt`` that fails to load.
+It also never fsyncs. Here the temporary file lives next to the target (same filesystem), is
+fsynced, and replaces the target with ``os.replace``, which POSIX makes atomic: readers see the
+old complete file or the new complete file, never a partial one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from training.atomic import TEMP_PREFIX, atomic_torch_save, remove_stale_temps  # noqa: F401 (re-exported)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """TorchCheckpointIO whose local saves are atomic; remote URLs keep Lightning's own path.
+
+    Use it as a Trainer plugin (``trainer.plugins: [{class_path: training.checkpoint_io.AtomicCheckpointIO}]``).
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options (got {storage_options!r})")
+        text = str(path)
+        if "://" in text and not text.startswith("file://"):
+            super().save_checkpoint(checkpoint, path)  # object stores replace whole objects already
+            return
+        atomic_torch_save(checkpoint, text.removeprefix("file://"))

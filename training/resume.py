@@ -1,0 +1,152 @@
+"""Picking a run back up: which checkpoint to resume from, the RNG state, and the W&B run identity.
+
+Lightning restores epoch, step, optimiser, scheduler, loop progress and callback state (early
+stopping, best-F1 checkpointing) from a checkpoint, but not the random number generators, so
+:class:`RngStateCheckpoint` adds them (per rank). :func:`find_resume_checkpoint` picks the newest
+checkpoint that is complete, among the preemption (``hpc_ckpt_N.ckpt``) and ``last*.ckpt`` files,
+so ``--ckpt_path auto`` (see :func:`resolve_ckpt_path`) works the same after a requeue and after
+a crash. :func:`run_identity` derives the W&B id, group and name from the SLURM job, so a
+requeued job (same job id) continues the same W&B run.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning.pytorch.callbacks import Callback
+
+HPC_PATTERN = re.compile(r"^hpc_ckpt_(\d+)\.ckpt$")
+LAST_PATTERN = re.compile(r"^last(-v\d+)?\.ckpt$")
+AUTO = "auto"
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` archive: its zip central directory (written last) reads.
+
+    A file cut short by a kill has no central directory, so this is cheap and catches it.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return len(archive.namelist()) > 0
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
+def resume_candidates(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Preemption and ``last`` checkpoints in ``folders``, newest first (by modification time)."""
+    found: set[Path] = set()
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_dir():
+            found.update(p for p in folder.iterdir() if HPC_PATTERN.match(p.name) or LAST_PATTERN.match(p.name))
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+
+def find_resume_checkpoint(folders: Iterable[str | os.PathLike]) -> Path | None:
+    """The newest complete resume checkpoint in ``folders``, or None when there is none."""
+    for path in resume_candidates(folders):
+        if is_complete_checkpoint(path):
+            return path
+    return None
+
+
+def resolve_ckpt_path(ckpt_path: str | None, folders: Iterable[str | os.PathLike]) -> str | None:
+    """``auto`` becomes the newest complete checkpoint in ``folders`` (or None: start fresh).
+
+    Every other value (a path, Lightning's ``last``/``best``/``hpc``, None) passes through unchanged.
+    """
+    if ckpt_path != AUTO:
+        return ckpt_path
+    found = find_resume_checkpoint(folders)
+    return str(found) if found is not None else None
+
+
+def slurm_job_id(env: Mapping[str, str] = os.environ) -> str | None:
+    """The job id a requeue keeps (``ARRAYID_TASKID`` for array jobs), or None outside SLURM."""
+    array_job, array_task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    if array_job and array_task:
+        return f"{array_job}_{array_task}"
+    return env.get("SLURM_JOB_ID")
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """How W&B names a run: ``id`` is stable across requeues, ``group`` gathers a job's runs."""
+
+    name: str
+    id: str
+    group: str | None
+
+
+def run_identity(config_path: str | os.PathLike, env: Mapping[str, str] = os.environ) -> RunIdentity:
+    """W&B identity of a run of ``config_path``: name = config stem, id and group from the SLURM job.
+
+    >>> run_identity("configs/wavlm.yaml", {"SLURM_JOB_ID": "4242"})
+    RunIdentity(name='wavlm', id='wavlm-4242', group='4242')
+    >>> run_identity("configs/wavlm.yaml", {}).group is None
+    True
+    """
+    stem = Path(config_path).stem
+    job = slurm_job_id(env)
+    if job is None:
+        return RunIdentity(name=stem, id=f"{stem}-{os.urandom(4).hex()}", group=None)
+    return RunIdentity(name=stem, id=re.sub(r"[^A-Za-z0-9_-]", "-", f"{stem}-{job}"), group=job)
+
+
+def _local_rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # plain lists and tuples only, so checkpoints still load with torch.load(weights_only=True)
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": [kind, keys.tolist(), pos, has_gauss, gauss],
+                             "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_local_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RngStateCheckpoint(Callback):
+    """Saves every rank's torch/numpy/python (and CUDA) RNG state in checkpoints and restores it.
+
+    Dropout, on-device augmentation and loader-worker seeds then continue after a resume as they
+    would have. Rank ``r`` gets state ``r``; a run resumed on a different world size reuses them
+    modulo the saved count (still deterministic, no longer identical).
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[dict[str, Any]] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        local = _local_rng_state()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            states: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(states, local)  # every rank dumps the checkpoint, so all take part
+        else:
+            states = [local]
+        return {"ranks": states}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = list(state_dict.get("ranks") or [])
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Apply the restored state last, after Lightning's own set-up has drawn its random numbers."""
+        if self._pending:
+            _set_local_rng_state(self._pending[trainer.global_rank % len(self._pending)])
+        self._pending = None
