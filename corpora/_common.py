@@ -23,9 +23,9 @@ class ConventionError(ValueError):
     """A file that does not fit its corpus's naming convention; the message says how."""
 
 
-def is_audio(path: Path, suffixes: Iterable[str] = AUDIO_SUFFIXES) -> bool:
-    """True when the file's extension (any case) names an audio container."""
-    return path.suffix.lower() in set(suffixes)
+def is_audio(path: Path, suffixes: frozenset[str] = AUDIO_SUFFIXES) -> bool:
+    """True when the file's extension (any case) names an audio container (``suffixes`` in lower case)."""
+    return path.suffix.lower() in suffixes
 
 
 def is_os_litter(path: Path) -> bool:
@@ -40,14 +40,16 @@ def walk_files(root: Path) -> list[Path]:
 
 
 def find_dirs(root: Path, name: str, recursive: bool = True) -> list[Path]:
-    """Folders below ``root`` named ``name`` in any letter case, sorted.
+    """Outermost folders below ``root`` named ``name`` in any letter case, sorted.
 
     Downloaded copies rename folders inconsistently (``AudioWAV`` / ``audiowav``), so a reader
-    never trusts case.
+    never trusts case. A match inside another match (``wav/wav/``) is left out: the outer one
+    already contains it, and reading both would list its files twice.
     """
     wanted = name.casefold()
     candidates = root.rglob("*") if recursive else root.iterdir()
-    return sorted((p for p in candidates if p.is_dir() and p.name.casefold() == wanted), key=lambda p: p.as_posix())
+    found = sorted((p for p in candidates if p.is_dir() and p.name.casefold() == wanted), key=lambda p: p.as_posix())
+    return [p for p in found if not any(other in p.parents for other in found)]
 
 
 def read_csv_rows(path: Path, required: Iterable[str] = ()) -> list[tuple[int, dict[str, str]]]:
@@ -126,7 +128,7 @@ def audio_files(
     builder: ListingBuilder,
     top: Path,
     companion: Callable[[Path], bool] = lambda path: False,
-    suffixes: Iterable[str] = AUDIO_SUFFIXES,
+    suffixes: frozenset[str] = AUDIO_SUFFIXES,
 ) -> list[Path]:
     """Audio files below ``top``; reports the non-audio files that sit among them.
 
@@ -134,7 +136,6 @@ def audio_files(
     folders, video folders and documentation beside the audio are not the reader's business.
     ``companion`` names files the corpus ships next to its audio on purpose (transcripts).
     """
-    suffixes = {s.lower() for s in suffixes}
     files = walk_files(top)
     audio_dirs = {p.parent for p in files if is_audio(p, suffixes) and not is_os_litter(p)}
     found: list[Path] = []

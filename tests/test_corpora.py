@@ -9,7 +9,7 @@ import pytest
 
 from corpora import CorpusListing, list_corpora, read_corpus
 from corpora.taxonomy import load_label_table, load_taxonomy, map_labels
-from tests.corpus_fixtures import ALL_FIXTURES, FixtureExpectation, ffmpeg_available, write_mixed_fixture
+from tests.corpus_fixtures import ALL_FIXTURES, FixtureExpectation, ffmpeg_available, write_audio, write_mixed_fixture
 
 
 def relative(path: Path, root: Path) -> str:
@@ -135,3 +135,10 @@ def test_unknown_native_label_from_a_reader_is_reported_with_its_file(tmp_path: 
     listing = read_corpus("folder", tmp_path)
     with pytest.raises(ValueError, match=r"folder: 'furious' x1 \(e\.g\. .*furious/w\.wav\)"):
         map_labels(listing.records, load_taxonomy("four"), {"folder": load_label_table("folder")})
+
+
+def test_nested_audio_folder_is_read_once(tmp_path: Path) -> None:
+    write_audio(tmp_path / "wav/03a01Wa.wav", 0.2)
+    write_audio(tmp_path / "wav/wav/08a02Fa.wav", 0.2)  # a copy unpacked inside itself
+    listing = read_corpus("emodb", tmp_path)
+    assert sorted(r.native_label for r in listing.records) == ["F", "W"] and not listing.problems
