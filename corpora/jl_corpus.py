@@ -18,7 +18,8 @@ from corpora.record import CorpusListing
 from corpora.registry import register_corpus
 
 NAME = re.compile(r"^(?P<gender>female|male)(?P<number>\d+)_(?P<emotion>[a-z]+)_(?P<sentence>\d+[a-z])_(?P<session>\d+)$", re.IGNORECASE)
-EMOTIONS = ("angry", "sad", "neutral", "happy", "excited", "anxious", "apologetic", "assertive", "concerned", "encouraging")
+PRIMARY = ("angry", "sad", "neutral", "happy", "excited")
+EMOTIONS = PRIMARY + ("anxious", "apologetic", "assertive", "concerned", "encouraging")
 TRANSCRIPT_SUFFIXES = frozenset({".txt", ".textgrid", ".lab"})
 
 
@@ -38,6 +39,7 @@ def read_jl_corpus(root: Path) -> CorpusListing:
         gender = match["gender"].lower()
         speaker = f"{gender}{int(match['number'])}"
         sentence, session = match["sentence"].lower(), int(match["session"])
-        attributes = {"gender": gender, "sentence": sentence, "session": session}
+        kind = "primary" if emotion in PRIMARY else "secondary"
+        attributes = {"gender": gender, "sentence": sentence, "session": session, "emotion_kind": kind}
         builder.add(path, emotion, speaker, attributes, identity=(speaker, emotion, sentence, session))
     return builder.build()

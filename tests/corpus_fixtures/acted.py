@@ -207,5 +207,6 @@ def write_jl_corpus_fixture(root: Path) -> FixtureExpectation:
             prefix + "notes.docx": "not an audio file",
         },
         skipped={"macOS metadata": 1},
-        attributes={prefix + "male1_excited_10b_2.wav": {"gender": "male", "sentence": "10b", "session": 2}},
+        attributes={prefix + "male1_excited_10b_2.wav": {"gender": "male", "sentence": "10b", "session": 2, "emotion_kind": "primary"},
+                    prefix + "female2_apologetic_3a_1.wav": {"emotion_kind": "secondary"}},
     )
