@@ -74,8 +74,9 @@ class EmotionClassifier(LightningModule):
         self.net = net(len(class_names))
         self.augment = augment
         self.criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
-        self.metrics = nn.ModuleDict({stage: summary_metrics(len(class_names), stage) for stage in STAGES})
-        self.per_class = nn.ModuleDict({stage: per_class_metrics(len(class_names)) for stage in ("val", "test")})
+        # ModuleDict keys must not shadow nn.Module attributes ("train"), hence the suffix.
+        self.metrics = nn.ModuleDict({f"{s}_metrics": summary_metrics(len(class_names), s) for s in STAGES})
+        self.per_class = nn.ModuleDict({f"{s}_metrics": per_class_metrics(len(class_names)) for s in ("val", "test")})
         self.confusion: dict[str, Tensor] = {}  # last epoch's confusion matrix per stage, for callbacks
 
     @property
@@ -110,11 +111,12 @@ class EmotionClassifier(LightningModule):
         batch_size = labels.shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
                  batch_size=batch_size, sync_dist=stage != "train")
-        self.metrics[stage].update(logits.detach(), labels)
-        self.log_dict(self.metrics[stage], on_step=False, on_epoch=True, batch_size=batch_size,
+        metrics = self.metrics[f"{stage}_metrics"]
+        metrics.update(logits.detach(), labels)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch_size,
                       prog_bar=stage != "train")
-        if stage in self.per_class:
-            self.per_class[stage].update(logits.detach(), labels)
+        if f"{stage}_metrics" in self.per_class:
+            self.per_class[f"{stage}_metrics"].update(logits.detach(), labels)
         return {"loss": loss, "logits": logits.detach()}
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
@@ -128,8 +130,9 @@ class EmotionClassifier(LightningModule):
 
     def _end_eval_epoch(self, stage: str) -> None:
         """Log per-class F1 and keep the (rank-synchronised) confusion matrix for callbacks."""
-        values = self.per_class[stage].compute()
-        self.per_class[stage].reset()
+        metrics = self.per_class[f"{stage}_metrics"]
+        values = metrics.compute()
+        metrics.reset()
         self.confusion[stage] = values["confusion"].cpu()
         for name, value in per_class_scalars(stage, values["f1_per_class"], self.class_names).items():
             self.log(name, value)

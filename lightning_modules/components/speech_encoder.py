@@ -81,6 +81,7 @@ class SpeechEncoderClassifier(nn.Module):
         if mask_time_prob is not None:
             overrides["mask_time_prob"] = mask_time_prob
         self.encoder = load_encoder(model_name, pretrained, cache_dir, local_files_only, **overrides)
+        self.encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
         self.normalize = normalize
         hidden = self.encoder.config.hidden_size
         num_layers = self.encoder.config.num_hidden_layers

@@ -1,0 +1,170 @@
+"""The training command line: LightningCLI over EmotionClassifier and ShardDataModule.
+
+``python train.py --config configs/wavlm.yaml --trainer.max_epochs=2 --model.lr=1e-4``: jsonargparse
+builds every object from ``class_path``/``init_args``, rejects unknown keys naming them, and links
+the dataset's classes, class weights and sample rate into the model when both are instantiated.
+
+A run lives in ``<run.root>/<run.name>/`` (checkpoints/, csv/, wandb/, reports/). The name is
+derived deterministically from the config (so every DDP rank and every SLURM requeue agrees on
+it without a broadcast) and is the W&B run id; ``--ckpt_path last`` resumes from that run's
+``checkpoints/last.ckpt`` when it exists and starts fresh otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_info
+
+from callbacks.report import ReportCallback
+from datamodules import ShardDataModule
+from lightning_modules.classifier import EmotionClassifier
+from lightning_modules.loggers import WandbSettings, build_loggers
+
+LAST_CHECKPOINT = "last.ckpt"
+
+
+@dataclass
+class RunSettings:
+    """The ``run:`` section: where a run's files go. ``name`` None: derived from the config."""
+
+    name: str | None = None
+    root: str = "runs"
+
+
+class LogConfigCallback(SaveConfigCallback):
+    """Save config.yaml in the run folder and send the whole composed config to every logger (W&B's config)."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        config = self.parser.dump(self.config, skip_none=False, format="json")
+        import json
+
+        for logger in trainer.loggers:
+            logger.log_hyperparams(json.loads(config))
+
+
+def default_run_name(config: Any) -> str:
+    """``<config file stem>-<network>[-<model_name>]-lr<lr>-seed<seed>``: stable across ranks and requeues.
+
+    >>> from jsonargparse import Namespace
+    >>> default_run_name(Namespace(config=["configs/demo.yaml"], seed_everything=0, model=Namespace(lr=0.001,
+    ...     net={"class_path": "lightning_modules.components.small_cnn.SmallCNN", "init_args": {}})))
+    'demo-smallcnn-lr0.001-seed0'
+    """
+    files = config.get("config") or []
+    stem = Path(str(files[-1])).stem if files else "run"
+    net = config.model.net or {}
+    parts = [stem, str(net.get("class_path", "net")).rsplit(".", 1)[-1].lower()]
+    model_name = (net.get("init_args") or {}).get("model_name")
+    if model_name:
+        parts.append(Path(str(model_name)).name)
+    parts += [f"lr{config.model.lr:g}", f"seed{config.seed_everything}"]
+    return "-".join(parts)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
+    """'last': the run's last.ckpt when present (else a fresh start); any other value must exist."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        last = checkpoint_dir / LAST_CHECKPOINT
+        if last.is_file():
+            rank_zero_info(f"resuming from {last}")
+            return str(last)
+        rank_zero_info(f"ckpt_path=last: no {last} yet, starting fresh")
+        return None
+    if not Path(ckpt_path).is_file():
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file")
+    return ckpt_path
+
+
+class SERLightningCLI(LightningCLI):
+    """LightningCLI with run folders, default loggers, F1 checkpointing, early stopping and reports."""
+
+    def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
+        self.run_dir = Path("runs")
+        self.run_name = "run"
+        super().__init__(
+            EmotionClassifier, ShardDataModule, run=False, args=args,
+            save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
+            seed_everything_default=0, auto_configure_optimizers=False, **kwargs,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--ckpt_path", type=str | None, default=None,
+                            help="checkpoint to resume fit from; 'last' = this run's last.ckpt if present")
+        parser.add_class_arguments(RunSettings, "run")
+        parser.add_class_arguments(WandbSettings, "wandb")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(ReportCallback, "report")
+        parser.set_defaults({
+            "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
+            "checkpoint.save_last": True, "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",
+            "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
+        })
+        parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
+        parser.link_arguments("checkpoint.mode", "early_stopping.mode")
+        parser.link_arguments("data.classes", "model.class_names", apply_on="instantiate")
+        parser.link_arguments("data.class_weights", "model.class_weights", apply_on="instantiate")
+        parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        """Fix the run folder, and point the trainer, checkpoints and reports into it."""
+        config = self.config
+        self.run_name = config.run.name or default_run_name(config)
+        self.run_dir = Path(config.run.root) / self.run_name
+        config.trainer.default_root_dir = str(self.run_dir)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
+        if config.report.dirpath is None:
+            config.report.dirpath = str(self.run_dir / "reports")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The trainer, with CSV + W&B loggers unless the config sets ``trainer.logger`` itself."""
+        if self.config.trainer.get("logger") is None and "logger" not in kwargs:
+            kwargs["logger"] = build_loggers(self.run_dir, self.run_name, WandbSettings(**vars(self.config.wandb)))
+        return super().instantiate_trainer(**kwargs)
+
+    @property
+    def resume_path(self) -> str | None:
+        return resolve_ckpt_path(self.config.ckpt_path, Path(self.config.checkpoint.dirpath))
+
+
+def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
+    """Fit (resuming when asked), test the best checkpoint, print where everything went."""
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path)
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None)
+        scores = {k: float(v) for k, v in (results[0] if results else {}).items()}
+        _print_summary(cli, scores, best)
+        return scores
+    finally:
+        _finish_wandb(trainer)
+
+
+def _print_summary(cli: SERLightningCLI, scores: dict[str, float], best: str) -> None:
+    lines = [f"run: {cli.run_dir}"]
+    lines += [f"  {key:<24} {scores[key]:.4f}" for key in sorted(scores) if "/f1/" not in key]
+    lines += [f"best checkpoint: {best or '(none: no validation ran)'}",
+              f"reports and plots: {Path(cli.config.report.dirpath)}"]
+    rank_zero_info("\n".join(lines))
+    if cli.trainer.is_global_zero:
+        print("\n".join(lines), flush=True)
+
+
+def _finish_wandb(trainer: Trainer) -> None:
+    """Close the W&B run even when training failed, so the offline folder is complete."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            import wandb
+
+            wandb.finish()

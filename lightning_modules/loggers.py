@@ -1,0 +1,67 @@
+"""Loggers of a run: CSV always, W&B online when an API key is configured and offline otherwise.
+
+The W&B run id is the run name, so a requeued or resumed job appends to the same W&B run.
+"""
+from __future__ import annotations
+
+import netrc
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+WANDB_HOST = "api.wandb.ai"
+
+
+@dataclass
+class WandbSettings:
+    """The ``wandb:`` section of a config.
+
+    ``mode``: 'auto' (online with an API key, else offline), 'online', 'offline' or 'disabled'.
+    ``log_model``: upload checkpoints as W&B artifacts (online runs; True: at the end, 'all': every save).
+    """
+
+    mode: str = "auto"
+    project: str = "ser"
+    entity: str | None = None
+    tags: list[str] = field(default_factory=list)
+    group: str | None = None
+    log_model: bool = False
+
+
+def has_wandb_key() -> bool:
+    """True when W&B can authenticate: WANDB_API_KEY set, or a netrc entry for api.wandb.ai."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(WANDB_HOST) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_id(run_name: str) -> str:
+    """A W&B run id from a run name: W&B ids take letters, digits, '-', '_' and '.' only.
+
+    >>> wandb_id("wavlm/lr=2e-5 seed:0")
+    'wavlm-lr-2e-5-seed-0'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", run_name).strip("-")[:128]
+
+
+def build_loggers(run_dir: Path, run_name: str, settings: WandbSettings) -> list[Logger]:
+    """CSV logger in ``run_dir/csv`` and, unless disabled, a W&B logger writing to ``run_dir/wandb``."""
+    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="csv")]
+    modes = ("auto", "online", "offline", "disabled")
+    if settings.mode not in modes:
+        raise ValueError(f"wandb.mode={settings.mode!r}: expected one of {list(modes)}")
+    if settings.mode == "disabled":
+        return loggers
+    offline = settings.mode == "offline" or (settings.mode == "auto" and not has_wandb_key())
+    loggers.append(WandbLogger(
+        name=run_name, id=wandb_id(run_name), save_dir=str(run_dir), project=settings.project,
+        entity=settings.entity, tags=list(settings.tags) or None, group=settings.group, offline=offline,
+        log_model=settings.log_model and not offline, resume="allow",
+    ))
+    return loggers
