@@ -2,6 +2,7 @@
 preparation command never imports a reader directly."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -42,4 +43,16 @@ def read_corpus(name: str, root: str | Path, /, **options: Any) -> CorpusListing
     if not root.is_dir():
         raise FileNotFoundError(f"corpus {name!r}: root folder {root} does not exist")
     options = {k: v for k, v in options.items() if v is not None}
+    _check_options(name, options)
     return _READERS[name](root, **options)
+
+
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    """A mistyped option in a data config should name itself, not surface as a TypeError."""
+    accepted = [p for p in inspect.signature(_READERS[name]).parameters][1:]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"corpus {name!r}: unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"accepted: {', '.join(accepted) or 'none'}"
+        )
