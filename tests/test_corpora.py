@@ -142,3 +142,8 @@ def test_nested_audio_folder_is_read_once(tmp_path: Path) -> None:
     write_audio(tmp_path / "wav/wav/08a02Fa.wav", 0.2)  # a copy unpacked inside itself
     listing = read_corpus("emodb", tmp_path)
     assert sorted(r.native_label for r in listing.records) == ["F", "W"] and not listing.problems
+
+
+def test_a_mistyped_reader_option_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'include_songs'.*accepted: include_song"):
+        read_corpus("ravdess", tmp_path, include_songs=True)
