@@ -1,0 +1,76 @@
+"""Score a checkpoint or an ensemble on one split of prepared shards and write its report folder.
+
+    python evaluate.py --model runs/wavlm/best.ckpt --data_root data/prepared --split test --output_dir reports/wavlm
+    python evaluate.py --config configs/evaluate.yaml --model runs/ensemble
+
+The folder gets report.json (every number), classification_report.txt, confusion_counts.png,
+confusion_normalized.png, per_corpus.csv and logits.npz. A model whose classes differ from the
+data's stops with an error naming them, unless --class_mapping says how to relate them
+(e.g. --class_mapping '{"joy": "happy", "boredom": null}').
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from jsonargparse import ActionConfigFile, ArgumentParser
+
+from evaluation.logits import SplitLogits, collect_logits
+from evaluation.report import build_report, format_classification_report, summary_row, write_report
+from prediction.predictor import load_predictor
+
+log = logging.getLogger("evaluate")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", action=ActionConfigFile)
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
+    parser.add_argument("--data_root", type=str, required=True, help="prepared dataset (folder of stats.json)")
+    parser.add_argument("--split", type=str, default="test")
+    parser.add_argument("--output_dir", type=str, required=True)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--device", type=str, default="auto")
+    parser.add_argument("--max_seconds", type=Optional[float], default=None, help="crop clips to their first seconds")
+    parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
+                        help="model class -> data class (null drops it), for models of another taxonomy")
+    parser.add_argument("--top_confusions", type=int, default=10)
+    return parser
+
+
+def report_for(logits: SplitLogits, name: str, top_confusions: int = 10) -> dict[str, Any]:
+    """The report of one predictor's logits, with what was skipped or excluded on the way."""
+    report = build_report(logits.labels, logits.logits[name], logits.class_names, logits.corpora, top_confusions)
+    report["skipped_samples"] = logits.skipped
+    report["excluded_samples"] = logits.excluded
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = build_parser().parse_args(argv)
+    predictor = load_predictor(config.model, device=config.device)
+    logits = collect_logits({"model": predictor}, config.data_root, config.split, config.batch_size,
+                            config.max_seconds, config.class_mapping)
+    report = report_for(logits, "model", config.top_confusions)
+    report["source"] = {"model": config.model, "data_root": config.data_root, "split": config.split,
+                        "model_classes": predictor.class_names, "class_mapping": config.class_mapping}
+    output = Path(config.output_dir)
+    write_report(report, output)
+    logits.save(output / "logits.npz")
+    if logits.skipped:
+        log.warning("%d samples could not be read; see skipped_samples in %s", len(logits.skipped), output / "report.json")
+    if logits.excluded:
+        log.warning("samples of classes the model cannot predict were left out: %s", logits.excluded)
+    print(format_classification_report(report))
+    print(json.dumps(summary_row(report), indent=2))
+    log.info("report written to %s", output)
+    return report
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,87 @@
+"""Label every segment of one or many recordings with its top emotions.
+
+    python predict.py --model best.ckpt --inputs talk.mp3 interviews/ --output_dir predictions/
+    python predict.py --config configs/predict.yaml --model runs/ensemble --segment.hop 2.5
+
+--model is a checkpoint or an ensemble folder (ensemble/). Files of any length, rate and channel
+count that soundfile or ffmpeg decodes; folders are searched recursively for audio files. Writes
+predictions.json (every probability, the settings, and the files that failed with their reasons)
+and predictions.csv (one row per segment with the top-k labels). Exit status 1 when a file failed.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from jsonargparse import ActionConfigFile, ArgumentParser
+
+from prediction.output import results_document, write_csv, write_json
+from prediction.predictor import load_predictor
+from prediction.recording import RecordingError, RecordingPrediction, predict_file
+from prediction.segments import SegmentSpec
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".mp4", ".webm"}
+log = logging.getLogger("predict")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", action=ActionConfigFile)
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
+    parser.add_argument("--inputs", type=list[str], required=True, help="audio files and/or folders")
+    parser.add_argument("--output_dir", type=str, default="predictions")
+    parser.add_class_arguments(SegmentSpec, "segment")
+    parser.add_argument("--batch_size", type=int, default=16, help="segments per forward pass")
+    parser.add_argument("--top_k", type=int, default=3)
+    parser.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--max_duration", type=float | None, default=None, help="seconds; longer files are refused")
+    return parser
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given, and audio files (by suffix) under folders, sorted; a missing path is an error."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise FileNotFoundError(f"--inputs: {path} does not exist")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = build_parser().parse_args(argv)
+    spec = SegmentSpec(**config.segment.as_dict())
+    predictor = load_predictor(config.model, device=config.device)
+    paths = expand_inputs(config.inputs)
+    recordings: list[RecordingPrediction] = []
+    errors: list[dict[str, str]] = []
+    started = time.perf_counter()
+    for path in paths:
+        try:
+            recordings.append(predict_file(predictor, path, spec, config.batch_size, config.top_k,
+                                           config.max_duration))
+        except RecordingError as error:
+            log.error("%s", error)
+            errors.append({"path": str(path), "reason": str(error)})
+    elapsed = time.perf_counter() - started
+    audio_seconds = sum(r.duration for r in recordings)
+    settings = {"model": config.model, "class_names": predictor.class_names, "segment": asdict(spec),
+                "batch_size": config.batch_size, "top_k": config.top_k, "device": config.device}
+    out = Path(config.output_dir)
+    write_json(results_document(recordings, errors, settings), out / "predictions.json")
+    write_csv(recordings, out / "predictions.csv", config.top_k)
+    log.info("%d of %d files, %.1f s of audio in %.1f s (real-time factor %.4f); results in %s",
+             len(recordings), len(paths), audio_seconds, elapsed, elapsed / max(audio_seconds, 1e-9), out)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""One interface for everything that turns audio into emotion logits.
+
+A single checkpoint, a stacked or averaged ensemble, and (in tests) any ``nn.Module`` that maps
+``(audio [B, T], lengths [B]) -> logits [B, C]`` are all a ``Predictor``; evaluate.py, predict.py
+and the web page load one with ``load_predictor(path)`` and never ask which kind it is.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import nn
+
+from data_preparation.shard_format import SAMPLE_RATE
+
+ENSEMBLE_MANIFEST = "ensemble.json"
+CHECKPOINT_SUFFIXES = (".ckpt",)
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Maps padded 16 kHz audio to logits; ``class_names[i]`` names logit ``i``."""
+
+    class_names: list[str]
+    sample_rate: int
+
+    def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """audio float32 [B, T] at ``sample_rate``, lengths int64 [B] (valid samples) -> float32 [B, C] on CPU."""
+        ...
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` picks the first GPU when there is one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class ModelPredictor:
+    """A module called as ``module(audio, lengths)`` in eval mode without gradients."""
+
+    def __init__(
+        self, module: nn.Module, class_names: Sequence[str], device: str | torch.device = "cpu",
+        sample_rate: int = SAMPLE_RATE, name: str = "",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.module = module.eval().to(self.device)
+        self.class_names = list(class_names)
+        self.sample_rate = sample_rate
+        self.name = name or type(module).__name__
+
+    @torch.inference_mode()
+    def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logits = self.module(audio.to(self.device, torch.float32), lengths.to(self.device))
+        if logits.ndim != 2 or logits.shape[1] != len(self.class_names):
+            raise ValueError(
+                f"{self.name}: model returned logits of shape {tuple(logits.shape)}, "
+                f"expected [batch, {len(self.class_names)}] for classes {self.class_names}"
+            )
+        return logits.float().cpu()
+
+
+def load_checkpoint_predictor(path: str | Path, device: str | torch.device = "cpu") -> ModelPredictor:
+    """A Lightning checkpoint of ``lightning_modules.EmotionClassifier`` as a predictor."""
+    from lightning_modules import EmotionClassifier
+
+    model = EmotionClassifier.load_from_checkpoint(str(path), map_location="cpu")
+    class_names = list(model.hparams.get("class_names") or [])
+    if not class_names:
+        raise ValueError(f"{path}: checkpoint has no hparams.class_names; was it trained by train.py?")
+    sample_rate = int(model.hparams.get("sample_rate", SAMPLE_RATE))
+    return ModelPredictor(model, class_names, device, sample_rate=sample_rate, name=Path(path).name)
+
+
+def is_ensemble(path: str | Path) -> bool:
+    path = Path(path)
+    return (path.is_dir() and (path / ENSEMBLE_MANIFEST).is_file()) or path.name == ENSEMBLE_MANIFEST
+
+
+def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
+    """A checkpoint (``*.ckpt``) or an ensemble folder (holding ``ensemble.json``) as a Predictor."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}: expected a .ckpt checkpoint or an ensemble folder")
+    if is_ensemble(path):
+        from ensemble.artefact import load_ensemble
+
+        return load_ensemble(path.parent if path.is_file() else path, device=device)
+    if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
+        return load_checkpoint_predictor(path, device)
+    raise ValueError(
+        f"{path} is neither a Lightning checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) "
+        f"nor an ensemble folder with {ENSEMBLE_MANIFEST}"
+    )

@@ -1,0 +1,93 @@
+"""Cut a long recording into fixed-length windows and batch them with their true lengths.
+
+Windows start every ``hop`` seconds and last ``length`` seconds. What the last full window does not
+cover is handled by ``final``:
+
+- ``pad`` (default): one more, shorter window from the next start to the end of the file. It is
+  zero-padded in its batch and carries its true length, so models that pool over valid frames
+  never see the padding as audio.
+- ``merge``: the remainder is appended to the last window, which becomes longer than ``length``.
+- ``drop``: the remainder is ignored.
+
+A recording shorter than one window is always one window of its own length, whatever ``final``.
+Remainders shorter than ``min_final`` seconds are merged into the previous window under ``pad`` as
+well: a 0.1 s tail says nothing about emotion and would only add a noisy row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+FINAL_POLICIES = ("pad", "merge", "drop")
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """Windowing of a recording, in seconds."""
+
+    length: float = 5.0
+    hop: float = 5.0
+    final: str = "pad"
+    min_final: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.length <= 0 or self.hop <= 0:
+            raise ValueError(f"segment length and hop must be positive, got length={self.length}, hop={self.hop}")
+        if self.final not in FINAL_POLICIES:
+            raise ValueError(f"final segment policy {self.final!r} is not one of {', '.join(FINAL_POLICIES)}")
+        if self.min_final < 0:
+            raise ValueError(f"min_final must be >= 0, got {self.min_final}")
+
+
+def segment_bounds(num_samples: int, sample_rate: int, spec: SegmentSpec) -> list[tuple[int, int]]:
+    """[start, end) sample indices of every window of a recording ``num_samples`` long.
+
+    >>> segment_bounds(12, 1, SegmentSpec(length=5, hop=5))
+    [(0, 5), (5, 10), (10, 12)]
+    >>> segment_bounds(12, 1, SegmentSpec(length=5, hop=5, final="merge"))
+    [(0, 5), (5, 12)]
+    >>> segment_bounds(3, 1, SegmentSpec(length=5, hop=5, final="drop"))
+    [(0, 3)]
+    """
+    if num_samples <= 0:
+        return []
+    length = max(1, round(spec.length * sample_rate))
+    hop = max(1, round(spec.hop * sample_rate))
+    if num_samples <= length:
+        return [(0, num_samples)]
+    bounds = [(start, start + length) for start in range(0, num_samples - length + 1, hop)]
+    covered = bounds[-1][1]
+    if covered >= num_samples or spec.final == "drop":
+        return bounds
+    next_start = bounds[-1][0] + hop
+    tail = num_samples - max(next_start, covered)
+    if spec.final == "merge" or tail < spec.min_final * sample_rate:
+        bounds[-1] = (bounds[-1][0], num_samples)
+    else:
+        bounds.append((next_start, num_samples))
+    return bounds
+
+
+def pad_batch(waves: Sequence[np.ndarray | torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded float32 [B, T_max] batch and the true lengths [B] (int64).
+
+    >>> audio, lengths = pad_batch([np.ones(3), np.ones(1)])
+    >>> audio.tolist(), lengths.tolist()
+    ([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]], [3, 1])
+    """
+    lengths = torch.tensor([len(wave) for wave in waves], dtype=torch.long)
+    audio = torch.zeros(len(waves), int(lengths.max()) if len(waves) else 0, dtype=torch.float32)
+    for row, wave in enumerate(waves):
+        audio[row, : len(wave)] = torch.as_tensor(np.asarray(wave), dtype=torch.float32)
+    return audio, lengths
+
+
+def batched(items: Sequence, batch_size: int) -> Iterator[Sequence]:
+    """Consecutive slices of at most ``batch_size`` items."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for start in range(0, len(items), batch_size):
+        yield items[start : start + batch_size]
