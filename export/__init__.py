@@ -1,0 +1,1 @@
+"""Export trained networks to formats other tools load: a transformers model folder and ONNX."""
