@@ -9,7 +9,8 @@ gradient all-reduce while another enters the checkpoint barrier, and the checkpo
 a half-done step (for example after the optimiser step, before its progress counters moved).
 
 This callback only sets a flag in the handler. At the next optimiser-step boundary (end of a
-training batch that stepped, or end of the epoch) the ranks agree on the flag in one
+training batch that stepped, or the end of the epoch after early stopping and
+ModelCheckpoint) the ranks agree on the flag in one
 all-reduce, save ``hpc_ckpt_N.ckpt`` in ``default_root_dir`` together (Lightning's own naming,
 so ``fit(ckpt_path=None)`` under SLURM, ``hpc`` and ``auto`` all find it), rank zero runs
 ``scontrol requeue``, and every rank leaves with :class:`Requeued` (a ``SystemExit(0)``), before
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities import rank_zero_info
 
 from training.resume import HPC_PATTERN, slurm_job_id
@@ -59,8 +60,11 @@ def requeue_job(job_id: str) -> bool:
     return done.returncode == 0
 
 
-class RequeueOnSignal(Callback):
+class RequeueOnSignal(Checkpoint):
     """On ``signal_name``: checkpoint at the next step boundary, requeue the SLURM job, exit.
+
+    A ``Checkpoint`` subclass so Lightning runs its epoch-end hook with the monitoring callbacks;
+    ``trainer.checkpoint_callback`` stays the ModelCheckpoint, because this one moves itself last.
 
     Args:
         signal_name: the pre-kill signal ``slurm/train.sh`` asks for (``--signal=USR1@90``).
@@ -82,8 +86,13 @@ class RequeueOnSignal(Callback):
         self.requested = True  # nothing else is safe here: see the module docstring
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage == "fit":
-            self._previous = signal.signal(self.signum, self._on_signal)
+        if stage != "fit":
+            return
+        self._previous = signal.signal(self.signum, self._on_signal)
+        # Lightning calls monitoring callbacks (EarlyStopping, Checkpoint subclasses) after the others in
+        # on_train_epoch_end, in list order; going last means the epoch-end save holds their updates.
+        trainer.callbacks.remove(self)
+        trainer.callbacks.append(self)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and self._previous is not None:
@@ -93,10 +102,12 @@ class RequeueOnSignal(Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
         stepped = (batch_idx + 1) % trainer.accumulate_grad_batches == 0
         last = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
-        if stepped and not last:  # the epoch's last batch waits for its validation: on_train_epoch_end
+        if stepped and not last:  # the epoch's last batch waits for on_train_epoch_end
             self._maybe_requeue(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Runs last (see ``setup``): after the epoch's validation, early stopping and best-F1 checkpoint,
+        the same point at which ModelCheckpoint writes ``last.ckpt``."""
         self._maybe_requeue(trainer)
 
     def _maybe_requeue(self, trainer: pl.Trainer) -> None:

@@ -130,9 +130,6 @@ class RngStateCheckpoint(Callback):
     modulo the saved count (still deterministic, no longer identical).
     """
 
-    def __init__(self) -> None:
-        self._pending: list[dict[str, Any]] | None = None
-
     def state_dict(self) -> dict[str, Any]:
         local = _local_rng_state()
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -143,10 +140,9 @@ class RngStateCheckpoint(Callback):
         return {"ranks": states}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending = list(state_dict.get("ranks") or [])
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Apply the restored state last, after Lightning's own set-up has drawn its random numbers."""
-        if self._pending:
-            _set_local_rng_state(self._pending[trainer.global_rank % len(self._pending)])
-        self._pending = None
+        """Apply at once: Lightning restores callbacks before it builds the resumed epoch's data iterator,
+        whose shuffling draws from these generators."""
+        states = list(state_dict.get("ranks") or [])
+        if states:
+            rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+            _set_local_rng_state(states[rank % len(states)])
