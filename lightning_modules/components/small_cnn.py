@@ -81,13 +81,26 @@ class SmallCNN(nn.Module):
     def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
         """audio [B, T] at 16 kHz, lengths [B] valid samples -> logits [B, num_classes]."""
         features = self.frontend(audio)
-        return self.forward_features(features, valid_frames(lengths, audio.shape[-1], features.shape[-1]))
+        if hasattr(self.frontend, "frame_lengths"):
+            frames = self.frontend.frame_lengths(lengths).clamp(1, features.shape[-1])
+        else:
+            frames = valid_frames(lengths, audio.shape[-1], features.shape[-1])
+        return self.forward_features(features, frames)
 
     def forward_features(self, features: Tensor, frame_lengths: Tensor) -> Tensor:
         """features [B, (C,) F, frames], frame_lengths [B] valid frames -> logits [B, num_classes]."""
         if self.spec_augment is not None and self.training:
-            features = self.spec_augment(features)
+            features = self.spec_augment(features, frame_lengths)
         x = self.body(self._as_image(features))  # [B, C, F', frames']
         x = x.mean(dim=2).transpose(1, 2)  # [B, frames', C]
         mask = frame_mask(valid_frames(frame_lengths, features.shape[-1], x.shape[1]), x.shape[1])
         return self.head(torch.cat([masked_mean(x, mask), masked_max(x, mask)], dim=-1))
+
+
+@register_network("test_small_cnn")
+def test_small_cnn(num_classes: int, **kwargs: object) -> SmallCNN:
+    """A few-thousand-parameter SmallCNN for fast tests (32 mel bands, two narrow blocks)."""
+    from lightning_modules.components.frontends import LogMel
+
+    kwargs = {"frontend": LogMel(n_mels=32), "channels": (8, 16), **kwargs}
+    return SmallCNN(num_classes, **kwargs)

@@ -60,8 +60,7 @@ class TimmImageClassifier(nn.Module):
         size = image_size or self.backbone.pretrained_cfg["input_size"][-1]
         self.frontend = frontend if frontend is not None else LogMel()
         self.spec_augment = spec_augment
-        config = self.backbone.pretrained_cfg
-        self.to_image = SpectrogramImage(size=size, mean=config.get("mean"), std=config.get("std"))
+        self.to_image = SpectrogramImage(size=size, pretrained_cfg=self.backbone.pretrained_cfg)
         unfreeze_last_groups(self.backbone, trainable_blocks)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
@@ -71,7 +70,8 @@ class TimmImageClassifier(nn.Module):
 
     def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
         """audio [B, T] at 16 kHz, lengths [B] valid samples -> logits [B, num_classes]."""
-        return self.forward_features(self.frontend(audio), lengths)
+        features = self.frontend(audio)
+        return self.forward_features(features, self.frontend.frame_lengths(lengths).clamp(1, features.shape[-1]))
 
     def forward_features(self, features: Tensor, frame_lengths: Tensor) -> Tensor:
         """log-mel [B, n_mels, frames] -> logits; the image spans the whole (padded) clip.
@@ -80,5 +80,12 @@ class TimmImageClassifier(nn.Module):
         image keeps every frame; ``frame_lengths`` is accepted for a uniform interface.
         """
         if self.spec_augment is not None and self.training:
-            features = self.spec_augment(features)
+            features = self.spec_augment(features, frame_lengths)
         return self.backbone(self.to_image(features))
+
+
+@register_network("test_timm_image")
+def test_timm_image(num_classes: int, **kwargs: object) -> TimmImageClassifier:
+    """timm's tiny ``test_efficientnet`` at 32x32, random weights: the image path in seconds."""
+    kwargs = {"model_name": "test_efficientnet", "pretrained": False, "image_size": 32, **kwargs}
+    return TimmImageClassifier(num_classes, **kwargs)
