@@ -110,29 +110,33 @@ class WaveformAugment(_Seeded):
         batch, device = audio.shape[0], audio.device
         chosen = self.chosen(self.noise_prob, batch, device)
         snr = self.uniform(*self.snr_db, batch, device)
-        mask = valid_mask(lengths, audio.shape[1])
-        power = (audio.square() * mask).sum(1) / lengths.clamp(min=1)
+        padding = ~valid_mask(lengths, audio.shape[1])
+        signal = audio.masked_fill(padding, 0.0)
+        power = torch.einsum("bt,bt->b", signal, signal) / lengths.clamp(min=1)
         scale = torch.sqrt(power / torch.pow(10.0, snr / 10.0)) * chosen
         noise = torch.randn(audio.shape, device=device, generator=self.generator(device), dtype=audio.dtype)
-        return audio + noise * scale[:, None] * mask
+        # In place: on a CPU these ops are memory-bound, so each avoided temporary counts.
+        return noise.mul_(scale[:, None].to(audio.dtype)).masked_fill_(padding, 0.0).add_(audio)
 
     def shift(self, audio: Tensor, lengths: Tensor) -> Tensor:
         """Shift each clip by up to shift_max of its valid length; padding stays where it was."""
         batch, size = audio.shape
         device = audio.device
         chosen = self.chosen(self.shift_prob, batch, device)
-        offsets = (self.uniform(-self.shift_max, self.shift_max, batch, device) * lengths * chosen).long()
-        position = torch.arange(size, device=device)[None, :]
-        source = position - offsets[:, None]
-        valid = position < lengths[:, None]
+        offsets = (self.uniform(-self.shift_max, self.shift_max, batch, device) * lengths * chosen).int()
+        extent = lengths.clamp(min=1).int()[:, None]
+        # int32 index arithmetic (half the memory traffic of int64); gather needs int64 at the end.
+        source = torch.arange(size, device=device, dtype=torch.int32)[None, :] - offsets[:, None]
         if self.shift_mode == "roll":
-            source = torch.remainder(source, lengths.clamp(min=1)[:, None])
-            keep = valid
+            shifted = audio.gather(1, torch.remainder(source, extent).long())
+            vacated = None
         else:
-            keep = valid & (source >= 0) & (source < lengths[:, None])
-        source = torch.where(valid, source.clamp(0, size - 1), position)
-        shifted = audio.gather(1, source)
-        return torch.where(keep | ~valid, shifted, torch.zeros_like(shifted))
+            vacated = (source < 0) | (source >= extent)
+            shifted = audio.gather(1, source.clamp(0, size - 1).long())
+        padding = ~valid_mask(lengths, size)
+        if vacated is not None:
+            shifted = shifted.masked_fill_(vacated & ~padding, 0.0)
+        return torch.where(padding, audio, shifted)
 
     def speed(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Resample the clips that drew each factor as one group (a few resample calls per batch)."""
