@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from lightning_modules.components.losses import build_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, param_groups
+from training.faults import guard_loss
 
 Batch = dict[str, Any]
 STAGES = ("train", "val", "test")
@@ -119,8 +120,9 @@ class EmotionClassifier(LightningModule):
             self.per_class[f"{stage}_metrics"].update(logits.detach(), labels)
         return {"loss": loss, "logits": logits.detach()}
 
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "train")["loss"]
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        # None (a skipped step) on a non-finite loss, or a clear error: the nonfinite_loss callback decides
+        return guard_loss(self, self._shared_step(batch, "train")["loss"])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, Tensor]:
         return self._shared_step(batch, "val")

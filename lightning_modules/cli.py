@@ -24,6 +24,10 @@ from callbacks.report import ReportCallback
 from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
+from training.checkpoint_io import AtomicCheckpointIO
+from training.faults import NonFiniteLossGuard
+from training.preemption import RequeueOnSignal
+from training.resume import RngStateCheckpoint, find_resume_checkpoint
 
 LAST_CHECKPOINT = "last.ckpt"
 
@@ -66,16 +70,17 @@ def default_run_name(config: Any) -> str:
     return "-".join(parts)
 
 
-def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
-    """'last': the run's last.ckpt when present (else a fresh start); any other value must exist."""
+def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
+    """'last': the newest complete last.ckpt or preemption hpc_ckpt_N.ckpt of the run (training.resume),
+    else a fresh start; any other value must exist."""
     if ckpt_path is None:
         return None
     if ckpt_path == "last":
-        last = checkpoint_dir / LAST_CHECKPOINT
-        if last.is_file():
-            rank_zero_info(f"resuming from {last}")
-            return str(last)
-        rank_zero_info(f"ckpt_path=last: no {last} yet, starting fresh")
+        found = find_resume_checkpoint([checkpoint_dir] + ([run_dir] if run_dir is not None else []))
+        if found is not None:
+            rank_zero_info(f"resuming from {found}")
+            return str(found)
+        rank_zero_info(f"ckpt_path=last: no checkpoint in {checkpoint_dir} yet, starting fresh")
         return None
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file")
@@ -96,12 +101,16 @@ class SERLightningCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None,
-                            help="checkpoint to resume fit from; 'last' = this run's last.ckpt if present")
+                            help="checkpoint to resume fit from; 'last' = this run's newest complete last/preemption checkpoint")
         parser.add_class_arguments(RunSettings, "run")
         parser.add_class_arguments(WandbSettings, "wandb")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(ReportCallback, "report")
+        # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
+        parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
+        parser.add_lightning_class_args(RequeueOnSignal, "preemption")
+        parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
         parser.set_defaults({
             "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
             "checkpoint.save_last": True, "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",
@@ -127,12 +136,17 @@ class SERLightningCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The trainer, with CSV + W&B loggers unless the config sets ``trainer.logger`` itself."""
         if self.config.trainer.get("logger") is None and "logger" not in kwargs:
-            kwargs["logger"] = build_loggers(self.run_dir, self.run_name, WandbSettings(**vars(self.config.wandb)))
+            settings = self.config_init.get("wandb")  # the instantiated WandbSettings
+            if not isinstance(settings, WandbSettings):
+                settings = WandbSettings(**{k: v for k, v in vars(settings).items() if not k.startswith("__")})
+            kwargs["logger"] = build_loggers(self.run_dir, self.run_name, settings)
+        if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
+            kwargs["plugins"] = [AtomicCheckpointIO()]  # a kill mid-save never corrupts last.ckpt
         return super().instantiate_trainer(**kwargs)
 
     @property
     def resume_path(self) -> str | None:
-        return resolve_ckpt_path(self.config.ckpt_path, Path(self.config.checkpoint.dirpath))
+        return resolve_ckpt_path(self.config.ckpt_path, Path(self.config.checkpoint.dirpath), self.run_dir)
 
 
 def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
