@@ -1,0 +1,189 @@
+"""Typed configuration of the preparation command, parsed by jsonargparse.
+
+``python prepare_data.py --config configs/data/demo.yaml --split.mode stratified``: YAML plus
+dotted overrides; unknown keys and wrong types fail naming the key, required keys (corpora,
+output) fail when missing. Cross-field rules are checked in ``validate``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Optional, Sequence
+
+from jsonargparse import ActionConfigFile, ArgumentParser
+
+from data_preparation.decode import AudioFilter
+from data_preparation.splits import check_fractions
+
+
+@dataclass
+class CorpusSpec:
+    """One corpus: a registered reader name (corpora.list_corpora()), its root folder, reader options,
+    and label-table overrides (native label -> canonical emotion, or null to exclude it)."""
+
+    name: str
+    root: str
+    options: dict[str, Any] = field(default_factory=dict)
+    label_overrides: dict[str, Optional[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SplitSpec:
+    """speaker: no speaker in two splits (honest scores); stratified: seed 000's random 70/15/15 per class."""
+
+    mode: Literal["speaker", "stratified"] = "speaker"
+    fractions: list[float] = field(default_factory=lambda: [0.70, 0.15, 0.15])
+    seed: int = 0
+
+
+@dataclass
+class GaussianNoiseSpec:
+    """Noise amplitude drawn per sample from [min_amplitude, max_amplitude] (audiomentations AddGaussianNoise)."""
+
+    min_amplitude: float = 0.001
+    max_amplitude: float = 0.015
+    copies: int = 1
+
+
+@dataclass
+class TimeStretchSpec:
+    """Rate drawn per sample from [min_rate, max_rate]; seed 000 let stretched clips grow past 4 s."""
+
+    min_rate: float = 0.8
+    max_rate: float = 1.25
+    copies: int = 1
+    leave_length_unchanged: bool = False
+
+
+@dataclass
+class PitchShiftSpec:
+    """Semitones drawn per sample from [min_semitones, max_semitones]."""
+
+    min_semitones: float = -4.0
+    max_semitones: float = 4.0
+    copies: int = 1
+
+
+@dataclass
+class AugmentationSpec:
+    """Offline augmented copies of the training split (seed 000 §6.2.4), written as train_aug shards."""
+
+    gaussian_noise: Optional[GaussianNoiseSpec] = None
+    time_stretch: Optional[TimeStretchSpec] = None
+    pitch_shift: Optional[PitchShiftSpec] = None
+    seed: int = 0
+
+
+@dataclass
+class LogmelSpec:
+    """Precomputed log-mel shards for image backbones, repetitively padded to ``duration`` (seed 000 §6.2).
+
+    hop_length None gives a square image as seed 000 did: 16 kHz x duration / n_mels.
+    duration None means the duration filter's maximum.
+    """
+
+    n_mels: int = 128
+    n_fft: int = 1024
+    hop_length: Optional[int] = None
+    duration: Optional[float] = None
+    top_db: float = 80.0
+
+
+@dataclass
+class PrepareConfig:
+    """Everything one preparation run needs; see configs/data/*.yaml."""
+
+    corpora: list[CorpusSpec]
+    output: str
+    taxonomy: str = "four"
+    min_class_share: float = 0.0
+    filter: AudioFilter = field(default_factory=AudioFilter)
+    split: SplitSpec = field(default_factory=SplitSpec)
+    shard_max_samples: int = 1000
+    workers: int = 0
+    augmentation: Optional[AugmentationSpec] = None
+    logmel: Optional[LogmelSpec] = None
+    progress: bool = True
+    overwrite: bool = False
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="prepare_data.py", description="Corpora in, validated WebDataset shards out.")
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML file of the keys below")
+    parser.add_class_arguments(PrepareConfig, nested_key=None, as_group=False)
+    return parser
+
+
+def parse_config(argv: Sequence[str] | None = None) -> PrepareConfig:
+    """PrepareConfig from command-line arguments (``--config FILE`` and dotted overrides)."""
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
+    values = instantiate(namespace).as_dict()
+    values.pop("config", None)
+    return validate(_to_config(values))
+
+
+def _to_config(values: dict[str, Any]) -> PrepareConfig:
+    """Rebuild the dataclass tree from plain values (as_dict flattens nested dataclasses)."""
+    values = dict(values)
+    values["corpora"] = [c if isinstance(c, CorpusSpec) else CorpusSpec(**c) for c in values["corpora"]]
+    nested = {"filter": AudioFilter, "split": SplitSpec, "logmel": LogmelSpec}
+    for key, cls in nested.items():
+        if isinstance(values.get(key), dict):
+            values[key] = cls(**values[key])
+    augmentation = values.get("augmentation")
+    if isinstance(augmentation, dict):
+        kinds = {"gaussian_noise": GaussianNoiseSpec, "time_stretch": TimeStretchSpec, "pitch_shift": PitchShiftSpec}
+        augmentation = {k: kinds[k](**v) if isinstance(v, dict) and k in kinds else v for k, v in augmentation.items()}
+        values["augmentation"] = AugmentationSpec(**augmentation)
+    return PrepareConfig(**values)
+
+
+def validate(config: PrepareConfig) -> PrepareConfig:
+    """Cross-field rules, each failing with the key at fault."""
+    if not config.corpora:
+        raise ValueError("corpora: name at least one corpus")
+    names = [(c.name, c.root) for c in config.corpora]
+    if len(set(names)) != len(names):
+        raise ValueError(f"corpora: the same corpus and root are listed twice: {names}")
+    if not 0 <= config.min_class_share < 1:
+        raise ValueError(f"min_class_share must be in [0, 1), got {config.min_class_share}")
+    limits = config.filter
+    if not 0 <= limits.min_duration < limits.max_duration:
+        raise ValueError(f"filter: need 0 <= min_duration < max_duration, got {limits.min_duration}, {limits.max_duration}")
+    check_fractions(config.split.fractions)
+    if config.shard_max_samples < 1:
+        raise ValueError(f"shard_max_samples must be at least 1, got {config.shard_max_samples}")
+    if config.augmentation is not None:
+        _validate_augmentation(config.augmentation)
+    if config.logmel is not None and min(config.logmel.n_mels, config.logmel.n_fft) < 1:
+        raise ValueError("logmel: n_mels and n_fft must be positive")
+    return config
+
+
+def _validate_augmentation(spec: AugmentationSpec) -> None:
+    ranges = {
+        "gaussian_noise": ("min_amplitude", "max_amplitude"),
+        "time_stretch": ("min_rate", "max_rate"),
+        "pitch_shift": ("min_semitones", "max_semitones"),
+    }
+    for name, (low, high) in ranges.items():
+        technique = getattr(spec, name)
+        if technique is None:
+            continue
+        if getattr(technique, low) > getattr(technique, high):
+            raise ValueError(f"augmentation.{name}: {low} must not exceed {high}")
+        if technique.copies < 0:
+            raise ValueError(f"augmentation.{name}.copies must be >= 0, got {technique.copies}")
+    if spec.time_stretch is not None and spec.time_stretch.min_rate <= 0:
+        raise ValueError("augmentation.time_stretch.min_rate must be positive")
+
+
+def fingerprint(config: PrepareConfig) -> str:
+    """Hash of every setting that changes the output (not workers/progress/overwrite)."""
+    values = asdict(config)
+    for key in ("workers", "progress", "overwrite", "output"):
+        values.pop(key)
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,102 @@
+"""Every input file of every configured corpus, as one Entry each, with its class decided.
+
+Corpus readers list files; the taxonomy turns native labels into classes. Files a reader could
+not place become entries too (dropped, with the reader's reason), so the manifest accounts for
+every file. An unknown native label stops everything here, before any audio is decoded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import corpora
+from corpora.record import AudioRecord, ReaderProblem
+from corpora.taxonomy import Taxonomy, load_label_table, load_taxonomy, map_labels
+from data_preparation.config import CorpusSpec
+
+DROPPED = "dropped"
+
+
+@dataclass
+class Entry:
+    """One input file on its way through preparation; ``reason`` set means it was set aside."""
+
+    corpus: str
+    root: Path
+    path: Path
+    native_label: str
+    speaker: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    reason: str | None = None
+    duration: float | None = None  # seconds at 16 kHz (header duration if rejected from the header)
+    digest: str | None = None
+    native_rate: int | None = None
+    native_channels: int | None = None
+    split: str | None = None
+    key: str = ""
+
+    @property
+    def source(self) -> str:
+        """Path relative to the corpus root (absolute when outside it), with forward slashes."""
+        try:
+            return self.path.relative_to(self.root).as_posix()
+        except ValueError:
+            return self.path.as_posix()
+
+    @property
+    def fate(self) -> str:
+        return DROPPED if self.reason is not None else (self.split or "")
+
+    @property
+    def kept(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class Inputs:
+    """What the readers found: entries in a reproducible order, and files skipped on purpose."""
+
+    taxonomy: Taxonomy
+    entries: list[Entry]
+    skipped: dict[str, dict[str, int]]  # corpus -> reason -> count (not listed one by one)
+
+
+def collect_inputs(specs: list[CorpusSpec], taxonomy_name: str) -> Inputs:
+    """Read every corpus, decide every record's class; raises UnknownLabelError before decoding.
+
+    Labels are mapped for all corpora at once, so one error lists every unknown label.
+    """
+    taxonomy = load_taxonomy(taxonomy_name)
+    listings, tables, roots = [], {}, {}
+    for spec in specs:
+        listing = corpora.read_corpus(spec.name, spec.root, **spec.options)
+        if listing.corpus in tables:
+            raise ValueError(
+                f"corpora: two entries produce corpus name {listing.corpus!r} ({roots[listing.corpus]} and "
+                f"{spec.root}); give one of them options.name"
+            )
+        tables[listing.corpus] = load_label_table(spec.name, spec.label_overrides or None)
+        roots[listing.corpus] = spec.root
+        listings.append(listing)
+    decisions = map_labels([r for listing in listings for r in listing.records], taxonomy, tables)
+    by_corpus: dict[str, list[Entry]] = {listing.corpus: [] for listing in listings}
+    for listing in listings:
+        by_corpus[listing.corpus] += [_from_problem(p, listing.root) for p in listing.problems]
+    root_of = {listing.corpus: listing.root for listing in listings}
+    for decision in decisions:
+        corpus = decision.record.corpus
+        by_corpus[corpus].append(_from_record(decision.record, root_of[corpus], decision.label, decision.reason))
+    entries = [e for listing in listings for e in sorted(by_corpus[listing.corpus], key=lambda e: e.source)]
+    skipped = {listing.corpus: dict(getattr(listing, "skipped", {}) or {}) for listing in listings}
+    return Inputs(taxonomy, entries, skipped)
+
+
+def _from_record(record: AudioRecord, root: Path, label: str | None, reason: str | None) -> Entry:
+    return Entry(record.corpus, root, Path(record.path), record.native_label, record.speaker,
+                 dict(record.attributes), label=label, reason=reason)
+
+
+def _from_problem(problem: ReaderProblem, root: Path) -> Entry:
+    return Entry(problem.corpus, root, Path(problem.path), "", "", reason=f"reader: {problem.reason}")

@@ -1,0 +1,143 @@
+"""prepare(config): corpora in, validated WebDataset shards, manifest, stats and plots out.
+
+The run writes into ``<output>.partial`` and renames it into place only when everything is
+written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
+same settings finds stats.json with the same fingerprint and does nothing (idempotent).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from data_preparation import plots
+from data_preparation.config import PrepareConfig, fingerprint
+from data_preparation.inputs import Entry, Inputs, collect_inputs
+from data_preparation.logmel import LogmelSettings
+from data_preparation.manifest import summarize, write_manifest
+from data_preparation.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
+from data_preparation.shards import make_keys
+from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
+from data_preparation.stats import class_weights
+from data_preparation.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
+
+AUG_SPLIT = "train_aug"
+
+
+def prepare(config: PrepareConfig) -> DatasetInfo:
+    """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
+    out = Path(config.output)
+    stamp = fingerprint(config)
+    existing = _existing_info(out, stamp, config.overwrite)
+    if existing is not None:
+        _log(config, f"{out} already holds this preparation (fingerprint {stamp}); nothing to do")
+        return existing
+    inputs = collect_inputs(config.corpora, config.taxonomy)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    spool = staging / ".spool"
+    spool.mkdir(parents=True)
+    info = _prepare_into(config, inputs, staging, spool)
+    info.extra["fingerprint"] = stamp
+    (staging / STATS_FILE).write_text(info.to_json())
+    shutil.rmtree(spool)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    _log(config, f"prepared {sum(s.num_samples for s in info.splits.values())} samples into {out}")
+    return info
+
+
+def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None:
+    """The finished preparation at ``out`` if it matches; refuses to replace anything else unasked."""
+    stats = out / STATS_FILE
+    if not out.exists() or overwrite:
+        return None
+    if stats.is_file():
+        info = DatasetInfo.from_dict(json.loads(stats.read_text()))
+        if info.extra.get("fingerprint") == stamp:
+            return info
+        raise FileExistsError(
+            f"output {out} holds a dataset prepared with other settings (fingerprint "
+            f"{info.extra.get('fingerprint')} != {stamp}); set overwrite: true or choose another output"
+        )
+    if any(out.iterdir()):
+        raise FileExistsError(f"output {out} exists and is not a prepared dataset; choose an empty or new folder")
+    return None
+
+
+def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
+    entries = inputs.entries
+    initial_labels = [e.label for e in entries if e.label is not None]
+    decode_entries(entries, spool, config.filter, config.workers, config.progress)
+    duplicates = mark_duplicates(entries)
+    rare = drop_rare(entries, config.min_class_share)
+    classes = [c for c in inputs.taxonomy.classes if any(e.kept and e.label == c for e in entries)]
+    if not classes:
+        write_manifest(entries, out / MANIFEST_FILE)
+        raise ValueError(f"no clip survived preparation: {summarize(entries)['dropped_by_reason']}; see {out / MANIFEST_FILE}")
+    assign_splits(entries, config.split)
+    kept = [e for e in entries if e.kept]
+    for entry, key in zip(kept, make_keys([e.corpus for e in kept], [e.source for e in kept])):
+        entry.key = key
+    write_manifest(entries, out / MANIFEST_FILE)
+    spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
+    items = {split: split_items(entries, split, classes, spool_of, config.split.seed + n)
+             for n, split in enumerate(SPLITS)}
+    if config.augmentation is not None:
+        items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
+    splits = {name: write_audio_split(group, out, name, config.shard_max_samples) for name, group in items.items()}
+    info = DatasetInfo(
+        classes=classes,
+        class_weights=class_weights(classes, [it.meta.label for it in items["train"]]),
+        splits=splits,
+        taxonomy=inputs.taxonomy.name,
+        extra=_extra(config, inputs, entries, rare, duplicates),
+    )
+    if config.logmel is not None:
+        info.logmel = _write_logmel(config, items, out)
+    _plot(config, entries, initial_labels, classes, splits, out)
+    return info
+
+
+def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out: Path) -> dict:
+    settings = LogmelSettings.resolve(config.logmel, config.filter.max_duration)
+    splits = {
+        name: write_logmel_split(group, out, name, settings, config.shard_max_samples, config.workers, config.progress)
+        for name, group in items.items()
+    }
+    return {"n_mels": settings.n_mels, "n_fft": settings.n_fft, "hop_length": settings.hop_length,
+            "frames": settings.frames, "duration": settings.duration, "top_db": settings.top_db,
+            "padding": "repeat", "splits": splits}
+
+
+def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare: dict[str, int], duplicates: int) -> dict:
+    speakers = {s: len({(e.corpus, e.speaker) for e in entries if e.kept and e.split == s}) for s in SPLITS}
+    return {
+        "dropped_classes": rare,
+        "min_class_share": config.min_class_share,
+        "filter": dataclasses.asdict(config.filter),
+        "split": {"mode": config.split.mode, "fractions": list(config.split.fractions), "seed": config.split.seed},
+        "speakers_per_split": speakers,
+        "duplicates": duplicates,
+        "skipped_by_readers": inputs.skipped,
+        "corpora": [{"name": c.name, "root": c.root} for c in config.corpora],
+        "augmentation": None if config.augmentation is None else dataclasses.asdict(config.augmentation),
+        **summarize(entries),
+    }
+
+
+def _plot(config: PrepareConfig, entries: Sequence[Entry], initial: list[str], classes: list[str],
+          splits: dict[str, SplitInfo], out: Path) -> None:
+    plot_dir = out / "plots"
+    durations = [e.duration for e in entries if e.duration is not None]
+    plots.plot_durations(durations, config.filter.min_duration, config.filter.max_duration, plot_dir)
+    plots.plot_initial_labels(initial, plot_dir)
+    plots.plot_final_labels(classes, {n: s.per_class for n, s in splits.items()}, plot_dir)
+
+
+def _log(config: PrepareConfig, message: str) -> None:
+    if config.progress:
+        print(message, file=sys.stderr)

@@ -1,0 +1,72 @@
+"""The cleaning stages between listing and writing: decode, de-duplicate, drop rare classes, split.
+
+Each stage sets ``reason`` (set aside) or ``split`` on the entries it is given and never removes
+one, so the manifest can account for every input file.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from corpora.taxonomy import drop_rare_classes
+from data_preparation.config import SplitSpec
+from data_preparation.decode import AudioFilter, DecodeTask, decode_file
+from data_preparation.inputs import Entry
+from data_preparation.parallel import ordered_map
+from data_preparation.splits import speaker_split, stratified_split
+
+
+def spool_path(spool: Path, index: int) -> Path:
+    return spool / f"{index:07d}.flac"
+
+
+def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool) -> None:
+    """Decode every still-kept entry once (all cores); set duration, digest or the reason it fails."""
+    tasks = [DecodeTask(i, e.path, spool_path(spool, i), audio_filter) for i, e in enumerate(entries) if e.kept]
+    for result in ordered_map(decode_file, tasks, workers, "decode", progress):
+        entry = entries[result.index]
+        entry.duration, entry.digest, entry.reason = result.duration, result.digest, result.reason
+        entry.native_rate, entry.native_channels = result.native_rate, result.native_channels
+
+
+def mark_duplicates(entries: Sequence[Entry]) -> int:
+    """Keep the first of identical decoded contents; later copies name the kept file. Returns the count."""
+    first: dict[str, Entry] = {}
+    count = 0
+    for entry in entries:
+        if not entry.kept or entry.digest is None:
+            continue
+        if entry.digest in first:
+            kept = first[entry.digest]
+            entry.reason = f"duplicate: same audio as {kept.corpus}/{kept.source}"
+            count += 1
+        else:
+            first[entry.digest] = entry
+    return count
+
+
+def drop_rare(entries: Sequence[Entry], min_share: float) -> dict[str, int]:
+    """Set aside classes below ``min_share`` of the clips that survived decoding (seed 000's order)."""
+    kept = [e for e in entries if e.kept]
+    counts = Counter(e.label for e in kept)
+    rare = drop_rare_classes([e.label for e in kept], min_share)
+    for entry in kept:
+        if entry.label in rare:
+            share = counts[entry.label] / len(kept)
+            entry.reason = f"rare class: {entry.label!r} is {share:.2%} of kept clips < min_class_share {min_share:.2%}"
+    return {label: counts[label] for label in sorted(rare)}
+
+
+def assign_splits(entries: Sequence[Entry], spec: SplitSpec) -> None:
+    """Set ``split`` on every kept entry; speakers are namespaced by corpus (spk01 of two corpora differ)."""
+    kept = [e for e in entries if e.kept]
+    if not kept:
+        return
+    labels = [e.label or "" for e in kept]
+    if spec.mode == "speaker":
+        splits = speaker_split(labels, [f"{e.corpus}/{e.speaker}" for e in kept], spec.fractions, spec.seed)
+    else:
+        splits = stratified_split(labels, spec.fractions, spec.seed)
+    for entry, split in zip(kept, splits):
+        entry.split = split
