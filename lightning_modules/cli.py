@@ -26,6 +26,7 @@ from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
 from training.faults import NonFiniteLossGuard
+from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
 from training.resume import RngStateCheckpoint, find_resume_checkpoint
 
@@ -111,6 +112,7 @@ class SERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
         parser.add_lightning_class_args(RequeueOnSignal, "preemption")
         parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")  # last.ckpt every epoch, not only on improvement
         parser.set_defaults({
             "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
             "checkpoint.save_last": True, "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",

@@ -6,7 +6,7 @@
 #   one GPU:     sbatch --ntasks-per-node=1 --gres=gpu:1 slurm/train.sh CONFIG
 #   two nodes:   sbatch --nodes=2 slurm/train.sh CONFIG            (ntasks-per-node = GPUs per node)
 #   CPU debug:   sbatch --gres=none --ntasks-per-node=2 --cpus-per-task=1 --mem=4G --time=00:20:00 \
-#                  slurm/train.sh CONFIG --trainer.accelerator=cpu --trainer.devices=2
+#                  slurm/train.sh configs/demo.yaml --trainer.accelerator=cpu
 # Site settings (partition, account, qos) belong on the command line or in ~/.slurm defaults,
 # e.g. `sbatch --partition=gpu --account=myproject slurm/train.sh CONFIG`.
 #
@@ -21,8 +21,10 @@
 ##SBATCH --partition=gpu
 ##SBATCH --account=myproject
 # ---- preemption and logs: leave as they are ----------------------------------------------------
-# SIGUSR1 90 s before the time limit (or preemption): train.py checkpoints, requeues, exits, and the
-# requeued job (same job id) resumes from that checkpoint into the same run directory and W&B run.
+# SIGUSR1 90 s before the time limit: train.py checkpoints at the next step, requeues the job and exits;
+# the requeued job (same id) resumes from that checkpoint in the same run folder and W&B run. Sites
+# that preempt with PreemptMode=REQUEUE send SIGTERM instead (unless PreemptParameters=send_user_signal):
+# SLURM then requeues by itself and --ckpt_path=last resumes from the newest complete checkpoint.
 #SBATCH --signal=USR1@90
 #SBATCH --requeue
 #SBATCH --open-mode=append
@@ -53,19 +55,20 @@ else
   echo "slurm/train.sh: no virtual environment at $venv (bash scripts/setup_env.sh); using $(command -v python)" >&2
 fi
 
-job="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"
-job="${job:-$SLURM_JOB_ID}"
-stem="$(basename "${config%.*}")"
-# W&B: one run per job, named after the config, grouped by job id; the id survives requeues.
-export WANDB_RUN_GROUP="${WANDB_RUN_GROUP:-$job}"
-export WANDB_NAME="${WANDB_NAME:-$stem}"
-export WANDB_RUN_ID="${WANDB_RUN_ID:-$stem-$job}"
-export WANDB_RESUME="${WANDB_RESUME:-allow}"
-# Compute nodes often have no internet: set HF_HOME / HF_HUB_OFFLINE=1 / WANDB_MODE=offline in your
-# environment or ~/.bashrc (docs/cluster.md); sbatch passes the submitting shell's environment on.
-export SER_RUN_DIR="${SER_RUN_DIR:-runs/$stem/$job}"
+job="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID:-}}"
+job="${job:-${SLURM_JOB_ID:?slurm/train.sh runs under sbatch (SLURM_JOB_ID is not set)}}"
+nodes="${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}"
+per_node="${SLURM_NTASKS_PER_NODE:-$(( ${SLURM_NTASKS:-1} / nodes ))}"
+per_node="${per_node%%(*}"  # heterogeneous forms like "2(x3)" keep their leading count
 export PYTHONUNBUFFERED=1
+# Compute nodes often have no internet: HF_HOME / HF_HUB_OFFLINE=1 / WANDB_MODE=offline come from the
+# submitting shell's environment, which sbatch passes on (docs/cluster.md).
 
-echo "[$(date -Is)] job $job restart ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $config $*"
-# srun starts one task per GPU; Lightning's SLURMEnvironment reads the ranks from SLURM_PROCID etc.
-srun --kill-on-bad-exit=1 python train.py --config "$config" --ckpt_path auto "$@"
+echo "[$(date -Is)] job $job restart ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $nodes node(s) x $per_node task(s): $config $*"
+# One task per device; Lightning's SLURMEnvironment takes ranks and the master address from SLURM.
+# The run folder is derived from the config, so a requeued job (same id) finds its preemption
+# checkpoint there and `--ckpt_path last` resumes it; W&B runs are grouped by job id. Arguments
+# after CONFIG come last and win.
+srun --kill-on-bad-exit=1 python train.py --config "$config" \
+  --trainer.num_nodes="$nodes" --trainer.devices="$per_node" \
+  --ckpt_path=last --wandb.group="$job" "$@"

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from training.checkpoint_io import AtomicCheckpointIO
 from training.faults import METRIC, NonFiniteLoss, NonFiniteLossGuard, guard_loss
+from training.last_checkpoint import LastCheckpoint
 from training.preemption import Requeued, RequeueOnSignal
 from training.resume import RngStateCheckpoint
 
@@ -179,3 +180,26 @@ def test_skip_gives_up_after_too_many_in_a_row(tmp_path: Path) -> None:
         guard.check(module, torch.tensor(float("nan")))
     with pytest.raises(ValueError, match="'ignore'"):
         NonFiniteLossGuard(policy="ignore")
+
+
+class PlateauClassifier(TinyClassifier):
+    """Validation score never improves after epoch 0, so ModelCheckpoint saves top-k only once."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val/f1_weighted", 0.5)
+
+
+@pytest.mark.parametrize("keep_last_current", [False, True])
+def test_last_checkpoint_follows_training_not_the_best_score(tmp_path: Path, keep_last_current: bool) -> None:
+    extra = [LastCheckpoint()] if keep_last_current else []
+    trainer = pl.Trainer(default_root_dir=tmp_path, max_epochs=3, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, plugins=[AtomicCheckpointIO()],
+                         callbacks=[ModelCheckpoint(dirpath=tmp_path, monitor="val/f1_weighted", mode="max",
+                                                    save_top_k=1, save_last=True), *extra])
+    trainer.fit(PlateauClassifier(), *loaders())
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    if keep_last_current:
+        assert (saved["epoch"], saved["global_step"]) == (2, 3 * BATCHES)
+        assert isinstance(trainer.checkpoint_callback, ModelCheckpoint)
+    else:  # Lightning 2.6 alone: last.ckpt stays at the last top-k save (why LastCheckpoint exists)
+        assert (saved["epoch"], saved["global_step"]) == (0, BATCHES)
