@@ -1,0 +1,154 @@
+"""Unit tests of the preparation pieces: splits, keys, filters, config, augmentation, log-mel."""
+from __future__ import annotations
+
+import doctest
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_preparation import augment, config, decode, logmel, shards, splits, stats
+from data_preparation.augment import AugmentTask, augment_clip
+from data_preparation.config import AugmentationSpec, GaussianNoiseSpec, LogmelSpec, PitchShiftSpec, parse_config
+from data_preparation.decode import AudioFilter, check_wave
+from data_preparation.logmel import LogmelSettings, logmel_image
+from data_preparation.shard_format import SAMPLE_RATE, decode_audio, encode_audio
+from data_preparation.splits import speaker_split, stratified_split
+
+
+@pytest.mark.parametrize("module", [splits, shards, decode, stats, logmel])
+def test_doctests(module) -> None:
+    failures, tried = doctest.testmod(module)
+    assert tried > 0 and failures == 0
+
+
+def test_stratified_split_keeps_class_proportions_and_is_seeded() -> None:
+    labels = ["anger"] * 100 + ["sad"] * 40 + ["happy"] * 20
+    result = stratified_split(labels, [0.7, 0.15, 0.15], seed=3)
+    per = Counter(zip(labels, result))
+    assert (per["anger", "train"], per["anger", "val"], per["anger", "test"]) == (70, 15, 15)
+    assert (per["sad", "train"], per["sad", "val"], per["sad", "test"]) == (28, 6, 6)
+    assert (per["happy", "train"], per["happy", "val"], per["happy", "test"]) == (14, 3, 3)
+    assert stratified_split(labels, [0.7, 0.15, 0.15], seed=3) == result
+    assert stratified_split(labels, [0.7, 0.15, 0.15], seed=4) != result
+
+
+def _speaker_data(speakers: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    labels, owners = [], []
+    for s in range(speakers):
+        for label in ("anger", "happy", "neutral", "sad"):
+            count = int(rng.integers(2, 15))
+            labels += [label] * count
+            owners += [f"c/spk{s}"] * count
+    return labels, owners
+
+
+def test_speaker_split_never_shares_a_speaker_and_balances_classes() -> None:
+    labels, owners = _speaker_data(20, seed=1)
+    result = speaker_split(labels, owners, [0.7, 0.15, 0.15], seed=0)
+    split_of_speaker = defaultdict(set)
+    for owner, split in zip(owners, result):
+        split_of_speaker[owner].add(split)
+    assert all(len(s) == 1 for s in split_of_speaker.values())
+    totals = Counter(result)
+    assert set(totals) == {"train", "val", "test"}
+    assert 0.6 < totals["train"] / len(labels) < 0.8
+    for label in ("anger", "happy", "neutral", "sad"):
+        share = sum(1 for l, s in zip(labels, result) if l == label and s == "train") / labels.count(label)
+        assert 0.5 < share < 0.9, (label, share)
+    assert speaker_split(labels, owners, [0.7, 0.15, 0.15], seed=0) == result
+
+
+def test_speaker_split_fills_every_split_with_few_speakers_and_rejects_too_few() -> None:
+    labels, owners = _speaker_data(3, seed=2)
+    assert set(speaker_split(labels, owners, [0.7, 0.15, 0.15], seed=0)) == {"train", "val", "test"}
+    with pytest.raises(ValueError, match="at least 3 speakers"):
+        speaker_split(labels[:10], ["a"] * 5 + ["b"] * 5, [0.7, 0.15, 0.15], seed=0)
+    with pytest.raises(ValueError, match="summing to 1"):
+        stratified_split(labels, [0.7, 0.2, 0.2], seed=0)
+
+
+def test_keys_are_unique_tar_safe_and_short() -> None:
+    sources = ["a/b.c.wav", "a/b_c.wav", "a/b_c.flac", "x" * 300 + ".wav"]
+    keys = shards.make_keys(["corpus"] * 4, sources)
+    assert len(set(keys)) == 4
+    assert all("." not in k and "/" not in k and len(k) <= shards.KEY_MAX_CHARS for k in keys)
+
+
+def test_check_wave_reasons() -> None:
+    limits = AudioFilter(min_duration=1.0, max_duration=4.0, silence_threshold_db=-60)
+    tone = 0.1 * np.sin(np.arange(2 * SAMPLE_RATE) / 10).astype(np.float32)
+    assert check_wave(tone, limits) is None
+    assert check_wave(np.zeros(0, np.float32), limits).startswith("empty")
+    nan = tone.copy()
+    nan[5] = np.nan
+    assert check_wave(nan, limits).startswith("non-finite")
+    assert check_wave(tone[: SAMPLE_RATE // 2], limits).startswith("too short")
+    assert check_wave(np.tile(tone, 3), limits).startswith("too long")
+    assert check_wave(tone * 1e-4, limits).startswith("silent")
+
+
+def _write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "prep.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_config_rejects_unknown_keys_naming_them(tmp_path: Path, capsys) -> None:
+    base = f"corpora:\n  - {{name: csv, root: {tmp_path}}}\noutput: {tmp_path / 'out'}\n"
+    good = parse_config(["--config", str(_write_config(tmp_path, base + "split: {mode: stratified}\n"))])
+    assert good.split.mode == "stratified" and good.corpora[0].name == "csv" and good.filter.max_duration == 4.0
+    for bad, named in (("bogus_key: 1\n", "bogus_key"), ("filter: {max_dur: 3}\n", "max_dur"),
+                       ("split: {mode: random}\n", "mode")):
+        with pytest.raises(SystemExit):
+            parse_config(["--config", str(_write_config(tmp_path, base + bad))])
+        assert named in capsys.readouterr().err
+    with pytest.raises(ValueError, match="split.fractions"):
+        parse_config(["--config", str(_write_config(tmp_path, base + "split: {fractions: [0.5, 0.1, 0.1]}\n"))])
+    with pytest.raises(ValueError, match="min_duration < max_duration"):
+        parse_config(["--config", str(_write_config(tmp_path, base)), "--filter.min_duration", "5"])
+
+
+def test_config_overrides_and_nested_augmentation(tmp_path: Path) -> None:
+    text = (f"corpora:\n  - {{name: csv, root: {tmp_path}, label_overrides: {{angry: anger}}}}\n"
+            f"output: out\naugmentation:\n  gaussian_noise: {{copies: 2}}\nlogmel: {{n_mels: 64}}\n")
+    parsed = parse_config(["--config", str(_write_config(tmp_path, text)), "--workers", "3"])
+    assert parsed.workers == 3 and parsed.corpora[0].label_overrides == {"angry": "anger"}
+    assert isinstance(parsed.augmentation, AugmentationSpec) and parsed.augmentation.gaussian_noise.copies == 2
+    assert parsed.augmentation.time_stretch is None and isinstance(parsed.logmel, LogmelSpec)
+    assert config.fingerprint(parsed) != config.fingerprint(config.validate(
+        config.PrepareConfig(corpora=parsed.corpora, output="out")))
+
+
+def test_augmentation_is_seeded_per_sample_and_draws_factors_in_range(tmp_path: Path) -> None:
+    wave = (0.2 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE)).astype(np.float32)
+    spooled = tmp_path / "clip.flac"
+    spooled.write_bytes(encode_audio(wave))
+    results = {}
+    for technique, low, high in (("gaussian_noise", 0.01, 0.02), ("time_stretch", 0.8, 0.9), ("pitch_shift", 2, 3)):
+        outs = [tmp_path / f"{technique}{n}.flac" for n in range(3)]
+        tasks = [AugmentTask(7, spooled, outs[0], technique, 0, low, high, seed=1),
+                 AugmentTask(7, spooled, outs[1], technique, 0, low, high, seed=1),
+                 AugmentTask(8, spooled, outs[2], technique, 0, low, high, seed=1)]
+        first, again, other = (augment_clip(t) for t in tasks)
+        assert low <= first.factor <= high and first.factor == again.factor != other.factor
+        assert outs[0].read_bytes() == outs[1].read_bytes() != outs[2].read_bytes()
+        results[technique] = (first, decode_audio(outs[0].read_bytes())[0])
+    stretched = results["time_stretch"][0]
+    assert stretched.duration == pytest.approx(2.0 / stretched.factor, rel=0.02)  # slower rate -> longer clip
+    assert not np.allclose(results["gaussian_noise"][1], wave, atol=1e-3)
+    jobs = augment.plan(AugmentationSpec(gaussian_noise=GaussianNoiseSpec(copies=2), pitch_shift=PitchShiftSpec()))
+    assert [(j[0], j[1]) for j in jobs] == [("gaussian_noise", 0), ("gaussian_noise", 1), ("pitch_shift", 0)]
+
+
+def test_logmel_is_repeat_padded_to_a_fixed_square_image() -> None:
+    settings = LogmelSettings.resolve(LogmelSpec(n_mels=64, n_fft=512), max_duration=2.0)
+    assert settings.hop_length == SAMPLE_RATE * 2 // 64
+    short = (0.3 * np.sin(np.arange(SAMPLE_RATE // 2) / 5)).astype(np.float32)
+    image = logmel_image(short, settings)
+    assert image.shape == (64, settings.frames) and image.dtype == np.float16
+    # Repetition, not zero padding: the last quarter has the energy of the first.
+    quarter = image.shape[1] // 4
+    assert abs(float(image[:, :quarter].mean()) - float(image[:, -quarter:].mean())) < 3.0
