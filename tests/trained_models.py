@@ -1,0 +1,66 @@
+"""Tiny checkpoints trained through train.py on shard_factory data, once per test session.
+
+Evaluation, ensemble, prediction, export and serving tests need real ``.ckpt`` files of
+``EmotionClassifier`` (the production loading path), not stand-ins. Training runs through the
+same ``train.main`` a user calls, for a couple of epochs on a few dozen one-second clips; the
+results are memoised in this process, so every test module that asks shares them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.shard_factory import make_dataset
+from tests.tiny_models import save_tiny_encoder
+
+NUM_CLASSES = 4
+_CACHE: dict[str, Path] = {}
+
+NETWORKS = {
+    "wavlm": {"class_path": "lightning_modules.components.speech_encoder.SpeechEncoderClassifier",
+              "init_args": {"head_hidden": 32}},
+    "small_cnn": {"class_path": "lightning_modules.components.small_cnn.SmallCNN",
+                  "init_args": {"channels": [8, 16]}},
+}
+
+
+def session_base(tmp_path_factory) -> Path:
+    """One folder per pytest session for the shared data and checkpoints."""
+    return tmp_path_factory.getbasetemp() / "trained_models"
+
+
+def shared_dataset(base: Path) -> Path:
+    """The prepared dataset every tiny checkpoint is trained and evaluated on."""
+    if "data" not in _CACHE:
+        root = base / "data"
+        make_dataset(root, num_classes=NUM_CLASSES, per_class={"train": 8, "val": 5, "test": 5}, seconds=(0.8, 1.2))
+        _CACHE["data"] = root
+    return _CACHE["data"]
+
+
+def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
+    """A checkpoint of network ``name`` (see NETWORKS) trained by train.py; memoised per process."""
+    if name in _CACHE:
+        return _CACHE[name]
+    import train
+
+    data = shared_dataset(base)
+    net = json.loads(json.dumps(NETWORKS[name]))
+    if name == "wavlm":
+        net["init_args"]["model_name"] = str(save_tiny_encoder(name, base / "encoders"))
+    run_root = base / "runs"
+    train.main([
+        f"--data.data_root={data}", "--data.batch_size=8", "--data.num_workers=0", "--data.clip_seconds=1.2",
+        "--data.pin_memory=false", f"--model.net={json.dumps(net)}", "--model.lr=3e-3", "--model.scheduler=constant",
+        "--trainer.accelerator=cpu", f"--trainer.max_epochs={epochs}", "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--report.every_n_val_epochs=1000", "--early_stopping.patience=1000",
+        f"--run.root={run_root}", f"--run.name={name}",
+    ])
+    # train.py keeps the best two by validation F1, named epochNNN-f1X.XXXX.ckpt; take the best.
+    checkpoints = sorted((run_root / name / "checkpoints").glob("epoch*.ckpt"),
+                         key=lambda path: float(path.stem.rsplit("-f1", 1)[-1]))
+    if not checkpoints:
+        raise RuntimeError(f"train.py wrote no best checkpoint under {run_root / name}")
+    _CACHE[name] = checkpoints[-1]
+    return _CACHE[name]
