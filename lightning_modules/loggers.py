@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.loggers import Logger, WandbLogger
+
+from training.csv_log import ResumableCSVLogger
 
 WANDB_HOST = "api.wandb.ai"
 
@@ -52,7 +54,7 @@ def wandb_id(run_name: str) -> str:
 
 def build_loggers(run_dir: Path, run_name: str, settings: WandbSettings) -> list[Logger]:
     """CSV logger in ``run_dir/csv`` and, unless disabled, a W&B logger writing to ``run_dir/wandb``."""
-    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="csv")]
+    loggers: list[Logger] = [ResumableCSVLogger(save_dir=str(run_dir), name="", version="csv")]  # appends on resume
     modes = ("auto", "online", "offline", "disabled")
     if settings.mode not in modes:
         raise ValueError(f"wandb.mode={settings.mode!r}: expected one of {list(modes)}")

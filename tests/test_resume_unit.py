@@ -7,6 +7,7 @@ test_resume_kill.py.
 """
 from __future__ import annotations
 
+import csv
 import os
 import signal
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from training.checkpoint_io import AtomicCheckpointIO
 from training.faults import METRIC, NonFiniteLoss, NonFiniteLossGuard, guard_loss
+from training.csv_log import ResumableCSVLogger
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import Requeued, RequeueOnSignal
 from training.resume import RngStateCheckpoint
@@ -203,3 +205,19 @@ def test_last_checkpoint_follows_training_not_the_best_score(tmp_path: Path, kee
         assert isinstance(trainer.checkpoint_callback, ModelCheckpoint)
     else:  # Lightning 2.6 alone: last.ckpt stays at the last top-k save (why LastCheckpoint exists)
         assert (saved["epoch"], saved["global_step"]) == (0, BATCHES)
+
+
+def test_csv_log_survives_a_resume_into_the_same_folder(tmp_path: Path) -> None:
+    first = ResumableCSVLogger(tmp_path, name="", version="csv")
+    first.log_metrics({"train/loss": 1.0}, step=0)
+    first.log_metrics({"val/acc": 0.5}, step=1)
+    first.save()
+    resumed = ResumableCSVLogger(tmp_path, name="", version="csv")  # a new process after a requeue
+    resumed.log_metrics({"train/loss": 0.5}, step=2)
+    resumed.save()
+    resumed.log_metrics({"test/acc": 0.75}, step=3)  # a new column: header rewritten, old rows kept
+    resumed.save()
+    with open(tmp_path / "csv" / "metrics.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["step"] for row in rows] == ["0", "1", "2", "3"]
+    assert rows[1]["val/acc"] == "0.5" and rows[3]["test/acc"] == "0.75"

@@ -119,19 +119,20 @@ class RequeueOnSignal(Checkpoint):
         rank_zero_info(f"{self.signum.name}: saved {path} at epoch {trainer.current_epoch}, step {trainer.global_step}")
         job = slurm_job_id()
         if trainer.is_global_zero:
-            _mark_wandb_preempting(trainer)
+            _flush_loggers(trainer)  # before the requeue: SLURM kills the job's processes right after it
             if self.requeue and job is not None and requeue_job(job):
                 rank_zero_info(f"requeued SLURM job {job}; it resumes from {path}")
         raise Requeued()
 
 
-def _mark_wandb_preempting(trainer: pl.Trainer) -> None:
-    """Tell W&B the run was preempted (not crashed), so the dashboard shows it resuming."""
+def _flush_loggers(trainer: pl.Trainer) -> None:
+    """Write pending metrics (CSV flushes every 100 steps otherwise) and close the W&B run as preempted,
+    so the requeued job continues it (same id, ``resume="allow"``) with nothing lost."""
     for logger in trainer.loggers:
-        experiment = getattr(logger, "experiment", None)
-        mark = getattr(experiment, "mark_preempting", None)
-        if callable(mark) and type(logger).__name__ == "WandbLogger":
-            try:
-                mark()
-            except Exception as error:  # W&B trouble must never cost the checkpoint or the requeue
-                log.warning("wandb mark_preempting failed: %s", error)
+        try:
+            logger.save()
+            if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
+                logger.experiment.mark_preempting()
+                logger.experiment.finish()
+        except Exception as error:  # logging trouble must never cost the checkpoint or the requeue
+            log.warning("flushing %s before requeue failed: %s", type(logger).__name__, error)
