@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-decode", action="store_true", help="check keys and labels only")
     args = parser.parse_args(argv)
     result = verify(args.root, decode=not args.no_decode)
-    for split, counts in result.counts.items():
+    order = [*SPLITS, AUG_SPLIT]
+    for split, counts in sorted(result.counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
         print(f"{split:>9}: {sum(counts.values()):6d}  " + "  ".join(f"{c} {n}" for c, n in counts.items()))
     for problem in result.problems:
         print(f"problem: {problem}", file=sys.stderr)
