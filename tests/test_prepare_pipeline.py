@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from data_preparation.config import (
-    AugmentationSpec, CorpusSpec, GaussianNoiseSpec, LogmelSpec, PrepareConfig, SplitSpec, TimeStretchSpec, validate,
+    parse_config, AugmentationSpec, CorpusSpec, GaussianNoiseSpec, LogmelSpec, PrepareConfig, SplitSpec, TimeStretchSpec, validate,
 )
 from data_preparation.decode import AudioFilter
 from data_preparation.demo_corpus import generate
@@ -191,10 +191,13 @@ def test_unknown_labels_stop_the_command_with_a_readable_message(tmp_path: Path)
 
 
 def test_mixed_fixture_tree_end_to_end(tmp_path: Path) -> None:
-    roots = write_mixed_fixture(tmp_path / "corpora")
+    roots = write_mixed_fixture(tmp_path / "mixed")
     out = tmp_path / "out"
-    specs = [CorpusSpec(name, str(root)) for name, root in roots.items()]
-    info = prepare(config_for(specs, out, taxonomy="seven"))
+    text = (REPO / "configs/data/mixed_fixture.yaml").read_text().replace("data/fixtures/mixed", str(tmp_path / "mixed"))
+    (tmp_path / "mixed.yaml").write_text(text)
+    config = parse_config(["--config", str(tmp_path / "mixed.yaml"), "--output", str(out), "--progress", "false"])
+    assert {c.name: Path(c.root) for c in config.corpora} == roots
+    info = prepare(config)
     rows = read_manifest(out / "manifest.csv")
     audio_files = [p for root in roots.values() for p in root.rglob("*") if p.suffix.lower() == ".wav"]
     skipped = sum(n for counts in info.extra["skipped_by_readers"].values() for n in counts.values())

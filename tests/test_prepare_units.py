@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import corpora
+from corpora.taxonomy import load_taxonomy
+
 from data_preparation import augment, config, decode, logmel, shards, splits, stats
 from data_preparation.augment import AugmentTask, augment_clip
 from data_preparation.config import AugmentationSpec, GaussianNoiseSpec, LogmelSpec, PitchShiftSpec, parse_config
@@ -109,6 +112,14 @@ def test_config_rejects_unknown_keys_naming_them(tmp_path: Path, capsys) -> None
         parse_config(["--config", str(_write_config(tmp_path, base + "split: {fractions: [0.5, 0.1, 0.1]}\n"))])
     with pytest.raises(ValueError, match="min_duration < max_duration"):
         parse_config(["--config", str(_write_config(tmp_path, base)), "--filter.min_duration", "5"])
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs/data").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_data_config_parses_and_names_known_parts(path: Path) -> None:
+    parsed = parse_config(["--config", str(path)])
+    assert set(c.name for c in parsed.corpora) <= set(corpora.list_corpora())
+    load_taxonomy(parsed.taxonomy)
 
 
 def test_config_overrides_and_nested_augmentation(tmp_path: Path) -> None:
