@@ -112,10 +112,12 @@ class SERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
         parser.add_lightning_class_args(RequeueOnSignal, "preemption")
         parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
-        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")  # last.ckpt every epoch, not only on improvement
+        # last.ckpt after every epoch; ModelCheckpoint's save_last writes it only with a top-k save (Lightning 2.6)
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults({
             "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
-            "checkpoint.save_last": True, "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",
+            "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint, after every epoch
+            "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",
             "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
         })
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
