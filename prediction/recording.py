@@ -11,7 +11,7 @@ import torch
 from data_preparation.audio_io import AudioReadError, probe, read_audio
 from data_preparation.shard_format import SAMPLE_RATE
 from prediction.predictor import Predictor
-from prediction.segments import SegmentSpec, batched, pad_batch, segment_bounds
+from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_bounds
 
 
 class RecordingError(ValueError):
@@ -73,20 +73,22 @@ def top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[dic
 def predict_wave(
     predictor: Predictor, wave: np.ndarray, spec: SegmentSpec, batch_size: int = 16, k: int = 3
 ) -> list[SegmentPrediction]:
-    """Top-``k`` emotions of every window of a 16 kHz waveform, windows batched ``batch_size`` at a time."""
+    """Top-``k`` emotions of every window of a 16 kHz waveform; windows of equal length are batched together."""
     if predictor.sample_rate != SAMPLE_RATE:
         raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
     bounds = segment_bounds(len(wave), SAMPLE_RATE, spec)
     names = predictor.class_names
+    probabilities = np.zeros((len(bounds), len(names)))
+    for indices in length_groups(bounds, batch_size):
+        audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices])
+        logits = predictor.predict_logits(audio, lengths)
+        probabilities[indices] = torch.softmax(logits.double(), dim=1).numpy()
     segments: list[SegmentPrediction] = []
-    for chunk in batched(bounds, batch_size):
-        audio, lengths = pad_batch([wave[start:end] for start, end in chunk])
-        probabilities = torch.softmax(predictor.predict_logits(audio, lengths).double(), dim=1).numpy()
-        for (start, end), row in zip(chunk, probabilities):
-            segments.append(SegmentPrediction(
-                index=len(segments), start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
-                top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
-            ))
+    for index, ((start, end), row) in enumerate(zip(bounds, probabilities)):
+        segments.append(SegmentPrediction(
+            index=index, start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
+            top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
+        ))
     return segments
 
 

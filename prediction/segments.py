@@ -3,14 +3,15 @@
 Windows start every ``hop`` seconds and last ``length`` seconds. What the last full window does not
 cover is handled by ``final``:
 
-- ``pad`` (default): one more, shorter window from the next start to the end of the file. It is
-  zero-padded in its batch and carries its true length, so models that pool over valid frames
-  never see the padding as audio.
+- ``keep`` (default): one more, shorter window from the next start to the end of the file,
+  predicted at its true length. Windows are batched by length (``length_groups``), so this window
+  is never zero-padded to the others' length: a model's output cannot depend on which windows
+  happen to share its batch (convolutions near a padded edge do see the padding).
 - ``merge``: the remainder is appended to the last window, which becomes longer than ``length``.
 - ``drop``: the remainder is ignored.
 
 A recording shorter than one window is always one window of its own length, whatever ``final``.
-Remainders shorter than ``min_final`` seconds are merged into the previous window under ``pad`` as
+Remainders shorter than ``min_final`` seconds are merged into the previous window under ``keep`` as
 well: a 0.1 s tail says nothing about emotion and would only add a noisy row.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-FINAL_POLICIES = ("pad", "merge", "drop")
+FINAL_POLICIES = ("keep", "merge", "drop")
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class SegmentSpec:
 
     length: float = 5.0
     hop: float = 5.0
-    final: str = "pad"
+    final: str = "keep"
     min_final: float = 0.5
 
     def __post_init__(self) -> None:
@@ -83,6 +84,18 @@ def pad_batch(waves: Sequence[np.ndarray | torch.Tensor]) -> tuple[torch.Tensor,
     for row, wave in enumerate(waves):
         audio[row, : len(wave)] = torch.as_tensor(np.asarray(wave), dtype=torch.float32)
     return audio, lengths
+
+
+def length_groups(bounds: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
+    """Indices of ``bounds`` in batches of at most ``batch_size`` windows of one length, in order.
+
+    >>> length_groups([(0, 5), (5, 10), (10, 12)], 8)
+    [[0, 1], [2]]
+    """
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(bounds):
+        by_length.setdefault(end - start, []).append(index)
+    return [list(chunk) for group in by_length.values() for chunk in batched(group, batch_size)]
 
 
 def batched(items: Sequence, batch_size: int) -> Iterator[Sequence]:
