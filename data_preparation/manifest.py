@@ -1,7 +1,7 @@
 """manifest.csv: one row per input file with its fate, so nothing vanishes between corpus and shard.
 
-Fate is the split (train/val/test) or "dropped", and a dropped row says why. Counts of the
-manifest reconcile with the readers' listings (see ``reconcile``).
+Fate is the split (train/val/test) or "dropped", and a dropped row says why. Rows plus the
+files readers skipped on purpose (stats.json extra.skipped_by_readers) add up to the input files.
 """
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ import soundfile as sf
 from data_preparation.config import (
     parse_config, AugmentationSpec, CorpusSpec, GaussianNoiseSpec, LogmelSpec, PrepareConfig, SplitSpec, TimeStretchSpec, validate,
 )
-from data_preparation.decode import AudioFilter
 from data_preparation.demo_corpus import generate
 from data_preparation.manifest import read_manifest
 from data_preparation.pipeline import prepare
