@@ -164,7 +164,10 @@ def _meta(sample: Sample, num_classes: int) -> SampleMeta:
 
 @dataclass
 class DecodeWaveform:
-    """Raw tar sample -> {"signal": float32 [T], "meta": SampleMeta}; rejects a wrong sample rate."""
+    """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
+
+    Samples stay numpy until collation: single-threaded numpy beats torch's per-op thread pool on
+    small per-clip arrays when the loop runs in the training process (num_workers=0)."""
 
     sample_rate: int
     num_classes: int
@@ -181,12 +184,12 @@ class DecodeWaveform:
             raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
         if wave.size == 0:
             raise ValueError(f"{key}: empty audio")
-        return {"signal": torch.from_numpy(wave), "meta": _meta(sample, self.num_classes)}
+        return {"signal": wave, "meta": _meta(sample, self.num_classes)}
 
 
 @dataclass
 class DecodeLogMel:
-    """Raw tar sample -> {"signal": float32 [n_mels, frames], "meta": SampleMeta}."""
+    """Raw tar sample -> {"signal": float32 ndarray [n_mels, frames], "meta": SampleMeta}."""
 
     n_mels: int
     num_classes: int
@@ -201,7 +204,7 @@ class DecodeLogMel:
             raise ValueError(f"{key}: undecodable .{LOGMEL_EXT}: {error}") from error
         if mel.ndim != 2 or mel.shape[0] != self.n_mels or mel.shape[1] == 0:
             raise ValueError(f"{key}: log-mel shape {mel.shape}, expected [{self.n_mels}, frames>0]")
-        return {"signal": torch.from_numpy(mel.astype(np.float32)), "meta": _meta(sample, self.num_classes)}
+        return {"signal": mel.astype(np.float32), "meta": _meta(sample, self.num_classes)}
 
 
 @dataclass
@@ -237,12 +240,12 @@ class CropPad:
         if total >= self.size:
             excess = total - self.size
             start = rng.randint(0, excess) if self.crop == "random" else excess // 2 if self.crop == "center" else 0
-            return {**sample, "signal": signal[..., start:start + self.size].contiguous(), "length": self.size}
+            return {**sample, "signal": signal[..., start:start + self.size], "length": self.size}
         if self.padding == "repeat":
-            reps = -(-self.size // total)
-            return {**sample, "signal": signal.repeat(*([1] * (signal.ndim - 1)), reps)[..., :self.size], "length": self.size}
+            index = np.arange(self.size) % total  # position i holds sample i mod total
+            return {**sample, "signal": signal[..., index], "length": self.size}
         fill = float(signal.min()) if self.pad_value is None else self.pad_value
-        padded = torch.full((*signal.shape[:-1], self.size), fill, dtype=signal.dtype)
+        padded = np.full((*signal.shape[:-1], self.size), fill, dtype=signal.dtype)
         padded[..., :total] = signal
         return {**sample, "signal": padded, "length": total}
 
@@ -260,7 +263,7 @@ class Collate:
     def __call__(self, samples: list[Sample]) -> dict[str, Any]:
         metas = [sample["meta"] for sample in samples]
         return {
-            self.signal_name: torch.stack([sample["signal"] for sample in samples]),
+            self.signal_name: torch.from_numpy(np.stack([sample["signal"] for sample in samples])),
             "lengths": torch.tensor([sample["length"] for sample in samples], dtype=torch.int64),
             "label": torch.tensor([meta.label_id for meta in metas], dtype=torch.int64),
             "key": [meta.key for meta in metas],
