@@ -1,8 +1,9 @@
 """PNG plots of the data, like seed 000's figures 3.1-3.4.
 
 duration_long.png / duration_short.png: durations of every decodable input, the kept range
-marked (figs 3.1, 3.2); labels_initial.png: canonical labels before the rare-class and audio
-filters (fig 3.3); labels_final.png: kept classes per split (fig 3.4).
+marked (figs 3.1, 3.2); labels_initial.png: classes before the audio filters and the
+rare-class drop, labels the taxonomy excludes as one bar (fig 3.3); labels_final.png: kept
+classes per split (fig 3.4).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def plot_durations(durations: Sequence[float], min_duration: float, max_duration
 
 
 def plot_initial_labels(labels: Sequence[str], out_dir: Path) -> Path:
-    """Every canonical label the taxonomy assigned, before rare-class and audio filters."""
+    """Classes as the taxonomy assigned them, before audio filters and the rare-class drop."""
     counts = Counter(labels)
     names = sorted(counts, key=lambda n: -counts[n])
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names) + 2), 4))

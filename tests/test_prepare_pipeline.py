@@ -144,8 +144,12 @@ def test_rerun_is_byte_identical_with_augmentation_and_logmel(tmp_path: Path) ->
     stamp = (first / "stats.json").stat().st_mtime_ns
     prepare(config_for(spec, first, **settings))
     assert (first / "stats.json").stat().st_mtime_ns == stamp
-    with pytest.raises(FileExistsError, match="other settings"):
+    with pytest.raises(FileExistsError, match="other settings or inputs"):
         prepare(config_for(spec, first, **{**settings, "shard_max_samples": 8}))
+    changed = sorted((corpus / "audio").rglob("*.wav"))[0]
+    write_audio(changed, 3.9, 22_050)  # a changed input is a new preparation too
+    with pytest.raises(FileExistsError, match="other settings or inputs"):
+        prepare(config_for(spec, first, **settings))
 
 
 def test_duplicates_kept_once_and_rare_classes_dropped(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import doctest
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from corpora.taxonomy import load_taxonomy
 from data_preparation import augment, config, decode, logmel, shards, splits, stats
 from data_preparation.augment import AugmentTask, augment_clip
 from data_preparation.config import AugmentationSpec, GaussianNoiseSpec, LogmelSpec, PitchShiftSpec, parse_config
-from data_preparation.decode import AudioFilter, check_wave
+from data_preparation.decode import AudioFilter, DecodeTask, check_wave, decode_file
 from data_preparation.logmel import LogmelSettings, logmel_image
 from data_preparation.shard_format import SAMPLE_RATE, decode_audio, encode_audio
 from data_preparation.splits import speaker_split, stratified_split
+from tests.corpus_fixtures import encode_mp4, write_audio
 
 
 @pytest.mark.parametrize("module", [splits, shards, decode, stats, logmel])
@@ -78,6 +80,17 @@ def test_keys_are_unique_tar_safe_and_short() -> None:
     keys = shards.make_keys(["corpus"] * 4, sources)
     assert len(set(keys)) == 4
     assert all("." not in k and "/" not in k and len(k) <= shards.KEY_MAX_CHARS for k in keys)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/setup_system.sh)")
+def test_ffmpeg_decodes_containers_soundfile_cannot(tmp_path: Path) -> None:
+    wav = write_audio(tmp_path / "clip.wav", 2.0, 44_100)
+    encode_mp4(wav, tmp_path / "clip.mp4")  # MELD ships its utterances as mp4
+    result = decode_file(DecodeTask(0, tmp_path / "clip.mp4", tmp_path / "spool.flac", AudioFilter()))
+    assert result.reason is None and result.native_rate == 44_100
+    assert result.duration == pytest.approx(2.0, abs=0.05)
+    wave, rate = decode_audio((tmp_path / "spool.flac").read_bytes())
+    assert rate == SAMPLE_RATE and wave.size == pytest.approx(2.0 * SAMPLE_RATE, abs=800)
 
 
 def test_check_wave_reasons() -> None:
