@@ -199,3 +199,13 @@ def test_corrupt_sample_is_counted_and_skipped(tmp_path: Path, caplog: pytest.Lo
     strict = ShardDataModule(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5, max_bad_samples=0)
     with pytest.raises(RuntimeError, match="more than 0 bad samples"):
         keys_of(strict.val_dataloader())
+
+
+def test_persistent_workers_see_the_new_epoch(root: Path) -> None:
+    """The epoch reaches long-lived workers through shared memory, so each epoch reshuffles."""
+    dm = ShardDataModule(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, shuffle_buffer=8,
+                         persistent_workers=True)
+    loader = dm.train_dataloader()
+    epochs = [keys_of(loader) for _ in range(3)]
+    assert all(sorted(keys) == sorted(epochs[0]) for keys in epochs)
+    assert epochs[0] != epochs[1] != epochs[2]
