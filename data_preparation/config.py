@@ -105,7 +105,7 @@ class PrepareConfig:
     augmentation: Optional[AugmentationSpec] = None
     logmel: Optional[LogmelSpec] = None
     progress: bool = True
-    overwrite: bool = False
+    overwrite: bool = False  # replace a different earlier preparation at `output` (an identical one is kept)
 
 
 def build_parser() -> ArgumentParser:

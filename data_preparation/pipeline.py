@@ -64,21 +64,32 @@ def input_fingerprint(entries: Sequence[Entry]) -> str:
 
 
 def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None:
-    """The finished preparation at ``out`` if it matches; refuses to replace anything else unasked."""
-    stats = out / STATS_FILE
-    if not out.exists() or overwrite:
+    """The finished preparation at ``out`` if it matches (then nothing is redone).
+
+    A different preparation is replaced only with ``overwrite``; a folder that is not a prepared
+    dataset (no stats.json) is never deleted, whatever the settings say.
+    """
+    if not out.exists():
         return None
-    if stats.is_file():
-        info = DatasetInfo.from_dict(json.loads(stats.read_text()))
-        if info.extra.get("fingerprint") == stamp:
-            return info
-        raise FileExistsError(
-            f"output {out} holds a dataset prepared with other settings or inputs (fingerprint "
-            f"{info.extra.get('fingerprint')} != {stamp}); set overwrite: true or choose another output"
-        )
-    if any(out.iterdir()):
-        raise FileExistsError(f"output {out} exists and is not a prepared dataset; choose an empty or new folder")
-    return None
+    if not (out / STATS_FILE).is_file():
+        if any(out.iterdir()):
+            raise FileExistsError(f"output {out} exists and is not a prepared dataset (no {STATS_FILE}); "
+                                  "choose an empty or new folder")
+        return None
+    try:
+        info = DatasetInfo.from_dict(json.loads((out / STATS_FILE).read_text()))
+    except (ValueError, KeyError, TypeError) as error:
+        if overwrite:
+            return None
+        raise FileExistsError(f"output {out}: unreadable {STATS_FILE} ({error}); set overwrite: true to replace it") from error
+    if info.extra.get("fingerprint") == stamp:
+        return info
+    if overwrite:
+        return None
+    raise FileExistsError(
+        f"output {out} holds a dataset prepared with other settings or inputs (fingerprint "
+        f"{info.extra.get('fingerprint')} != {stamp}); set overwrite: true or choose another output"
+    )
 
 
 def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:

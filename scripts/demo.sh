@@ -12,8 +12,9 @@ prepared=data/prepared/demo
 if [ ! -f "$corpus/metadata.csv" ]; then
   "$python" -m data_preparation.demo_corpus --out "$corpus"
 fi
-# prepare_data.py does nothing when $prepared already holds this exact preparation.
-"$python" prepare_data.py --config configs/data/demo.yaml
+# prepare_data.py does nothing when $prepared already holds this exact preparation, and
+# replaces it when the config or the corpus changed.
+"$python" prepare_data.py --config configs/data/demo.yaml --overwrite true
 echo
 echo "Samples per split and class (read back from the shards and checked against the manifest):"
 "$python" -m data_preparation.verify "$prepared"

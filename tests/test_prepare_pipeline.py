@@ -150,6 +150,12 @@ def test_rerun_is_byte_identical_with_augmentation_and_logmel(tmp_path: Path) ->
     write_audio(changed, 3.9, 22_050)  # a changed input is a new preparation too
     with pytest.raises(FileExistsError, match="other settings or inputs"):
         prepare(config_for(spec, first, **settings))
+    assert prepare(config_for(spec, first, overwrite=True, **settings)).extra["fingerprint"] != info.extra["fingerprint"]
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "notes.txt").write_text("not a dataset")
+    with pytest.raises(FileExistsError, match="not a prepared dataset"):
+        prepare(config_for(spec, tmp_path / "elsewhere", overwrite=True, **settings))
+    assert (tmp_path / "elsewhere" / "notes.txt").is_file()
 
 
 def test_duplicates_kept_once_and_rare_classes_dropped(tmp_path: Path) -> None:
