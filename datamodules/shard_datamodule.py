@@ -78,10 +78,14 @@ class ShardDataModule(LightningDataModule):
     ``"repeat"`` tiles the clip and ``lengths`` is the full clip length, because all of it is real
     signal.
 
+    Evaluation loaders have no ``len()`` (ranks differ), so ``trainer.limit_val_batches`` and
+    ``limit_test_batches`` must be an int or 1.0, not a fraction.
+
     Args:
         data_root: folder of stats.json; a local path or any URL prefix WebDataset opens, including
             ``pipe:`` commands (``pipe:curl -s -L https://host/ds``); a shard's URL is
-            ``data_root + "/" + its path in stats.json``.
+            ``data_root + "/" + its path in stats.json``, so the command must take the object's URL
+            last and write it to stdout (curl, ``gsutil cat``, ``rclone cat``, ``aws s3 cp URL -`` does not fit).
         batch_size: per rank.
         num_workers: loader processes per rank; training needs at least world_size x num_workers shards
             unless ``resampled``.
@@ -124,8 +128,8 @@ class ShardDataModule(LightningDataModule):
         self.data_root = data_root.rstrip("/")
         self.info: DatasetInfo = load_dataset_info(self.data_root)
         self.train_splits = list(train_splits)
-        for split in (*self.train_splits, val_split, test_split):
-            self._split(split)  # fail now, naming the split, not in a worker later
+        if features == "logmel" and not (self.info.logmel or {}).get("splits"):
+            raise ValueError(f"data.features='logmel': {self.data_root}/{STATS_FILE} lists no log-mel shards")
         self.epoch = SharedEpoch()
         self.handler = BadSampleHandler(max_bad_samples)
 
@@ -157,6 +161,13 @@ class ShardDataModule(LightningDataModule):
     def bad_samples(self) -> int:
         """Corrupt samples skipped so far, over this rank's loader processes."""
         return self.handler.count.value
+
+    def setup(self, stage: str) -> None:
+        """Check the splits this stage streams exist, naming the one that does not, before any step runs."""
+        needed = {"fit": [*self.train_splits, self.hparams.val_split], "validate": [self.hparams.val_split],
+                  "test": [self.hparams.test_split]}.get(stage, [])
+        for split in needed:
+            self._split(split)
 
     # -- loaders ------------------------------------------------------------------------------
 

@@ -161,7 +161,9 @@ def test_pipe_urls(root: Path) -> None:
 
 def test_user_errors_name_what_is_wrong(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="'train_aug' has no shards"):
-        ShardDataModule(str(root), train_splits=["train", "train_aug"])
+        ShardDataModule(str(root), train_splits=["train", "train_aug"]).setup("fit")
+    with pytest.raises(ValueError, match="'dev' has no shards"):
+        ShardDataModule(str(root), test_split="dev").setup("test")
     with pytest.raises(FileNotFoundError, match="no stats.json"):
         ShardDataModule(str(tmp_path))
     plain = tmp_path / "plain"
