@@ -40,7 +40,8 @@ class TinyClassifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = nn.functional.cross_entropy(self.net(batch[0]), batch[1])
-        if self.global_step == self.nan_at_step and batch_idx == self.nan_at_step % BATCHES:
+        window = self.trainer.accumulate_grad_batches
+        if self.global_step == self.nan_at_step and batch_idx == (self.nan_at_step + 1) * window - 1:
             loss = loss * float("nan")
         return guard_loss(self, loss)
 
@@ -221,3 +222,19 @@ def test_csv_log_survives_a_resume_into_the_same_folder(tmp_path: Path) -> None:
         rows = list(csv.DictReader(stream))
     assert [row["step"] for row in rows] == ["0", "1", "2", "3"]
     assert rows[1]["val/acc"] == "0.5" and rows[3]["test/acc"] == "0.75"
+
+
+def test_nonfinite_skip_under_bf16_accumulation_and_clipping(tmp_path: Path) -> None:
+    """The Trainer settings configs/trainer/gpu.yaml uses, on CPU: bf16 autocast, 2-batch
+    accumulation and gradient clipping, with a NaN loss in the middle of an accumulation window."""
+    guard = NonFiniteLossGuard(policy="skip")
+    pl.seed_everything(7, verbose=False)
+    trainer = pl.Trainer(default_root_dir=tmp_path, max_epochs=2, precision="bf16-mixed", accumulate_grad_batches=2,
+                         gradient_clip_val=0.5, callbacks=[guard], logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    model = TinyClassifier(nan_at_step=1)  # optimiser step 1 accumulates batches 2 and 3: NaN in batch 3
+    with pytest.warns(UserWarning, match="non-finite training loss"):
+        trainer.fit(model, *loaders())
+    assert guard.count == 1
+    assert trainer.global_step == 2 * BATCHES // 2  # one optimiser step per 2 batches, none lost
+    assert all(torch.isfinite(p).all() for p in model.parameters())

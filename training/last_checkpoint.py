@@ -7,7 +7,9 @@ from its last improvement, and ``--ckpt_path last`` after a ``kill -9`` silently
 epoch since. This callback rewrites ``last.ckpt`` at the end of every training epoch (after early
 stopping and ModelCheckpoint have updated their state, so the file holds it) and, for long
 epochs, every ``every_n_train_steps`` optimiser steps. Writes go through the trainer's checkpoint
-IO, which train.py makes atomic (training/checkpoint_io.py).
+IO, which train.py makes atomic (training/checkpoint_io.py). Once it has written a newer
+``last.ckpt``, it deletes the run's preemption checkpoints (``hpc_ckpt_N.ckpt``), which would
+otherwise pile up, one full checkpoint per requeue.
 """
 from __future__ import annotations
 
@@ -52,6 +54,9 @@ class LastCheckpoint(Checkpoint):
             return
         trainer.save_checkpoint(self.path(trainer))  # all ranks: rank zero writes, sharded strategies gather
         self._saved_at_step = trainer.global_step
+        if trainer.is_global_zero:  # preemption checkpoints are now older than last.ckpt: free their space
+            for stale in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"):
+                stale.unlink(missing_ok=True)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
         every = self.every_n_train_steps
