@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.checkpoint_io import TEMP_PREFIX, AtomicCheckpointIO, atomic_torch_save, remove_stale_temps
-from training.resume import find_resume_checkpoint, is_complete_checkpoint, resolve_ckpt_path
+from lightning_modules.cli import resolve_ckpt_path
+from training.atomic import TEMP_PREFIX, atomic_torch_save, remove_stale_temps
+from training.checkpoint_io import AtomicCheckpointIO
+from training.resume import find_resume_checkpoint, is_complete_checkpoint
 
 # Saves ever-changing 16 MB checkpoints to one path until killed, printing each finished step.
 # (training.atomic is what AtomicCheckpointIO.save_checkpoint calls, without Lightning's import time.)
@@ -74,6 +76,6 @@ def test_resume_picks_newest_complete_checkpoint(tmp_path: Path) -> None:
 
     assert not is_complete_checkpoint(truncated)
     assert find_resume_checkpoint([ckpts, run]) == run / "hpc_ckpt_1.ckpt"
-    assert resolve_ckpt_path("auto", [ckpts, run]) == str(run / "hpc_ckpt_1.ckpt")
-    assert resolve_ckpt_path("auto", [tmp_path / "nothing"]) is None
-    assert resolve_ckpt_path("some.ckpt", [ckpts]) == "some.ckpt"
+    assert find_resume_checkpoint([tmp_path / "nothing"]) is None
+    assert resolve_ckpt_path("last", ckpts, run) == str(run / "hpc_ckpt_1.ckpt")  # train.py --ckpt_path last
+    assert resolve_ckpt_path("last", tmp_path / "nothing") is None

@@ -15,7 +15,7 @@ from typing import Any
 
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from training.atomic import TEMP_PREFIX, atomic_torch_save, remove_stale_temps  # noqa: F401 (re-exported)
+from training.atomic import atomic_torch_save
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info
+
+from training.atomic import remove_stale_temps
 
 LAST_NAME = "last.ckpt"
 
@@ -41,6 +44,10 @@ class LastCheckpoint(Checkpoint):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         trainer.callbacks.remove(self)
         trainer.callbacks.append(self)
+        if stage == "fit" and trainer.is_global_zero:  # half-written temporaries of saves a kill interrupted
+            for folder in {self.path(trainer).parent, Path(trainer.default_root_dir)}:
+                for stale in remove_stale_temps(folder):
+                    rank_zero_info(f"removed {stale}: left by a checkpoint save that was killed")
 
     def path(self, trainer: pl.Trainer) -> Path:
         """last.ckpt beside the ModelCheckpoint's files, or in ``default_root_dir/checkpoints``."""

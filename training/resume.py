@@ -1,12 +1,10 @@
-"""Picking a run back up: which checkpoint to resume from, the RNG state, and the W&B run identity.
+"""Picking a run back up: which checkpoint to resume from, and the random number generators.
 
 Lightning restores epoch, step, optimiser, scheduler, loop progress and callback state (early
 stopping, best-F1 checkpointing) from a checkpoint, but not the random number generators, so
 :class:`RngStateCheckpoint` adds them (per rank). :func:`find_resume_checkpoint` picks the newest
 checkpoint that is complete, among the preemption (``hpc_ckpt_N.ckpt``) and ``last*.ckpt`` files,
-so ``--ckpt_path auto`` (see :func:`resolve_ckpt_path`) works the same after a requeue and after
-a crash. :func:`run_identity` derives the W&B id, group and name from the SLURM job, so a
-requeued job (same job id) continues the same W&B run.
+so ``train.py --ckpt_path last`` works the same after a requeue and after a crash.
 """
 from __future__ import annotations
 
@@ -15,11 +13,9 @@ import random
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -27,7 +23,6 @@ from lightning.pytorch.callbacks import Callback
 
 HPC_PATTERN = re.compile(r"^hpc_ckpt_(\d+)\.ckpt$")
 LAST_PATTERN = re.compile(r"^last(-v\d+)?\.ckpt$")
-AUTO = "auto"
 
 
 def is_complete_checkpoint(path: Path) -> bool:
@@ -60,47 +55,12 @@ def find_resume_checkpoint(folders: Iterable[str | os.PathLike]) -> Path | None:
     return None
 
 
-def resolve_ckpt_path(ckpt_path: str | None, folders: Iterable[str | os.PathLike]) -> str | None:
-    """``auto`` becomes the newest complete checkpoint in ``folders`` (or None: start fresh).
-
-    Every other value (a path, Lightning's ``last``/``best``/``hpc``, None) passes through unchanged.
-    """
-    if ckpt_path != AUTO:
-        return ckpt_path
-    found = find_resume_checkpoint(folders)
-    return str(found) if found is not None else None
-
-
 def slurm_job_id(env: Mapping[str, str] = os.environ) -> str | None:
     """The job id a requeue keeps (``ARRAYID_TASKID`` for array jobs), or None outside SLURM."""
     array_job, array_task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
     if array_job and array_task:
         return f"{array_job}_{array_task}"
     return env.get("SLURM_JOB_ID")
-
-
-@dataclass(frozen=True)
-class RunIdentity:
-    """How W&B names a run: ``id`` is stable across requeues, ``group`` gathers a job's runs."""
-
-    name: str
-    id: str
-    group: str | None
-
-
-def run_identity(config_path: str | os.PathLike, env: Mapping[str, str] = os.environ) -> RunIdentity:
-    """W&B identity of a run of ``config_path``: name = config stem, id and group from the SLURM job.
-
-    >>> run_identity("configs/wavlm.yaml", {"SLURM_JOB_ID": "4242"})
-    RunIdentity(name='wavlm', id='wavlm-4242', group='4242')
-    >>> run_identity("configs/wavlm.yaml", {}).group is None
-    True
-    """
-    stem = Path(config_path).stem
-    job = slurm_job_id(env)
-    if job is None:
-        return RunIdentity(name=stem, id=f"{stem}-{os.urandom(4).hex()}", group=None)
-    return RunIdentity(name=stem, id=re.sub(r"[^A-Za-z0-9_-]", "-", f"{stem}-{job}"), group=job)
 
 
 def _local_rng_state() -> dict[str, Any]:
