@@ -11,6 +11,7 @@ enough to predict::
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -144,6 +145,19 @@ class EmotionClassifier(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._end_eval_epoch("test")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Make the stored network config self-contained: no pretrained download when loading it.
+
+        Networks may offer ``checkpoint_init_args()`` (e.g. the encoder's config dict and
+        ``pretrained=False``); the weights come from the state dict anyway.
+        """
+        net = checkpoint.get("hyper_parameters", {}).get("net")
+        extra = getattr(self.net, "checkpoint_init_args", None)
+        if isinstance(net, dict) and "init_args" in net and extra is not None:
+            net = copy.deepcopy(net)  # the checkpoint's hparams share nested objects with self.hparams
+            net["init_args"] = {**(net["init_args"] or {}), **extra()}
+            checkpoint["hyper_parameters"] = {**checkpoint["hyper_parameters"], "net": net}
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

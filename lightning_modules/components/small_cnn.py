@@ -44,7 +44,8 @@ def default_frontend() -> nn.Module:
 
 @register_network("small_cnn")
 class SmallCNN(nn.Module):
-    """waveform [B, T] -> front-end [B, (C,) F, frames] -> conv blocks -> masked mean+max over time -> logits.
+    """waveform [B, T] -> front-end [B, (C,) F, frames] -> conv blocks -> per-frame projection of
+    channels x frequency -> masked mean+max over valid frames -> logits.
 
     ``frontend``: any module mapping a waveform batch to features (LogMel, MFCC with deltas);
     features may also be given precomputed to :meth:`forward_features`. ``spec_augment`` is
@@ -57,6 +58,7 @@ class SmallCNN(nn.Module):
         frontend: nn.Module | None = None,
         spec_augment: nn.Module | None = None,
         channels: Sequence[int] = (16, 32, 64),
+        hidden: int = 128,
         dropout: float = 0.1,
         sample_rate: int = 16_000,
     ) -> None:
@@ -66,8 +68,17 @@ class SmallCNN(nn.Module):
         with torch.no_grad():
             probe = self._as_image(self.frontend(torch.zeros(1, sample_rate)))
         widths = [probe.shape[1], *channels]
-        self.body = nn.Sequential(*(conv_block(a, b, dropout) for a, b in zip(widths[:-1], widths[1:])))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * widths[-1], num_classes))
+        # Log-mel in dB sits around -50 with a spread of tens: a batch norm on the input scales it
+        # for the first conv while keeping the loudness differences between clips (anger vs sad).
+        self.body = nn.Sequential(nn.BatchNorm2d(widths[0]),
+                                  *(conv_block(a, b, dropout) for a, b in zip(widths[:-1], widths[1:])))
+        with torch.no_grad():
+            bands = self.body.eval()(probe).shape[2]  # frequency rows left after pooling
+        self.body.train()
+        # Channels x frequency rows become one frame vector: averaging over frequency would throw
+        # away *where* in the spectrum a pattern sits, which is what tells pitch and formants apart.
+        self.project = nn.Sequential(nn.Linear(widths[-1] * bands, hidden), nn.SiLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, num_classes))
 
     @staticmethod
     def _as_image(features: Tensor) -> Tensor:
@@ -92,7 +103,7 @@ class SmallCNN(nn.Module):
         if self.spec_augment is not None and self.training:
             features = self.spec_augment(features, frame_lengths)
         x = self.body(self._as_image(features))  # [B, C, F', frames']
-        x = x.mean(dim=2).transpose(1, 2)  # [B, frames', C]
+        x = self.project(x.flatten(1, 2).transpose(1, 2))  # [B, frames', hidden]
         mask = frame_mask(valid_frames(frame_lengths, features.shape[-1], x.shape[1]), x.shape[1])
         return self.head(torch.cat([masked_mean(x, mask), masked_max(x, mask)], dim=-1))
 

@@ -21,13 +21,18 @@ def _offline_default() -> bool:
 
 
 def load_encoder(
-    model_name: str, pretrained: bool, cache_dir: str | None, local_files_only: bool | None, **overrides: object
+    model_name: str, pretrained: bool, cache_dir: str | None, local_files_only: bool | None,
+    encoder_config: dict | None = None, **overrides: object,
 ) -> nn.Module:
     """The transformers encoder called ``model_name`` (hub name or folder), config ``overrides`` applied.
 
     ``pretrained=False`` builds the architecture from its config with random weights (for tests
-    and ablations); the config itself is still read by name or path.
+    and ablations); the config itself is still read by name or path, unless ``encoder_config``
+    (a ``config.to_dict()``) is given: then nothing is read at all (checkpoints use this).
     """
+    if encoder_config is not None and not pretrained:
+        config = AutoConfig.for_model(**{**encoder_config, **overrides})
+        return AutoModel.from_config(config)
     offline = _offline_default() if local_files_only is None else local_files_only
     config = AutoConfig.from_pretrained(model_name, cache_dir=cache_dir, local_files_only=offline, **overrides)
     if not pretrained:
@@ -53,6 +58,8 @@ class SpeechEncoderClassifier(nn.Module):
     """Raw 16 kHz waveform -> transformer encoder -> pooled valid frames -> small head -> logits.
 
     ``trainable_layers``: fine-tune only the last N transformer layers (None: all of them).
+    ``encoder_config``: build the encoder from this config dict instead of reading ``model_name``
+    (with ``pretrained=False``); checkpoints store it, so loading one needs no hub access.
     ``freeze_feature_encoder``: keep the convolutional waveform encoder fixed, as seed 000 and
     the transformers fine-tuning recipes do. ``normalize``: zero-mean unit-variance per
     utterance over its valid samples, what the models' feature extractors do before training.
@@ -75,12 +82,13 @@ class SpeechEncoderClassifier(nn.Module):
         normalize: bool = True,
         layerdrop: float = 0.0,
         mask_time_prob: float | None = None,
+        encoder_config: dict | None = None,
     ) -> None:
         super().__init__()
         overrides: dict[str, object] = {"layerdrop": layerdrop}  # layerdrop > 0 breaks DDP (unused params)
         if mask_time_prob is not None:
             overrides["mask_time_prob"] = mask_time_prob
-        self.encoder = load_encoder(model_name, pretrained, cache_dir, local_files_only, **overrides)
+        self.encoder = load_encoder(model_name, pretrained, cache_dir, local_files_only, encoder_config, **overrides)
         self.encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
         self.normalize = normalize
         hidden = self.encoder.config.hidden_size
@@ -106,6 +114,10 @@ class SpeechEncoderClassifier(nn.Module):
                 layer.requires_grad_(True)
         if feature_encoder:
             self.encoder.feature_extractor.requires_grad_(False)
+
+    def checkpoint_init_args(self) -> dict[str, object]:
+        """Init args that rebuild this network with no hub or folder access (weights come from the checkpoint)."""
+        return {"pretrained": False, "encoder_config": self.encoder.config.to_dict()}
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """Parameters of the pretrained encoder (trained at the smaller encoder learning rate)."""

@@ -63,6 +63,10 @@ class TimmImageClassifier(nn.Module):
         self.to_image = SpectrogramImage(size=size, pretrained_cfg=self.backbone.pretrained_cfg)
         unfreeze_last_groups(self.backbone, trainable_blocks)
 
+    def checkpoint_init_args(self) -> dict[str, object]:
+        """Init args that rebuild this network without downloading ImageNet weights (the checkpoint has them)."""
+        return {"pretrained": False}
+
     def encoder_parameters(self) -> list[nn.Parameter]:
         """Backbone parameters except the classifier (trained at the encoder learning rate)."""
         head = set(id(p) for p in self.backbone.get_classifier().parameters())
