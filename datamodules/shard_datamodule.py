@@ -250,7 +250,14 @@ class ShardDataModule(LightningDataModule):
         per_shard = min(self._split(s).num_samples // len(self._split(s).shards) for s in self.train_splits)
         capacity = worker_capacity(len(urls), per_shard, world_size, workers)
         if h.samples_per_epoch is None:
-            return plan_epoch(total, h.batch_size, world_size, workers, capacity)
+            plan = plan_epoch(total, h.batch_size, world_size, workers, capacity)
+            if plan.samples < 0.9 * total:
+                log.warning(
+                    "a training epoch covers %d of %d samples: %d shards do not split evenly over %d loaders "
+                    "(world_size x num_workers), and no loader may repeat a shard. Write more, smaller shards "
+                    "(a multiple of the loader count), or set data.samples_per_epoch", plan.samples, total,
+                    len(urls), world_size * workers)
+            return plan
         plan = plan_epoch(h.samples_per_epoch, h.batch_size, world_size, workers)
         if plan.worker_batches * h.batch_size > capacity:
             log.info("samples_per_epoch=%d exceeds one pass over each worker's shards: workers repeat their shards",

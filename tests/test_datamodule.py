@@ -211,3 +211,11 @@ def test_persistent_workers_see_the_new_epoch(root: Path) -> None:
     epochs = [keys_of(loader) for _ in range(3)]
     assert all(sorted(keys) == sorted(epochs[0]) for keys in epochs)
     assert epochs[0] != epochs[1] != epochs[2]
+
+
+def test_uneven_shards_shorten_the_epoch_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_dataset(tmp_path, num_classes=4, per_class={"train": 8, "val": 1, "test": 1}, shards_per_split=5)
+    loader = ShardDataModule(str(tmp_path), batch_size=2, num_workers=4).train_dataloader()
+    # 5 shards of 6-7 over 4 loaders: each loader can fill 3 batches of 2 without repeating a shard.
+    assert len(loader) == 12
+    assert any("covers 24 of 32 samples" in record.getMessage() for record in caplog.records)
