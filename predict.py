@@ -1,7 +1,7 @@
 """Label every segment of one or many recordings with its top emotions.
 
     python predict.py --model best.ckpt --inputs talk.mp3 interviews/ --output_dir predictions/
-    python predict.py --config configs/predict.yaml --model runs/ensemble --segment.hop 2.5
+    python predict.py --config configs/after_training/predict.yaml --model runs/ensemble --inputs a.wav --segment.hop 2.5
 
 --model is a checkpoint or an ensemble folder (ensemble/). Files of any length, rate and channel
 count that soundfile or ffmpeg decodes; folders are searched recursively for audio files. Writes
@@ -31,7 +31,7 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
     parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
-    parser.add_argument("--inputs", type=list[str], required=True, help="audio files and/or folders")
+    parser.add_argument("--inputs", type=str, nargs="+", required=True, help="audio files and/or folders")
     parser.add_argument("--output_dir", type=str, default="predictions")
     parser.add_class_arguments(SegmentSpec, "segment")
     parser.add_argument("--batch_size", type=int, default=16, help="segments per forward pass")

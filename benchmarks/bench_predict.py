@@ -13,7 +13,6 @@ untrained, which costs the same arithmetic; the output says which it measured.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -101,7 +100,7 @@ def main() -> None:
                    "batch_size": args.batch_size}
         if model is not None:
             started = time.perf_counter()
-            predict.main(["--model", str(model), "--inputs", json.dumps([str(audio)]), "--output_dir",
+            predict.main(["--model", str(model), "--inputs", str(audio), "--output_dir",
                           str(Path(folder) / "out"), "--device", args.device, "--batch_size", str(args.batch_size)])
             figures["end_to_end_seconds"] = time.perf_counter() - started
             figures["end_to_end_rtf"] = figures["end_to_end_seconds"] / seconds

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from data_preparation.shard_format import AUDIO_EXT, META_EXT, DatasetInfo, decode_audio, load_dataset_info
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping

@@ -13,7 +13,7 @@ CONFIGS = "configs/after_training"
 @pytest.mark.parametrize("name, parser, extra", [
     ("evaluate", evaluate.build_parser, ["--model", "m.ckpt"]),
     ("ensemble", ensemble_parser, []),
-    ("predict", predict.build_parser, ["--model", "m.ckpt", "--inputs", "[a.wav]"]),
+    ("predict", predict.build_parser, ["--model", "m.ckpt", "--inputs", "a.wav"]),
     ("serve", serve.build_parser, ["--model", "m.ckpt"]),
 ])
 def test_config_parses_and_every_key_reaches_the_command(name, parser, extra, tmp_path):

@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import predict
 from ensemble.artefact import save_ensemble
@@ -132,7 +131,7 @@ def test_predict_cli_on_checkpoint_and_ensemble(cnn_checkpoint, tmp_path):
     sf.write(folder / "b.flac", tone_recording([3], [2.0]), SR)
     (folder / "broken.mp3").write_bytes(b"ID3 but nothing else")
     out = tmp_path / "out"
-    status = predict.main(["--model", str(cnn_checkpoint), "--inputs", json.dumps([str(folder)]),
+    status = predict.main(["--model", str(cnn_checkpoint), "--inputs", str(folder),
                            "--output_dir", str(out), "--device", "cpu", "--batch_size", "2"])
     assert status == 1  # one file failed, and the run still wrote everything else
     document = json.loads((out / "predictions.json").read_text())
@@ -148,7 +147,7 @@ def test_predict_cli_on_checkpoint_and_ensemble(cnn_checkpoint, tmp_path):
     # An ensemble folder is accepted wherever a checkpoint is; two copies of one model average to itself.
     ensemble = save_ensemble(tmp_path / "ens", [("m1", cnn_checkpoint), ("m2", cnn_checkpoint)], NAMES, "mean")
     out2 = tmp_path / "out2"
-    assert predict.main(["--model", str(ensemble), "--inputs", json.dumps([str(folder / "a.wav")]),
+    assert predict.main(["--model", str(ensemble), "--inputs", str(folder / "a.wav"),
                          "--output_dir", str(out2), "--device", "cpu"]) == 0
     again = json.loads((out2 / "predictions.json").read_text())["recordings"][0]["segments"]
     for mine, theirs in zip(again, document["recordings"][0]["segments"]):

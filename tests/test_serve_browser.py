@@ -81,7 +81,7 @@ def test_upload_play_and_compare_with_predict(page_server, browser, tmp_path):
     sf.write(recording, np.concatenate([synth_clip(c, 4, s, rng) for c, s in ((0, 5), (2, 5), (3, 2.5))]), SR)
     garbage = tmp_path / "garbage.mp3"
     garbage.write_bytes(b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 20)
-    predict.main(["--model", str(checkpoint), "--inputs", json.dumps([str(recording)]),
+    predict.main(["--model", str(checkpoint), "--inputs", str(recording),
                   "--output_dir", str(tmp_path / "pred"), "--device", "cpu"])
     reference = json.loads((tmp_path / "pred" / "predictions.json").read_text())["recordings"][0]["segments"]
 
