@@ -116,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: "EmotionServer"
     protocol_version = "HTTP/1.1"
+    timeout = 120  # seconds of socket silence before a stalled upload's connection is dropped
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
