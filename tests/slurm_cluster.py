@@ -5,8 +5,8 @@ free ports, so it never touches a system SLURM. Daemons run in the foreground (`
 as child processes and are stopped in reverse order. Needs root (slurmd launches jobs as their
 user) and Debian's ``slurm-wlm`` and ``munge`` (scripts/setup_system.sh installs them).
 
-Use the session fixture ``slurm_cluster`` from tests (see tests/conftest-free usage in
-tests/test_slurm_cluster.py: ``from tests.slurm_cluster import slurm_cluster``).
+Tests import the session fixture: ``from tests.slurm_cluster import slurm_cluster`` (one cluster
+for the whole pytest session, shared by tests/test_slurm_cluster.py and tests/test_slurm_train.py).
 """
 from __future__ import annotations
 

@@ -75,7 +75,8 @@ class NonFiniteLossGuard(Callback):
         return None
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        pl_module.log(METRIC, float(self.count), on_step=False, on_epoch=True, reduce_fx="max", sync_dist=False)
+        # equal on every rank (the decision is reduced), so the max over ranks is just that count
+        pl_module.log(METRIC, float(self.count), on_step=False, on_epoch=True, reduce_fx="max", sync_dist=True)
 
     def state_dict(self) -> dict[str, Any]:
         return {"count": self.count, "consecutive": self.consecutive}
