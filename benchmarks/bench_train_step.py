@@ -4,8 +4,8 @@ Both run the same network on the same fixed batch with AdamW and weighted cross-
 Lightning side adds what a real run has: torchmetrics updates, self.log, the LR scheduler, the
 loop machinery. Steps are timed after warm-up steps, from the first timed step to the last.
 
-    python benchmarks/bench_train_step.py                       # the demo's small CNN, 4 s clips
-    python benchmarks/bench_train_step.py --net test_timm_image --batch 16 --steps 30
+    python -m benchmarks.bench_train_step                   # the demo's small CNN, 4 s clips
+    python -m benchmarks.bench_train_step --net test_timm_image --batch 16 --steps 30
 """
 from __future__ import annotations
 

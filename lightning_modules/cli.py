@@ -117,7 +117,7 @@ class SERLightningCLI(LightningCLI):
         parser.set_defaults({
             "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
             "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint, after every epoch
-            "checkpoint.filename": "epoch{epoch:03d}-f1{val/f1_weighted:.4f}",
+            "checkpoint.filename": "epoch{epoch:03d}-f1w{val/f1_weighted:.4f}-f1m{val/f1_macro:.4f}",
             "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
         })
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
@@ -172,7 +172,6 @@ def _print_summary(cli: SERLightningCLI, scores: dict[str, float], best: str) ->
     lines += [f"  {key:<24} {scores[key]:.4f}" for key in sorted(scores) if "/f1/" not in key]
     lines += [f"best checkpoint: {best or '(none: no validation ran)'}",
               f"reports and plots: {Path(cli.config.report.dirpath)}"]
-    rank_zero_info("\n".join(lines))
     if cli.trainer.is_global_zero:
         print("\n".join(lines), flush=True)
 

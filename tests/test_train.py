@@ -138,10 +138,10 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     root = tmp_path / "shards"
     make_dataset(root, num_classes=4, per_class={"train": 24, "val": 6, "test": 10}, shards_per_split=2,
-                 seconds=(1.0, 2.0), seed=1)
+                 seconds=(1.0, 1.5), seed=1)
     args = ["--config", "configs/demo.yaml", *SMALL, "--wandb.mode=auto", f"--data.data_root={root}",
-            f"--run.root={tmp_path / 'runs'}", "--data.batch_size=16", "--data.clip_seconds=2.0",
-            "--trainer.max_epochs=6", "--early_stopping.patience=6"]
+            f"--run.root={tmp_path / 'runs'}", "--data.batch_size=16", "--data.clip_seconds=1.5",
+            "--trainer.max_epochs=4", "--early_stopping.patience=4"]
     cli, scores = run(args)
     chance = 0.25
     assert scores["test/f1_macro"] > chance + 0.4, scores

@@ -17,7 +17,9 @@ from lightning_modules.components.registry import register_network
 
 
 def _offline_default() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    """True when the environment asks transformers not to touch the network."""
+    return any(os.environ.get(name, "0").lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def load_encoder(
