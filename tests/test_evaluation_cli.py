@@ -11,6 +11,7 @@ from prediction.predictor import load_predictor
 from tests.shard_factory import make_dataset, read_keys
 from tests.trained_models import session_base, shared_dataset, trained_checkpoint
 
+pytestmark = pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
 REPORT_FILES = ("report.json", "classification_report.txt", "confusion_counts.png", "confusion_normalized.png",
                 "per_corpus.csv", "logits.npz")
 

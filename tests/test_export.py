@@ -33,6 +33,7 @@ def test_dft_spectrogram_matches_torchaudio():
     assert (actual - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 
+@pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
 def test_checkpoint_exports_to_pipeline_and_onnx(tmp_path_factory, tmp_path):
     from transformers import pipeline
 
@@ -71,6 +72,7 @@ def test_other_speech_encoders_and_heads_export(family, options, tmp_path):
     assert check.max_abs_diff <= 1e-3
 
 
+@pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
 def test_spectrogram_cnn_checkpoint_exports_to_onnx_only(tmp_path_factory, tmp_path):
     import onnx
 

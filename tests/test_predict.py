@@ -124,6 +124,7 @@ def cnn_checkpoint(tmp_path_factory):
     return trained_checkpoint(session_base(tmp_path_factory), "small_cnn")
 
 
+@pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
 def test_predict_cli_on_checkpoint_and_ensemble(cnn_checkpoint, tmp_path):
     folder = tmp_path / "inputs"
     folder.mkdir()

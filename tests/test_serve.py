@@ -90,6 +90,7 @@ def test_server_binds_loopback_only():
         EmotionServer(("0.0.0.0", 0), None)
 
 
+@pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
 def test_serve_cli_builds_a_server_from_a_model_path(tmp_path_factory):
     from tests.trained_models import session_base, trained_checkpoint
 
