@@ -35,6 +35,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
     parser.add_argument("--max_seconds", type=Optional[float], default=None, help="crop clips to their first seconds")
+    parser.add_argument("--pad_to_seconds", type=Optional[float], default=None,
+                        help="zero-pad every clip to this length, like training's data.clip_seconds")
     parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
                         help="model class -> data class (null drops it), for models of another taxonomy")
     parser.add_argument("--top_confusions", type=int, default=10)
@@ -54,9 +56,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = build_parser().parse_args(argv)
     predictor = load_predictor(config.model, device=config.device)
     logits = collect_logits({"model": predictor}, config.data_root, config.split, config.batch_size,
-                            config.max_seconds, config.class_mapping)
+                            config.max_seconds, config.class_mapping, config.pad_to_seconds)
     report = report_for(logits, "model", config.top_confusions)
     report["source"] = {"model": config.model, "data_root": config.data_root, "split": config.split,
+                        "max_seconds": config.max_seconds, "pad_to_seconds": config.pad_to_seconds,
                         "model_classes": predictor.class_names, "class_mapping": config.class_mapping}
     output = Path(config.output_dir)
     write_report(report, output)

@@ -93,12 +93,16 @@ def split_urls(info: DatasetInfo, data_root: str, split: str) -> list[str]:
 def collect_logits(
     predictors: Mapping[str, Predictor], data_root: str | Path, split: str = "test", batch_size: int = 16,
     max_seconds: float | None = None, class_mapping: Mapping[str, str | None] | None = None,
+    pad_to_seconds: float | None = None,
 ) -> SplitLogits:
     """Run every predictor over ``split`` of the prepared dataset at ``data_root``.
 
     Each predictor's classes are checked against the data's (evaluation.taxonomy): a mismatch
     without ``class_mapping`` raises TaxonomyMismatchError naming the differing classes.
     ``max_seconds`` crops clips to their first seconds (as training may have); None keeps them whole.
+    ``pad_to_seconds`` zero-pads every clip to at least that length (true lengths passed), as the
+    datamodule pads to ``clip_seconds``: a network that is not invariant to padding is then scored
+    as it was trained, and independently of which clips share a batch. None pads to the batch's longest.
     """
     data_root = str(data_root)
     info = load_dataset_info(data_root)
@@ -109,10 +113,11 @@ def collect_logits(
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
     result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors})
     labels: list[int] = []
+    min_samples = round(pad_to_seconds * info.sample_rate) if pad_to_seconds else 0
     batch: list[tuple[str, np.ndarray, dict[str, Any]]] = []
 
     def flush() -> None:
-        audio, lengths = pad_batch([wave for _, wave, _ in batch])
+        audio, lengths = pad_batch([wave for _, wave, _ in batch], min_samples)
         for name, predictor in predictors.items():
             result.logits[name].append(mappings[name].apply(predictor.predict_logits(audio, lengths)).numpy())
         for key, _, meta in batch:

@@ -73,14 +73,19 @@ def top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[dic
 def predict_wave(
     predictor: Predictor, wave: np.ndarray, spec: SegmentSpec, batch_size: int = 16, k: int = 3
 ) -> list[SegmentPrediction]:
-    """Top-``k`` emotions of every window of a 16 kHz waveform; windows of equal length are batched together."""
+    """Top-``k`` emotions of every window of a 16 kHz waveform.
+
+    Short windows are zero-padded to the window length with their true lengths, and batches hold
+    windows of one padded size only (prediction/segments.py explains why).
+    """
     if predictor.sample_rate != SAMPLE_RATE:
         raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
     bounds = segment_bounds(len(wave), SAMPLE_RATE, spec)
     names = predictor.class_names
     probabilities = np.zeros((len(bounds), len(names)))
-    for indices in length_groups(bounds, batch_size):
-        audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices])
+    window = round(spec.length * SAMPLE_RATE)
+    for indices in length_groups(bounds, batch_size, window):
+        audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices], window)
         logits = predictor.predict_logits(audio, lengths)
         probabilities[indices] = torch.softmax(logits.double(), dim=1).numpy()
     segments: list[SegmentPrediction] = []

@@ -3,15 +3,18 @@
 Windows start every ``hop`` seconds and last ``length`` seconds. What the last full window does not
 cover is handled by ``final``:
 
-- ``keep`` (default): one more, shorter window from the next start to the end of the file,
-  predicted at its true length. Windows are batched by length (``length_groups``), so this window
-  is never zero-padded to the others' length: a model's output cannot depend on which windows
-  happen to share its batch (convolutions near a padded edge do see the padding).
+- ``pad`` (default): one more, shorter window from the next start to the end of the file, zero-padded
+  to ``length`` and passed with its true length, so length-aware pooling ignores the zeros.
+
+Every window shorter than ``length`` (the tail, or a recording shorter than one window) is padded
+to ``length``, and batches only hold windows of one padded size (``length_groups``). So a window's
+prediction never depends on which other windows share its batch, which matters for networks whose
+convolutions see padding near the edge (models trained on clips padded to a fixed length do).
 - ``merge``: the remainder is appended to the last window, which becomes longer than ``length``.
 - ``drop``: the remainder is ignored.
 
 A recording shorter than one window is always one window of its own length, whatever ``final``.
-Remainders shorter than ``min_final`` seconds are merged into the previous window under ``keep`` as
+Remainders shorter than ``min_final`` seconds are merged into the previous window under ``pad`` as
 well: a 0.1 s tail says nothing about emotion and would only add a noisy row.
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-FINAL_POLICIES = ("keep", "merge", "drop")
+FINAL_POLICIES = ("pad", "merge", "drop")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class SegmentSpec:
 
     length: float = 5.0
     hop: float = 5.0
-    final: str = "keep"
+    final: str = "pad"
     min_final: float = 0.5
 
     def __post_init__(self) -> None:
@@ -72,30 +75,39 @@ def segment_bounds(num_samples: int, sample_rate: int, spec: SegmentSpec) -> lis
     return bounds
 
 
-def pad_batch(waves: Sequence[np.ndarray | torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-padded float32 [B, T_max] batch and the true lengths [B] (int64).
+def pad_batch(
+    waves: Sequence[np.ndarray | torch.Tensor], min_samples: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded float32 [B, max(T_max, min_samples)] batch and the true lengths [B] (int64).
 
     >>> audio, lengths = pad_batch([np.ones(3), np.ones(1)])
     >>> audio.tolist(), lengths.tolist()
     ([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]], [3, 1])
+    >>> pad_batch([np.ones(2)], min_samples=4)[0].tolist()
+    [[1.0, 1.0, 0.0, 0.0]]
     """
     lengths = torch.tensor([len(wave) for wave in waves], dtype=torch.long)
-    audio = torch.zeros(len(waves), int(lengths.max()) if len(waves) else 0, dtype=torch.float32)
+    width = max(int(lengths.max()) if len(waves) else 0, min_samples)
+    audio = torch.zeros(len(waves), width, dtype=torch.float32)
     for row, wave in enumerate(waves):
         audio[row, : len(wave)] = torch.as_tensor(np.asarray(wave), dtype=torch.float32)
     return audio, lengths
 
 
-def length_groups(bounds: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
-    """Indices of ``bounds`` in batches of at most ``batch_size`` windows of one length, in order.
+def length_groups(bounds: Sequence[tuple[int, int]], batch_size: int, min_samples: int = 0) -> list[list[int]]:
+    """Indices of ``bounds`` in batches of at most ``batch_size`` windows of one padded size, in order.
+
+    A window's padded size is max(its length, ``min_samples``).
 
     >>> length_groups([(0, 5), (5, 10), (10, 12)], 8)
     [[0, 1], [2]]
+    >>> length_groups([(0, 5), (5, 10), (10, 12)], 8, min_samples=5)
+    [[0, 1, 2]]
     """
-    by_length: dict[int, list[int]] = {}
+    by_size: dict[int, list[int]] = {}
     for index, (start, end) in enumerate(bounds):
-        by_length.setdefault(end - start, []).append(index)
-    return [list(chunk) for group in by_length.values() for chunk in batched(group, batch_size)]
+        by_size.setdefault(max(end - start, min_samples), []).append(index)
+    return [list(chunk) for group in by_size.values() for chunk in batched(group, batch_size)]
 
 
 def batched(items: Sequence, batch_size: int) -> Iterator[Sequence]:

@@ -109,3 +109,12 @@ def test_split_logits_round_trip(dataset, tmp_path):
 def test_unknown_split_names_the_available_ones(dataset):
     with pytest.raises(ValueError, match=r"split 'train' is not in .*\['test', 'val'\]"):
         collect_logits({"m": oracle()}, dataset, "train")
+
+
+def test_pad_to_seconds_makes_scores_independent_of_batching(dataset):
+    """The stand-in's FFT sees padding, like a CNN trained on fixed-length clips: fixed padding fixes it."""
+    def run(batch_size, pad_to_seconds):
+        return collect_logits({"m": oracle()}, dataset, "test", batch_size, pad_to_seconds=pad_to_seconds).logits["m"]
+
+    np.testing.assert_allclose(run(1, 1.0), run(5, 1.0), rtol=1e-5, atol=1e-5)
+    assert np.abs(run(1, None) - run(5, None)).max() > 1e-3

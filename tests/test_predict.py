@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import predict
 from ensemble.artefact import save_ensemble
@@ -57,11 +58,17 @@ def test_each_segment_gets_its_own_top3_and_the_tail_its_true_length():
         probabilities = [entry["probability"] for entry in segment.top]
         assert len(segment.top) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert sum(segment.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-    # The 1.7 s tail is predicted at its own length, never zero-padded next to the 5 s windows.
+    # The 1.7 s tail is zero-padded to the 5 s window and carries its true length.
     recorder = Recorder(len(NAMES))
     predict_wave(ModelPredictor(recorder, NAMES), wave, SegmentSpec(), batch_size=2)
+    tail = len(wave) - 15 * SR
     assert [(tuple(audio.shape), lengths.tolist()) for audio, lengths in recorder.calls] == [
-        ((2, 5 * SR), [5 * SR] * 2), ((1, 5 * SR), [5 * SR]), ((1, len(wave) - 15 * SR), [len(wave) - 15 * SR])]
+        ((2, 5 * SR), [5 * SR] * 2), ((2, 5 * SR), [5 * SR, tail])]
+    assert torch.count_nonzero(recorder.calls[1][0][1, tail:]) == 0
+    # A merged tail (a longer window) goes in a batch of its own.
+    recorder.calls.clear()
+    predict_wave(ModelPredictor(recorder, NAMES), wave, SegmentSpec(final="merge"), batch_size=8)
+    assert [tuple(audio.shape) for audio, _ in recorder.calls] == [(2, 5 * SR), (1, len(wave) - 10 * SR)]
 
 
 class Recorder(BandEnergyModel):
@@ -139,7 +146,7 @@ def test_predict_cli_on_checkpoint_and_ensemble(cnn_checkpoint, tmp_path):
     assert [r["path"].rsplit("/", 1)[-1] for r in document["recordings"]] == ["a.wav", "b.flac"]
     assert [len(r["segments"]) for r in document["recordings"]] == [3, 1]
     assert document["errors"][0]["path"].endswith("broken.mp3") and "unreadable" in document["errors"][0]["reason"]
-    assert document["settings"]["segment"] == {"length": 5.0, "hop": 5.0, "final": "keep", "min_final": 0.5}
+    assert document["settings"]["segment"] == {"length": 5.0, "hop": 5.0, "final": "pad", "min_final": 0.5}
     rows = list(csv.DictReader((out / "predictions.csv").open()))
     assert len(rows) == 4 and rows[2]["end_s"] == "13.000" and rows[0]["label_1"] in NAMES
     first = document["recordings"][0]["segments"][0]

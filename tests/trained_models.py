@@ -57,10 +57,18 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
         "--report.every_n_val_epochs=1000", "--early_stopping.patience=1000",
         f"--run.root={run_root}", f"--run.name={name}",
     ])
-    # train.py keeps the best two by validation F1, named epochNNN-f1X.XXXX.ckpt; take the best.
-    checkpoints = sorted((run_root / name / "checkpoints").glob("epoch*.ckpt"),
-                         key=lambda path: float(path.stem.rsplit("-f1", 1)[-1]))
-    if not checkpoints:
-        raise RuntimeError(f"train.py wrote no best checkpoint under {run_root / name}")
-    _CACHE[name] = checkpoints[-1]
+    _CACHE[name] = best_checkpoint(run_root / name / "checkpoints")
     return _CACHE[name]
+
+
+def best_checkpoint(folder: Path) -> Path:
+    """The best checkpoint by validation F1, as train.py's ModelCheckpoint recorded it in last.ckpt."""
+    import torch
+
+    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    for key, value in state.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and isinstance(value, dict) and value.get("best_model_path"):
+            best = folder / Path(value["best_model_path"]).name
+            if best.is_file():
+                return best
+    raise RuntimeError(f"train.py recorded no best checkpoint in {folder / 'last.ckpt'}")
