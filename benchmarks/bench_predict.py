@@ -64,7 +64,8 @@ def untrained_demo_predictor(device: str) -> Predictor:
     parser.add_argument("--net", type=nn.Module)  # instantiated by class_path, with num_classes below
     config = parser.parse_object({"net": {**_yaml(DEMO_NET), "init_args": {**_yaml(DEMO_NET)["init_args"],
                                                                            "num_classes": len(DEMO_CLASSES)}}})
-    network = parser.instantiate_classes(config).net
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in 4.49
+    network = instantiate(config).net
     return ModelPredictor(network, DEMO_CLASSES, device)
 
 
