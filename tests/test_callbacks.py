@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 
 from callbacks.report import ReportCallback
 from lightning_modules.cli import resolve_ckpt_path
@@ -85,7 +86,8 @@ def test_wandb_key_detection(tmp_path, monkeypatch):
 def test_loggers_csv_always_wandb_by_mode(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))
-    assert [type(x).__name__ for x in build_loggers(tmp_path, "r", WandbSettings(mode="disabled"))] == ["CSVLogger"]
+    (only,) = build_loggers(tmp_path, "r", WandbSettings(mode="disabled"))
+    assert isinstance(only, CSVLogger)
     csv, wandb = build_loggers(tmp_path, "demo/run 1", WandbSettings(project="p", tags=["t"]))
     assert wandb._offline and wandb._id == "demo-run-1" and wandb._wandb_init["tags"] == ["t"]
     with pytest.raises(ValueError, match="wandb.mode='cloud'"):
