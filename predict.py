@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = build_parser().parse_args(argv)
     spec = SegmentSpec(**config.segment.as_dict())
+    try:
+        paths = expand_inputs(config.inputs)
+    except FileNotFoundError as error:
+        log.error("%s", error)
+        return 2
     predictor = load_predictor(config.model, device=config.device)
-    paths = expand_inputs(config.inputs)
     recordings: list[RecordingPrediction] = []
     errors: list[dict[str, str]] = []
     started = time.perf_counter()
