@@ -122,6 +122,7 @@ class SERLightningCLI(LightningCLI):
         })
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
         parser.link_arguments("checkpoint.mode", "early_stopping.mode")
+        parser.link_arguments("checkpoint.monitor", "model.monitor")  # the plateau schedule follows it too
         parser.link_arguments("data.classes", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.class_weights", "model.class_weights", apply_on="instantiate")
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
