@@ -72,7 +72,8 @@ class EmotionClassifier(LightningModule):
             raise ValueError("model.class_names is empty: link it from data.classes or list the classes")
         if class_weights is not None and len(class_weights) != len(class_names):
             raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
-        self.save_hyperparameters(logger=False)
+        # augment is training-time only (the run's config.yaml keeps it): a loaded checkpoint predicts without it
+        self.save_hyperparameters(logger=False, ignore=["augment"])
         self.net = net(len(class_names))
         self.augment = augment
         self.criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
