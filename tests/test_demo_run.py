@@ -12,7 +12,7 @@ import train
 from data_preparation import demo_corpus
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
-from tests.test_train import read_wandb_records
+from tests.wandb_records import read_wandb_records
 
 CHANCE = 0.25  # four balanced classes
 

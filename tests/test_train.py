@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import json
-import struct
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from lightning_modules import EmotionClassifier
 from lightning_modules.cli import SERLightningCLI, fit_and_test
 from tests.shard_factory import make_dataset
 from tests.tiny_models import FAMILIES, save_tiny_encoder
+from tests.wandb_records import read_wandb_records
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
 TRAIN_PER_CLASS, BATCH = 4, 8
@@ -92,43 +92,6 @@ def test_family_fits_checkpoints_by_f1_and_resumes(family, data_root, encoders, 
     resumed.trainer.fit(resumed.model, datamodule=resumed.datamodule, ckpt_path=resumed.resume_path)
     assert resumed.trainer.current_epoch == 2
     assert resumed.trainer.global_step == 2 * steps_per_epoch  # continued, not restarted
-
-
-def read_wandb_records(run_folder: Path) -> dict[str, list]:
-    """Config keys, history keys and summary keys from an offline run's .wandb transaction log.
-
-    The log is a LevelDB-style record file (7-byte W&B header, 32 KiB blocks, chunks with a 7-byte
-    header) of protobuf ``Record``s; wandb-core writes config/summary files only when syncing.
-    """
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = next(run_folder.glob("*.wandb")).read_bytes()
-    records, pending, position, block = [], b"", 7, 32768
-    while position + 7 <= len(data):
-        left = block - position % block
-        if left < 7:
-            position += left
-            continue
-        _, length, kind = struct.unpack("<IHB", data[position:position + 7])
-        chunk = data[position + 7:position + 7 + length]
-        position += 7 + length
-        if kind == 1:
-            records.append(chunk)
-        elif kind in (2, 3):
-            pending += chunk
-        elif kind == 4:
-            records.append(pending + chunk)
-            pending = b""
-    found: dict[str, list] = {"config": [], "history": []}
-    for raw in records:
-        record = pb.Record()
-        record.ParseFromString(raw)
-        kind = record.WhichOneof("record_type")
-        if kind == "config":
-            found["config"] += [item.key for item in record.config.update]
-        elif kind == "history":
-            found["history"] += [item.key or "/".join(item.nested_key) for item in record.history.item]
-    return found
 
 
 @pytest.mark.slow
