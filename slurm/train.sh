@@ -62,7 +62,7 @@ per_node="${SLURM_NTASKS_PER_NODE:-$(( ${SLURM_NTASKS:-1} / nodes ))}"
 per_node="${per_node%%(*}"  # heterogeneous forms like "2(x3)" keep their leading count
 export PYTHONUNBUFFERED=1
 # Compute nodes often have no internet: HF_HOME / HF_HUB_OFFLINE=1 / WANDB_MODE=offline come from the
-# submitting shell's environment, which sbatch passes on (docs/cluster.md).
+# submitting shell's environment, which sbatch passes on (README, "Running on a cluster").
 
 echo "[$(date -Is)] job $job restart ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $nodes node(s) x $per_node task(s): $config $*"
 # One task per device; Lightning's SLURMEnvironment takes ranks and the master address from SLURM.
