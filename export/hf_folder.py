@@ -1,6 +1,13 @@
 """Export a fine-tuned speech-encoder checkpoint as a transformers model folder.
 
-The folder holds config.json (id2label/label2id, the encoder's config, the head's shape, and an
+A network with the ``linear`` head and mean pooling is exactly transformers' own
+``WavLMForSequenceClassification`` (or Wav2Vec2 / HuBERT): it exports as a NATIVE folder that
+anyone loads with plain ``pipeline("audio-classification", model=FOLDER)``, no custom code. Its
+preprocessor_config.json is a Wav2Vec2FeatureExtractor that normalises each utterance as the
+network does (``do_normalize=network.normalize``).
+
+The ``mlp`` and attentive-pooling heads have no transformers class, so they export as a
+custom-code folder that needs ``trust_remote_code=True``. That folder holds config.json (id2label/label2id, the encoder's config, the head's shape, and an
 ``auto_map`` to the bundled ``modeling_ser.py``), model.safetensors and preprocessor_config.json
 (a Wav2Vec2FeatureExtractor at 16 kHz without normalisation: the model normalises each utterance
 itself, exactly as in training). Anyone can then run::
@@ -21,6 +28,8 @@ from export import hf_modeling
 from export.hf_modeling import MODEL_TYPE, SERSpeechClassifier, SERSpeechClassifierConfig
 
 REMOTE_CODE_FILE = "modeling_ser.py"
+HEAD_KEYS = {"layer_sum.weights": "layer_weights", "head.1.weight": "projector.weight", "head.1.bias": "projector.bias",
+             "head.2.weight": "classifier.weight", "head.2.bias": "classifier.bias"}
 
 
 def register_auto_classes() -> None:
@@ -52,14 +61,61 @@ def _head_settings(network: nn.Module) -> dict:
     }
 
 
+def is_native(network: nn.Module) -> bool:
+    """True when ``network``'s head is transformers' own (the linear head, which implies mean pooling)."""
+    return getattr(network, "head_type", "mlp") == "linear"
+
+
+def _native_state_dict(network: nn.Module, prefix: str) -> dict:
+    """The network's weights under transformers' names: encoder.* -> ``prefix``.*, head -> projector/classifier."""
+    renamed = {}
+    for key, value in network.state_dict().items():
+        if key.startswith("encoder."):
+            renamed[f"{prefix}.{key[len('encoder.'):]}"] = value
+        elif key in HEAD_KEYS:
+            renamed[HEAD_KEYS[key]] = value
+        else:
+            raise RuntimeError(f"network weight {key!r} has no place in transformers' audio-classification model")
+    return renamed
+
+
+def export_native_folder(network: nn.Module, class_names: Sequence[str], folder: str | Path,
+                         sample_rate: int = 16_000) -> Path:
+    """Write a linear-head network as transformers' own *ForSequenceClassification folder (no remote code)."""
+    from transformers import AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
+
+    encoder_config = network.encoder.config
+    config = type(encoder_config).from_dict({
+        **encoder_config.to_dict(), "id2label": dict(enumerate(class_names)),
+        "label2id": {name: index for index, name in enumerate(class_names)},
+        "classifier_proj_size": network.head[1].out_features, "use_weighted_layer_sum": network.layer_sum is not None,
+    })
+    model = AutoModelForAudioClassification.from_config(config)
+    model.load_state_dict(_native_state_dict(network, model.base_model_prefix), strict=True)
+    folder = Path(folder)
+    model.eval().save_pretrained(folder)
+    # Group-norm encoders (wav2vec2-base, hubert-base) take no attention mask, as in training.
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=sample_rate, padding_value=0.0,
+                             do_normalize=bool(network.normalize),
+                             return_attention_mask=getattr(encoder_config, "feat_extract_norm", "layer") == "layer",
+                             ).save_pretrained(folder)
+    return folder
+
+
 def export_hf_folder(network: nn.Module, class_names: Sequence[str], folder: str | Path,
                      sample_rate: int = 16_000) -> Path:
-    """Write ``network`` (a trained SpeechEncoderClassifier) as a transformers audio-classification folder."""
+    """Write ``network`` (a trained SpeechEncoderClassifier) as a transformers audio-classification folder.
+
+    Native (plain ``pipeline``) for the linear head with mean pooling; otherwise custom code that
+    needs ``trust_remote_code=True``.
+    """
     from transformers import Wav2Vec2FeatureExtractor
 
     settings = _head_settings(network)
     if settings.pop("num_classes") != len(class_names):
         raise ValueError(f"the network has {network.head[-1].out_features} outputs for {len(class_names)} classes")
+    if is_native(network):
+        return export_native_folder(network, class_names, folder, sample_rate)
     encoder_config = network.encoder.config.to_dict()
     config = SERSpeechClassifierConfig(
         encoder=encoder_config, id2label=dict(enumerate(class_names)),
@@ -84,13 +140,15 @@ def check_hf_folder(folder: str | Path, network: nn.Module, class_names: Sequenc
                     atol: float = 1e-5, seed: int = 0) -> float:
     """Largest |probability difference| between the transformers pipeline on ``folder`` and ``network``.
 
-    Raises RuntimeError beyond ``atol``: the folder would not reproduce the checkpoint.
+    Raises RuntimeError beyond ``atol``: the folder would not reproduce the checkpoint. Native folders
+    are loaded without ``trust_remote_code``, as their users will.
     """
     import numpy as np
     import torch
     from transformers import pipeline
 
-    classifier = pipeline("audio-classification", model=str(folder), trust_remote_code=True, device="cpu")
+    remote = (Path(folder) / REMOTE_CODE_FILE).exists()
+    classifier = pipeline("audio-classification", model=str(folder), trust_remote_code=remote, device="cpu")
     rng = np.random.default_rng(seed)
     worst = 0.0
     for duration in seconds:

@@ -98,3 +98,63 @@ def test_timm_image_model_exports_and_a_wrong_network_fails_the_check(tmp_path):
             parameter.add_(0.05 * torch.randn_like(parameter))
     with pytest.raises(OnnxMismatchError, match="differ from PyTorch"):
         check_onnx(path, network, shapes=((2, 20_000),))
+
+
+NATIVE_CASES = {  # WavLM with a layer-norm feature encoder (attention mask) and the weighted layer sum
+    "wavlm": ({"feat_extract_norm": "layer"}, {"weighted_layers": True}),
+    "wav2vec2": ({}, {}),
+    "hubert": ({}, {"normalize": False}),
+}
+PIPELINE_SCRIPT = """
+import json, sys
+import numpy as np
+from transformers import pipeline
+result = {}
+for folder in sys.argv[2:]:
+    classifier = pipeline("audio-classification", model=folder)
+    result[folder] = {"class": type(classifier.model).__name__,
+                      "scores": [{r["label"]: r["score"] for r in classifier(clip, top_k=None)}
+                                 for clip in np.load(sys.argv[1]).values()]}
+print(json.dumps(result))
+"""
+
+
+def test_linear_head_exports_native_folders_plain_pipeline_loads(tmp_path):
+    import subprocess
+    import sys
+
+    from export.hf_folder import check_hf_folder
+
+    rng = np.random.default_rng(3)
+    clips = {"short": rng.normal(0, 0.1, 9_000).astype(np.float32),
+             "long": (0.3 + rng.normal(0, 0.2, 21_000)).astype(np.float32)}
+    np.savez(tmp_path / "clips.npz", **clips)
+    expected, folders = {}, {}
+    for family, (encoder_options, options) in NATIVE_CASES.items():
+        torch.manual_seed(0)
+        encoder = save_tiny_encoder(family, tmp_path / family, **encoder_options)
+        network = SpeechEncoderClassifier(4, model_name=str(encoder), head="linear", head_hidden=16, **options).eval()
+        if network.layer_sum is not None:  # away from uniform, so a wrong layer mapping shows
+            network.layer_sum.weights.data.copy_(torch.arange(3.0))
+        folders[family] = export_hf_folder(network, NAMES, tmp_path / family / "hf")
+        assert not (folders[family] / "modeling_ser.py").exists()
+        assert "auto_map" not in json.loads((folders[family] / "config.json").read_text())
+        with torch.no_grad():
+            expected[family] = [torch.softmax(network(torch.from_numpy(c)[None], torch.tensor([len(c)])), -1)[0].numpy()
+                                for c in clips.values()]
+        assert check_hf_folder(folders[family], network, NAMES) <= 1e-5
+    # A fresh interpreter: nothing registered, no trust_remote_code, only the folders.
+    output = subprocess.run([sys.executable, "-c", PIPELINE_SCRIPT, str(tmp_path / "clips.npz"),
+                             *map(str, folders.values())], capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(output.strip().splitlines()[-1])
+    for family, folder in folders.items():
+        assert loaded[str(folder)]["class"].lower() == f"{family}forsequenceclassification"
+        for scores, probabilities in zip(loaded[str(folder)]["scores"], expected[family]):
+            np.testing.assert_allclose([scores[n] for n in NAMES], probabilities, atol=1e-5, rtol=0)
+
+
+def test_linear_head_needs_mean_pooling(tmp_path):
+    with pytest.raises(ValueError, match="head='linear' needs pooling='mean'.*pooling='attentive'"):
+        SpeechEncoderClassifier(4, model_name=str(tmp_path / "never-read"), head="linear", pooling="attentive")
+    with pytest.raises(ValueError, match="head='deep'"):
+        SpeechEncoderClassifier(4, model_name=str(tmp_path / "never-read"), head="deep")

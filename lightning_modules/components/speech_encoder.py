@@ -43,7 +43,11 @@ def load_encoder(
 
 
 class WeightedLayerSum(nn.Module):
-    """A learned softmax-weighted sum of every hidden layer (SUPERB style): layers are [L] x [B, T, D]."""
+    """A learned softmax-weighted sum of every hidden layer (SUPERB style): layers are [L] x [B, T, D].
+
+    The same computation as transformers' ``use_weighted_layer_sum`` (softmax over ``layer_weights``,
+    one weight per hidden state including the embedding output), so ``weights`` maps onto it one to one.
+    """
 
     def __init__(self, num_layers: int) -> None:
         super().__init__()
@@ -53,6 +57,32 @@ class WeightedLayerSum(nn.Module):
         stacked = torch.stack(layers, dim=0)
         weights = torch.softmax(self.weights, dim=0).to(stacked.dtype)
         return (weights[:, None, None, None] * stacked).sum(dim=0)
+
+
+HEADS = ("mlp", "linear")
+
+
+def check_head(head: str, pooling: str) -> None:
+    """Reject an unknown head, or the linear head over a pooling transformers' native head cannot express."""
+    if head not in HEADS:
+        raise ValueError(f"head={head!r}: expected one of {list(HEADS)}")
+    if head == "linear" and pooling != "mean":
+        raise ValueError(f"head='linear' needs pooling='mean' (transformers' native head), got pooling={pooling!r}")
+
+
+def build_head(head: str, pooling: str, in_dim: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """The classification head called ``head`` over pooled ``in_dim`` features.
+
+    ``mlp``: Dropout, Linear, GELU, Dropout, Linear. ``linear``: Dropout, Linear, Linear, the head of
+    transformers' ``*ForSequenceClassification`` (projector, then classifier; mean pooling commutes with
+    the affine projector, so pooling first gives the same logits) and so exportable as a native folder.
+    """
+    check_head(head, pooling)
+    if head == "linear":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.Linear(hidden, num_classes))
+    return nn.Sequential(
+        nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes),
+    )
 
 
 @register_network("speech_encoder", source="hf")
@@ -65,6 +95,8 @@ class SpeechEncoderClassifier(nn.Module):
     ``freeze_feature_encoder``: keep the convolutional waveform encoder fixed, as seed 000 and
     the transformers fine-tuning recipes do. ``normalize``: zero-mean unit-variance per
     utterance over its valid samples, what the models' feature extractors do before training.
+    ``head``: ``mlp`` or ``linear``, transformers' AutoModelForAudioClassification head (seed 000's),
+    which exports to a native transformers folder (see ``build_head``).
     """
 
     def __init__(
@@ -77,6 +109,7 @@ class SpeechEncoderClassifier(nn.Module):
         pooling: str = "mean",
         weighted_layers: bool = False,
         head_hidden: int = 256,
+        head: str = "mlp",
         dropout: float = 0.1,
         freeze_feature_encoder: bool = True,
         trainable_layers: int | None = None,
@@ -87,6 +120,7 @@ class SpeechEncoderClassifier(nn.Module):
         encoder_config: dict | None = None,
     ) -> None:
         super().__init__()
+        check_head(head, pooling)  # before the encoder is loaded, so a bad setting fails fast
         overrides: dict[str, object] = {"layerdrop": layerdrop}  # layerdrop > 0 breaks DDP (unused params)
         if mask_time_prob is not None:
             overrides["mask_time_prob"] = mask_time_prob
@@ -97,10 +131,8 @@ class SpeechEncoderClassifier(nn.Module):
         num_layers = self.encoder.config.num_hidden_layers
         self.layer_sum = WeightedLayerSum(num_layers + 1) if weighted_layers else None
         self.pooling = build_pooling(pooling, hidden)
-        self.head = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(self.pooling.out_dim, head_hidden), nn.GELU(),
-            nn.Dropout(dropout), nn.Linear(head_hidden, num_classes),
-        )
+        self.head_type = head
+        self.head = build_head(head, pooling, self.pooling.out_dim, head_hidden, num_classes, dropout)
         self._freeze(freeze_feature_encoder, trainable_layers, num_layers)
         if gradient_checkpointing:  # renamed in transformers 5.2x; the GPU image may have the old name only
             enable = getattr(self.encoder, "activation_checkpointing_enable", None)
