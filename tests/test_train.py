@@ -28,7 +28,8 @@ SMALL = ["--trainer", "configs/trainer/cpu.yaml", "--trainer.enable_progress_bar
 
 FAMILY_ARGS = {
     "wavlm": ["--config", "configs/wavlm.yaml"],
-    "wav2vec2": ["--config", "configs/wav2vec2.yaml", "--model.net.init_args.pooling=attentive",
+    "wav2vec2": ["--config", "configs/wav2vec2.yaml", "--model.net.init_args.head=mlp",
+                 "--model.net.init_args.pooling=attentive",
                  "--model.net.init_args.weighted_layers=true", "--model.scheduler=cosine"],
     "hubert": ["--config", "configs/hubert.yaml", "--model.net.init_args.trainable_layers=1",
                "--model.net.init_args.gradient_checkpointing=true", "--model.scheduler=plateau"],
