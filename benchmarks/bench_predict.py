@@ -26,6 +26,7 @@ import predict
 from prediction.predictor import ModelPredictor, Predictor, load_predictor
 from prediction.recording import load_recording, predict_wave
 from prediction.segments import SegmentSpec
+from training.resume import best_checkpoint
 
 DEMO_RUN = Path("runs/demo/checkpoints")
 DEMO_NET = Path("configs/net/small_cnn.yaml")
@@ -51,9 +52,8 @@ def synthetic_recording(path: Path, minutes: float, rate: int = 44_100, seed: in
 
 
 def demo_checkpoint() -> Path | None:
-    """The demo run's best checkpoint (highest F1 in the name), else its last.ckpt, else None."""
-    ranked = sorted(DEMO_RUN.glob("epoch*.ckpt"), key=lambda p: float(p.stem.rsplit("f1", 1)[-1] or 0))
-    return ranked[-1] if ranked else (DEMO_RUN / "last.ckpt" if (DEMO_RUN / "last.ckpt").is_file() else None)
+    """The demo run's best checkpoint by validation F1 (recorded in its last.ckpt), else None."""
+    return best_checkpoint(DEMO_RUN) if (DEMO_RUN / "last.ckpt").is_file() else None
 
 
 def untrained_demo_predictor(device: str) -> Predictor:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
+from training.resume import best_checkpoint
 
 NUM_CLASSES = 4
 _CACHE: dict[str, Path] = {}
@@ -60,15 +61,3 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
     _CACHE[name] = best_checkpoint(run_root / name / "checkpoints")
     return _CACHE[name]
 
-
-def best_checkpoint(folder: Path) -> Path:
-    """The best checkpoint by validation F1, as train.py's ModelCheckpoint recorded it in last.ckpt."""
-    import torch
-
-    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
-    for key, value in state.get("callbacks", {}).items():
-        if key.startswith("ModelCheckpoint") and isinstance(value, dict) and value.get("best_model_path"):
-            best = folder / Path(value["best_model_path"]).name
-            if best.is_file():
-                return best
-    raise RuntimeError(f"train.py recorded no best checkpoint in {folder / 'last.ckpt'}")

@@ -55,6 +55,21 @@ def find_resume_checkpoint(folders: Iterable[str | os.PathLike]) -> Path | None:
     return None
 
 
+def best_checkpoint(folder: str | os.PathLike) -> Path:
+    """The best checkpoint by validation F1, as train.py's ModelCheckpoint recorded it in last.ckpt.
+
+    Read from the callback state rather than parsed from file names, which the checkpoint config may change.
+    """
+    folder = Path(folder)
+    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    for key, value in state.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and isinstance(value, dict) and value.get("best_model_path"):
+            best = folder / Path(value["best_model_path"]).name
+            if best.is_file():
+                return best
+    raise RuntimeError(f"train.py recorded no best checkpoint in {folder / 'last.ckpt'}")
+
+
 def slurm_job_id(env: Mapping[str, str] = os.environ) -> str | None:
     """The job id a requeue keeps (``ARRAYID_TASKID`` for array jobs), or None outside SLURM."""
     array_job, array_task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
