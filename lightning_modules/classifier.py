@@ -107,10 +107,16 @@ class EmotionClassifier(LightningModule):
             batch["audio"] = result
         return batch
 
-    def _shared_step(self, batch: Batch, stage: str) -> dict[str, Tensor]:
+    def _shared_step(self, batch: Batch, stage: str) -> dict[str, Tensor] | None:
+        """Loss, logged metrics and logits; None for a training step the non-finite guard skips
+        (checked before logging, so a skipped NaN never enters the epoch means)."""
         logits = self.logits_of(batch)
         labels = batch["label"]
         loss = self.criterion(logits.float(), labels)
+        if stage == "train":
+            loss = guard_loss(self, loss)  # None (skip) or a clear error, as the nonfinite_loss callback decides
+            if loss is None:
+                return None
         batch_size = labels.shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
                  batch_size=batch_size, sync_dist=stage != "train")
@@ -123,8 +129,8 @@ class EmotionClassifier(LightningModule):
         return {"loss": loss, "logits": logits.detach()}
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        # None (a skipped step) on a non-finite loss, or a clear error: the nonfinite_loss callback decides
-        return guard_loss(self, self._shared_step(batch, "train")["loss"])
+        result = self._shared_step(batch, "train")
+        return None if result is None else result["loss"]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, Tensor]:
         return self._shared_step(batch, "val")

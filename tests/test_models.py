@@ -160,3 +160,37 @@ def test_module_checkpoint_alone_predicts(tmp_path):
 def test_module_rejects_inconsistent_classes():
     with pytest.raises(ValueError, match="3 values for 2 classes"):
         EmotionClassifier(net=lambda n: torch.nn.Identity(), class_names=["a", "b"], class_weights=[1, 2, 3])
+
+
+def test_a_skipped_nonfinite_step_stays_out_of_the_logged_training_loss(tmp_path):
+    """The guard runs before logging: the epoch mean of train/loss stays finite, the skip is counted."""
+    from lightning.pytorch import Trainer
+
+    from training.faults import NonFiniteLossGuard
+
+    module = build_module(scheduler="constant")
+    module.criterion = NaNOnCall(module.criterion, call=2)
+    audio, lengths = batch([8000, 6000, 7000, 5000])
+    labels = torch.tensor([0, 1, 2, 0])
+    item = {"audio": audio, "lengths": lengths, "label": labels, "key": ["k"] * 4, "corpus": ["c"] * 4}
+    loader = torch.utils.data.DataLoader([item] * 4, batch_size=None)
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, callbacks=[NonFiniteLossGuard(policy="skip")],
+                      default_root_dir=tmp_path)
+    with pytest.warns(UserWarning, match="non-finite training loss"):
+        trainer.fit(module, train_dataloaders=loader)
+    assert torch.isfinite(trainer.callback_metrics["train/loss_epoch"])
+    assert trainer.callback_metrics["train/nonfinite_losses"] == 1
+
+
+class NaNOnCall(torch.nn.Module):
+    """A loss that returns NaN on its ``call``-th call (0-based), as a diverging batch would."""
+
+    def __init__(self, loss: torch.nn.Module, call: int) -> None:
+        super().__init__()
+        self.loss, self.call, self.calls = loss, call, 0
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        value = self.loss(logits, labels)
+        return value * float("nan") if self.calls - 1 == self.call else value
