@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from data_preparation.shard_format import AUDIO_EXT, META_EXT, DatasetInfo, decode_audio, load_dataset_info
+from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info
+from datamodules.pipeline_stages import DecodeWaveform
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.predictor import Predictor
 from prediction.segments import pad_batch
@@ -63,25 +64,23 @@ class _CountingHandler:
 
 
 def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: float | None,
-             sample_rate: int) -> Iterator[tuple[str, np.ndarray, dict[str, Any]]]:
+             info: DatasetInfo) -> Iterator[tuple[str, np.ndarray, SampleMeta]]:
+    """Decoded, validated samples in shard order; the datamodule's decode stage decides what is valid."""
     import webdataset as wds
 
+    decode = DecodeWaveform(info.sample_rate, len(info.classes))
     dataset = wds.WebDataset(list(urls), shardshuffle=False, handler=_CountingHandler(skipped), empty_check=False)
     for sample in dataset:
         key = sample.get("__key__", "?")
         try:
-            meta = json.loads(sample[META_EXT])
-            wave, rate = decode_audio(sample[AUDIO_EXT])
-            if rate != sample_rate:
-                raise ValueError(f"audio at {rate} Hz, stats.json says {sample_rate} Hz")
-            if wave.size == 0:
-                raise ValueError("no audio samples")
-        except (KeyError, ValueError, RuntimeError) as error:
+            decoded = decode(sample)
+        except ValueError as error:
             skipped.append({"key": key, "reason": f"{type(error).__name__}: {error}"})
             continue
+        wave = decoded["signal"]
         if max_seconds is not None:
-            wave = wave[: int(max_seconds * sample_rate)]
-        yield key, wave, meta
+            wave = wave[: int(max_seconds * info.sample_rate)]
+        yield key, wave, decoded["meta"]
 
 
 def split_urls(info: DatasetInfo, data_root: str, split: str) -> list[str]:
@@ -114,7 +113,7 @@ def collect_logits(
     result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors})
     labels: list[int] = []
     min_samples = round(pad_to_seconds * info.sample_rate) if pad_to_seconds else 0
-    batch: list[tuple[str, np.ndarray, dict[str, Any]]] = []
+    batch: list[tuple[str, np.ndarray, SampleMeta]] = []
 
     def flush() -> None:
         audio, lengths = pad_batch([wave for _, wave, _ in batch], min_samples)
@@ -122,12 +121,12 @@ def collect_logits(
             result.logits[name].append(mappings[name].apply(predictor.predict_logits(audio, lengths)).numpy())
         for key, _, meta in batch:
             result.keys.append(key)
-            result.corpora.append(str(meta.get("corpus", "unknown")))
-            labels.append(info.classes.index(meta["label"]))
+            result.corpora.append(meta.corpus)
+            labels.append(info.classes.index(meta.label))
         batch.clear()
 
-    for key, wave, meta in _samples(split_urls(info, data_root, split), result.skipped, max_seconds, info.sample_rate):
-        label = meta.get("label")
+    for key, wave, meta in _samples(split_urls(info, data_root, split), result.skipped, max_seconds, info):
+        label = meta.label
         if label not in info.classes:
             result.skipped.append({"key": key, "reason": f"label {label!r} is not a class of stats.json"})
             continue
