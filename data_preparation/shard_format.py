@@ -107,6 +107,11 @@ class DatasetInfo:
         return cls(splits=splits, logmel=logmel, **rest)
 
 
+def shard_urls(root: str, split: SplitInfo) -> list[str]:
+    """A split's shard URLs: stats.json lists them relative to its own folder (local path or URL prefix)."""
+    return [f"{root.rstrip('/')}/{path}" for path in split.shards]
+
+
 def load_dataset_info(root: str) -> DatasetInfo:
     """Read stats.json from a local folder or any URL WebDataset's gopen understands."""
     import webdataset as wds

@@ -23,7 +23,7 @@ import torch.distributed as dist
 import webdataset as wds
 from lightning.pytorch import LightningDataModule
 
-from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info
+from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
     BadSampleHandler,
@@ -265,15 +265,14 @@ class ShardDataModule(LightningDataModule):
         return plan
 
     def _split(self, split: str) -> SplitInfo:
-        splits = self.info.splits if self.hparams.features == "waveform" else (self.info.logmel or {}).get("splits")
-        if not splits:
-            raise ValueError(f"data.features={self.hparams.features!r}: {self.data_root}/{STATS_FILE} lists no log-mel shards")
+        # __init__ already refused features='logmel' without log-mel shards
+        splits = self.info.splits if self.hparams.features == "waveform" else self.info.logmel["splits"]
         if split not in splits or not splits[split].shards:
             raise ValueError(f"split {split!r} has no shards in {self.data_root}/{STATS_FILE} (has: {sorted(splits)})")
         return splits[split]
 
     def _urls(self, split: str) -> list[str]:
-        return [f"{self.data_root}/{path}" for path in self._split(split).shards]
+        return shard_urls(self.data_root, self._split(split))
 
     def _world(self) -> tuple[int, int]:
         """(rank, world size): from the trainer, else torch.distributed, else RANK/WORLD_SIZE, else (0, 1)."""

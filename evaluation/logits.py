@@ -14,7 +14,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info
+from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
 from datamodules.pipeline_stages import DecodeWaveform
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.predictor import Predictor
@@ -86,7 +86,7 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: fl
 def split_urls(info: DatasetInfo, data_root: str, split: str) -> list[str]:
     if split not in info.splits:
         raise ValueError(f"split {split!r} is not in {data_root}/stats.json; it has {sorted(info.splits)}")
-    return [f"{data_root.rstrip('/')}/{name}" for name in info.splits[split].shards]
+    return shard_urls(data_root, info.splits[split])
 
 
 def collect_logits(
