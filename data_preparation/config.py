@@ -29,12 +29,44 @@ class CorpusSpec:
 
 
 @dataclass
-class SplitSpec:
-    """speaker: no speaker in two splits (honest scores); stratified: seed 000's random 70/15/15 per class."""
+class FoldSpec:
+    """``split.mode: folds``: cross-validation folds over one set of shards (data_preparation/folds.py).
 
-    mode: Literal["speaker", "stratified"] = "speaker"
+    by: 'speaker' (K speaker folds within each corpus; k null = leave one speaker out),
+    'attribute' (one fold per value of a record attribute: IEMOCAP's ``session``), 'corpus'
+    (leave one corpus out) or 'partition' (published fold files in EmoBox's format under
+    ``partition_dir``, for ``partition_corpus``; other corpora join every fold's training set).
+    val_fraction: share of each fold's training speakers (per corpus) carved out for validation.
+    """
+
+    by: Literal["speaker", "attribute", "corpus", "partition"] = "speaker"
+    k: Optional[int] = 5
+    attribute: str = "session"
+    partition_dir: Optional[str] = None
+    partition_corpus: Optional[str] = None
+    val_fraction: float = 0.2
+
+
+@dataclass
+class SplitSpec:
+    """How clips are split (data_preparation/split_assignment.py).
+
+    mode: 'speaker' (no speaker in two splits, each corpus split on its own; honest scores),
+    'stratified' (seed 000's random 70/15/15 per class), 'attribute' (a split the corpus ships,
+    e.g. MELD's ``meld_split``: ``attribute`` names it, ``attribute_values`` maps its values to
+    train/val/test) or 'folds' (``folds``). few_speakers: where a corpus with fewer speakers
+    than splits goes (train, val, test, or error). pin: split -> 'corpus' or 'corpus/speaker'
+    names placed there (e.g. ``{test: [ravdess/Actor_21]}``; with folds only ``train``).
+    """
+
+    mode: Literal["speaker", "stratified", "attribute", "folds"] = "speaker"
     fractions: list[float] = field(default_factory=lambda: [0.70, 0.15, 0.15])
     seed: int = 0
+    few_speakers: Literal["train", "val", "test", "error"] = "train"
+    pin: dict[str, list[str]] = field(default_factory=dict)
+    attribute: Optional[str] = None
+    attribute_values: dict[str, str] = field(default_factory=dict)
+    folds: Optional[FoldSpec] = None
 
 
 @dataclass
@@ -133,6 +165,8 @@ def _to_config(values: dict[str, Any]) -> PrepareConfig:
     for key, cls in nested.items():
         if isinstance(values.get(key), dict):
             values[key] = cls(**values[key])
+    if isinstance(values["split"].folds, dict):
+        values["split"].folds = FoldSpec(**values["split"].folds)
     augmentation = values.get("augmentation")
     if isinstance(augmentation, dict):
         kinds = {"gaussian_noise": GaussianNoiseSpec, "time_stretch": TimeStretchSpec, "pitch_shift": PitchShiftSpec}
@@ -154,6 +188,7 @@ def validate(config: PrepareConfig) -> PrepareConfig:
     if not 0 <= limits.min_duration < limits.max_duration:
         raise ValueError(f"filter: need 0 <= min_duration < max_duration, got {limits.min_duration}, {limits.max_duration}")
     check_fractions(config.split.fractions)
+    _validate_split(config)
     if config.shard_max_samples < 1:
         raise ValueError(f"shard_max_samples must be at least 1, got {config.shard_max_samples}")
     if config.augmentation is not None:
@@ -161,6 +196,21 @@ def validate(config: PrepareConfig) -> PrepareConfig:
     if config.logmel is not None and min(config.logmel.n_mels, config.logmel.n_fft) < 1:
         raise ValueError("logmel: n_mels and n_fft must be positive")
     return config
+
+
+def _validate_split(config: PrepareConfig) -> None:
+    split = config.split
+    if split.mode == "folds":
+        if split.folds is None:
+            raise ValueError("split.mode=folds needs split.folds (by, k, ...)")
+        if config.augmentation is not None:
+            raise ValueError("split.mode=folds: augmentation is not supported (a fold's train set changes per fold)")
+        if set(split.pin) - {"train"}:
+            raise ValueError(f"split.pin with split.mode=folds: only 'train' can be pinned, got {sorted(split.pin)}")
+        if split.folds.by == "partition" and not split.folds.partition_dir:
+            raise ValueError("split.folds.by=partition needs split.folds.partition_dir")
+    if split.mode == "attribute" and not split.attribute:
+        raise ValueError("split.mode=attribute needs split.attribute (e.g. meld_split)")
 
 
 def _validate_augmentation(spec: AugmentationSpec) -> None:

@@ -16,11 +16,15 @@ from typing import Sequence
 
 from data_preparation import plots
 from data_preparation.config import PrepareConfig, fingerprint
+from data_preparation.corpus_splits import format_corpus_summary
+from data_preparation.emobox import format_partition_report
+from data_preparation.folds import format_fold_plan
 from data_preparation.inputs import Entry, Inputs, collect_inputs
 from data_preparation.logmel import LogmelSettings
 from data_preparation.manifest import summarize, write_manifest
 from data_preparation.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards import make_keys
+from data_preparation.split_assignment import SplitOutcome, fold_split_names
 from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
 from data_preparation.stats import class_weights
 from data_preparation.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
@@ -102,23 +106,27 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     if not classes:
         write_manifest(entries, out / MANIFEST_FILE)
         raise ValueError(f"no clip survived preparation: {summarize(entries)['dropped_by_reason']}; see {out / MANIFEST_FILE}")
-    assign_splits(entries, config.split)
+    outcome = assign_splits(entries, config.split)
+    _log(config, format_corpus_summary(outcome.by_corpus) if outcome.folds is None else format_fold_plan(outcome.folds))
+    if outcome.partition is not None:
+        _log(config, format_partition_report(outcome.partition))
     kept = [e for e in entries if e.kept]
     for entry, key in zip(kept, make_keys([e.corpus for e in kept], [e.source for e in kept])):
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
     spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
     items = {split: split_items(entries, split, classes, spool_of, config.split.seed + n)
-             for n, split in enumerate(SPLITS)}
+             for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
     splits = {name: write_audio_split(group, out, name, config.shard_max_samples) for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
-        class_weights=class_weights(classes, [it.meta.label for it in items["train"]]),
+        class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
         splits=splits,
         taxonomy=inputs.taxonomy.name,
-        extra=_extra(config, inputs, entries, rare, duplicates),
+        folds=outcome.folds,
+        extra=_extra(config, inputs, entries, rare, duplicates, outcome),
     )
     if config.logmel is not None:
         info.logmel = _write_logmel(config, items, out)
@@ -137,14 +145,22 @@ def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out:
             "padding": "repeat", "splits": splits}
 
 
-def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare: dict[str, int], duplicates: int) -> dict:
+def kept_items(items: dict[str, list[ShardItem]]) -> list[ShardItem]:
+    """Every written item (the class weights of a folds dataset; each fold recomputes its own)."""
+    return [item for group in items.values() for item in group]
+
+
+def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare: dict[str, int], duplicates: int,
+           outcome: SplitOutcome) -> dict:
     speakers = {s: len({(e.corpus, e.speaker) for e in entries if e.kept and e.split == s}) for s in SPLITS}
     return {
         "dropped_classes": rare,
         "min_class_share": config.min_class_share,
         "filter": dataclasses.asdict(config.filter),
-        "split": {"mode": config.split.mode, "fractions": list(config.split.fractions), "seed": config.split.seed},
+        "split": dataclasses.asdict(config.split),
         "speakers_per_split": speakers,
+        "split_by_corpus": outcome.by_corpus,
+        "partition": outcome.partition,
         "duplicates": duplicates,
         "skipped_by_readers": inputs.skipped,
         "corpora": [{"name": c.name, "root": c.root} for c in config.corpora],

@@ -90,6 +90,7 @@ class DatasetInfo:
     sample_rate: int = SAMPLE_RATE
     format_version: int = FORMAT_VERSION
     logmel: dict[str, Any] | None = None  # {"n_mels", "hop_length", "n_fft", "frames", "splits": {name: SplitInfo}}
+    folds: list[dict[str, Any]] | None = None  # split.mode=folds: per fold its train/val/test shard groups (fold_plan.py)
     extra: dict[str, Any] = field(default_factory=dict)  # dropped classes, filters, seeds, ...
 
     def to_json(self) -> str:

@@ -46,12 +46,7 @@ def stratified_split(labels: Sequence[str], fractions: Sequence[float], seed: in
 def speaker_split(
     labels: Sequence[str], speakers: Sequence[str], fractions: Sequence[float], seed: int
 ) -> list[str]:
-    """Split name per item with no speaker in two splits.
-
-    Speakers go, largest first (ties in seeded random order), to the split whose per-class
-    counts move closest to their targets (fraction x class total); a split still empty when
-    only as many speakers remain as there are empty splits gets one of them.
-    """
+    """Split name per item with no speaker in two splits (``balanced_groups`` over the splits)."""
     fractions = check_fractions(fractions)
     wanted = [s for s, f in zip(SPLITS, fractions) if f > 0]
     counts_by_speaker: dict[str, Counter] = defaultdict(Counter)
@@ -62,20 +57,38 @@ def speaker_split(
             f"split.mode=speaker needs at least {len(wanted)} speakers, found {len(counts_by_speaker)}; "
             "use split.mode=stratified"
         )
-    classes = sorted(set(labels))
-    matrix = np.array([[counts_by_speaker[s][c] for c in classes] for s in sorted(counts_by_speaker)], float)
-    order = _speaker_order(matrix, seed)
-    targets = np.outer(fractions, matrix.sum(axis=0))  # [split, class]
-    assigned = np.zeros_like(targets)
-    owner: dict[int, int] = {}
-    for position, speaker in enumerate(order):
-        empty = [s for s, name in enumerate(SPLITS) if name in wanted and not assigned[s].any()]
-        candidates = empty if len(order) - position <= len(empty) else [SPLITS.index(n) for n in wanted]
-        owner[speaker] = min(candidates, key=lambda s: _cost(assigned, targets, s, matrix[speaker]))
-        assigned[owner[speaker]] += matrix[speaker]
     names = sorted(counts_by_speaker)
-    split_of = {names[i]: SPLITS[s] for i, s in owner.items()}
+    classes = sorted(set(labels))
+    matrix = np.array([[counts_by_speaker[s][c] for c in classes] for s in names], float)
+    wanted_index = [SPLITS.index(n) for n in wanted]
+    owner = balanced_groups(matrix, [fractions[i] for i in wanted_index], seed)
+    split_of = {names[i]: SPLITS[wanted_index[g]] for i, g in enumerate(owner)}
     return [split_of[speaker] for speaker in speakers]
+
+
+def balanced_groups(matrix: np.ndarray, fractions: Sequence[float], seed: int) -> list[int]:
+    """Group index per speaker (row of ``matrix`` [speaker, class] counts), no speaker split.
+
+    Speakers go, largest first (ties in seeded random order), to the group whose per-class
+    counts move closest to their targets (fraction x class total); a group still empty when
+    only as many speakers remain as there are empty groups gets one of them, so every group
+    is used when there are at least as many speakers as groups. Serves both the 70/15/15
+    splits and K speaker folds (K equal fractions).
+
+    >>> balanced_groups(np.array([[2, 0], [0, 2], [2, 0], [0, 2]], float), [0.5, 0.5], seed=0)  # one a, one b each
+    [1, 0, 0, 1]
+    """
+    order = _speaker_order(matrix, seed)
+    targets = np.outer(fractions, matrix.sum(axis=0))  # [group, class]
+    assigned = np.zeros_like(targets)
+    owner = [0] * len(matrix)
+    groups = list(range(len(fractions)))
+    for position, speaker in enumerate(order):
+        empty = [g for g in groups if not assigned[g].any()]
+        candidates = empty if len(order) - position <= len(empty) else groups
+        owner[speaker] = min(candidates, key=lambda g: _cost(assigned, targets, g, matrix[speaker]))
+        assigned[owner[speaker]] += matrix[speaker]
+    return owner
 
 
 def _speaker_order(matrix: np.ndarray, seed: int) -> list[int]:

@@ -14,7 +14,7 @@ from data_preparation.config import SplitSpec
 from data_preparation.decode import AudioFilter, DecodeTask, decode_file
 from data_preparation.inputs import Entry
 from data_preparation.parallel import ordered_map
-from data_preparation.splits import speaker_split, stratified_split
+from data_preparation.split_assignment import SplitOutcome, assign
 
 
 def spool_path(spool: Path, index: int) -> Path:
@@ -58,15 +58,13 @@ def drop_rare(entries: Sequence[Entry], min_share: float) -> dict[str, int]:
     return {label: counts[label] for label in sorted(rare)}
 
 
-def assign_splits(entries: Sequence[Entry], spec: SplitSpec) -> None:
-    """Set ``split`` on every kept entry; speakers are namespaced by corpus (spk01 of two corpora differ)."""
+def assign_splits(entries: Sequence[Entry], spec: SplitSpec) -> SplitOutcome | None:
+    """Set ``split`` on every kept entry (a shard group with folds); speakers are namespaced by corpus
+    (spk01 of two corpora differ), and every corpus is split on its own (split_assignment.py)."""
     kept = [e for e in entries if e.kept]
     if not kept:
-        return
-    labels = [e.label or "" for e in kept]
-    if spec.mode == "speaker":
-        splits = speaker_split(labels, [f"{e.corpus}/{e.speaker}" for e in kept], spec.fractions, spec.seed)
-    else:
-        splits = stratified_split(labels, spec.fractions, spec.seed)
-    for entry, split in zip(kept, splits):
+        return None
+    outcome = assign(entries, spec)
+    for entry, split in zip(kept, outcome.splits):
         entry.split = split
+    return outcome

@@ -24,6 +24,7 @@ import webdataset as wds
 from lightning.pytorch import LightningDataModule
 
 from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
+from data_preparation.fold_plan import fold_view
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
     BadSampleHandler,
@@ -96,6 +97,8 @@ class ShardDataModule(LightningDataModule):
         resampled: draw training shards with replacement (for sets much larger than an epoch).
         eval_crop: deterministic crop of long clips at evaluation.
         max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
+        fold: for a dataset prepared with ``split.mode: folds``, the fold to train and test
+            (data_preparation/fold_plan.py); its class weights come from that fold's training counts.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class ShardDataModule(LightningDataModule):
         persistent_workers: bool = False,
         pin_memory: bool = True,
         max_bad_samples: int = 100,
+        fold: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -127,6 +131,11 @@ class ShardDataModule(LightningDataModule):
             raise ValueError(f"data.num_workers={num_workers} / data.samples_per_epoch={samples_per_epoch}: out of range")
         self.data_root = data_root.rstrip("/")
         self.info: DatasetInfo = load_dataset_info(self.data_root)
+        if fold is not None:
+            self.info = fold_view(self.info, fold)  # train/val/test = the fold's unions of shard groups
+        elif self.info.folds:
+            raise ValueError(f"{self.data_root} is prepared as {len(self.info.folds)} folds: set data.fold "
+                             f"(0..{len(self.info.folds) - 1}), or run them all with cross_validate.py")
         self.train_splits = list(train_splits)
         if features == "logmel" and not (self.info.logmel or {}).get("splits"):
             raise ValueError(f"data.features='logmel': {self.data_root}/{STATS_FILE} lists no log-mel shards")

@@ -1,0 +1,142 @@
+"""Cross-validation folds over one prepared dataset: speaker K-fold / LOSO, by attribute, by corpus.
+
+A fold is a role per clip: ``test`` (the held-out part), ``train``, ``val`` (carved from that
+fold's training speakers, corpus by corpus) or ``""`` (not used in that fold). Audio is decoded
+and written once: ``fold_groups`` cuts the clips into the groups of clips that play the same
+role in every fold, the preparation writes one set of shards per group, and each fold's
+train/val/test is a union of whole groups (``data_preparation/fold_plan.py``), so every
+evaluation still reads whole shards and sees every clip exactly once.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Sequence
+
+import numpy as np
+
+from data_preparation.splits import balanced_groups, speaker_split
+
+TRAIN, VAL, TEST, UNUSED = "train", "val", "test", ""
+
+
+def speaker_folds(labels: Sequence[str], corpora: Sequence[str], speakers: Sequence[str], k: int | None,
+                  seed: int, pinned_train: Sequence[bool] | None = None) -> tuple[list[int], list[str]]:
+    """(test fold per item, fold names): no speaker in two test folds.
+
+    ``k`` None is leave-one-speaker-out over the whole merge (one fold per corpus/speaker).
+    Otherwise each corpus's speakers are dealt to the K folds on their own, balancing classes
+    (``balanced_groups``), so every fold's test set holds about 1/K of every corpus; a corpus
+    with fewer than K speakers is tested in as many folds as it has speakers. Items pinned to
+    train get fold -1 (never tested).
+    """
+    pinned = list(pinned_train or [False] * len(labels))
+    owners = [f"{c}/{s}" for c, s in zip(corpora, speakers)]
+    if k is None:
+        names = sorted({o for o, p in zip(owners, pinned) if not p})
+        return [-1 if p else names.index(o) for o, p in zip(owners, pinned)], names
+    if k < 2:
+        raise ValueError(f"split.folds.k={k}: need at least 2 folds (null = leave one speaker out)")
+    fold_of: dict[str, int] = {}
+    sizes = np.zeros(k)  # test clips per fold so far, over the corpora already dealt
+    for corpus in sorted(set(corpora)):
+        rows = [i for i, c in enumerate(corpora) if c == corpus and not pinned[i]]
+        names = sorted({owners[i] for i in rows})
+        if not names:
+            continue
+        classes = sorted({labels[i] for i in rows})
+        counts = Counter((owners[i], labels[i]) for i in rows)
+        matrix = np.array([[counts[(n, c)] for c in classes] for n in names], float)
+        folds = np.array(balanced_groups(matrix, [1.0 / k] * k, seed))
+        per_fold = np.bincount(folds, weights=matrix.sum(axis=1), minlength=k)
+        # rotate this corpus's folds so its bigger folds land where the merge's folds are small
+        shift = min(range(k), key=lambda r: (float(np.square(sizes + np.roll(per_fold, r)).sum()), r))
+        sizes += np.roll(per_fold, shift)
+        for name, fold in zip(names, folds):
+            fold_of[name] = int((fold + shift) % k)
+    return [-1 if p else fold_of[o] for o, p in zip(owners, pinned)], [f"fold{f}" for f in range(k)]
+
+
+def value_folds(values: Sequence[str], what: str) -> tuple[list[int], list[str]]:
+    """(test fold per item, fold names): one fold per distinct value, in sorted order.
+
+    For leave-one-session-out (``attributes.session`` of IEMOCAP) and leave-one-corpus-out.
+
+    >>> value_folds(["s2", "s1", "s2"], "session")
+    ([1, 0, 1], ['session=s1', 'session=s2'])
+    """
+    names = sorted(set(values))
+    if len(names) < 2:
+        raise ValueError(f"folds by {what}: need at least 2 distinct values, found {names}")
+    return [names.index(v) for v in values], [f"{what}={v}" for v in names]
+
+
+def roles_from_test_folds(test_fold: Sequence[int], count: int) -> list[list[str]]:
+    """Per fold, the role per item before validation is carved: test in its own fold, train elsewhere."""
+    return [[TEST if f == fold else TRAIN for f in test_fold] for fold in range(count)]
+
+
+def carve_validation(roles: list[str], labels: Sequence[str], corpora: Sequence[str], speakers: Sequence[str],
+                     fraction: float, seed: int) -> list[str]:
+    """Move about ``fraction`` of each corpus's training speakers of one fold to ``val``.
+
+    A corpus with a single training speaker keeps it in train (it cannot give a speaker away).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"split.folds.val_fraction={fraction}: must be in (0, 1)")
+    result = list(roles)
+    by_corpus: dict[str, list[int]] = defaultdict(list)
+    for index, role in enumerate(roles):
+        if role == TRAIN:
+            by_corpus[corpora[index]].append(index)
+    for corpus in sorted(by_corpus):
+        rows = by_corpus[corpus]
+        if len({speakers[i] for i in rows}) < 2:
+            continue
+        parts = speaker_split([labels[i] for i in rows], [speakers[i] for i in rows], [1 - fraction, fraction, 0.0], seed)
+        for index, part in zip(rows, parts):
+            result[index] = part
+    return result
+
+
+def fold_groups(roles: Sequence[Sequence[str]]) -> tuple[list[str], list[dict[str, list[str]]]]:
+    """(group name per item, per fold the groups of each role) from per-fold roles.
+
+    Items with the same role in every fold form one group; a fold's train/val/test is then a
+    union of groups. Groups are named ``g000``.. in sorted order of their role signatures.
+
+    >>> fold_groups([["test", "train", "train"], ["train", "test", "test"]])
+    (['g000', 'g001', 'g001'], [{'train': ['g001'], 'val': [], 'test': ['g000']}, {'train': ['g000'], 'val': [], 'test': ['g001']}])
+    """
+    count = len(roles[0]) if roles else 0
+    signatures = [tuple(fold[i] for fold in roles) for i in range(count)]
+    names = {sig: f"g{n:03d}" for n, sig in enumerate(sorted(set(signatures)))}
+    plan = []
+    for position in range(len(roles)):
+        plan.append({role: sorted(name for sig, name in names.items() if sig[position] == role)
+                     for role in (TRAIN, VAL, TEST)})
+    return [names[s] for s in signatures], plan
+
+
+def check_folds(roles: Sequence[Sequence[str]], speakers: Sequence[str], speaker_disjoint: bool = True) -> None:
+    """Raise unless every fold has train, val and test clips and (``speaker_disjoint``) no speaker
+    in two roles of a fold; a published partition file may mix speakers, so it skips that check."""
+    for number, fold in enumerate(roles):
+        present = set(fold)
+        for role in (TRAIN, VAL, TEST):
+            if role not in present:
+                raise ValueError(f"fold {number} has no {role} clips: too few speakers for this protocol "
+                                 "(lower split.folds.k or split.folds.val_fraction)")
+        owner: dict[str, str] = {}
+        for speaker, role in zip(speakers, fold):
+            if speaker_disjoint and role and owner.setdefault(speaker, role) != role:
+                raise ValueError(f"fold {number}: speaker {speaker} is in both {owner[speaker]} and {role}")
+
+
+def format_fold_plan(plan: Sequence[dict]) -> str:
+    """The printed fold summary: clips / speakers per role and the test set per corpus."""
+    lines = [f"{len(plan)} folds (clips / speakers):"]
+    for fold in plan:
+        roles = ", ".join(f"{r} {fold['clips'][r]}/{fold['speakers'][r]}" for r in (TRAIN, VAL, TEST))
+        corpora = ", ".join(f"{c} {n}" for c, n in fold["test_per_corpus"].items())
+        lines.append(f"  {fold['name']}: {roles}; test per corpus: {corpora}")
+    return "\n".join(lines)
