@@ -133,12 +133,14 @@ def roc_auc_one_vs_rest(
 def per_corpus_accuracy(
     y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, corpora: Sequence[str]
 ) -> dict[str, dict[str, float]]:
-    """Accuracy, macro F1 and sample count for each corpus, sorted by corpus name.
+    """WA (accuracy), UA (recall averaged over the classes the corpus has), macro F1 and sample
+    count for each corpus, sorted by corpus name.
 
-    >>> per_corpus_accuracy([0, 1, 1], [0, 1, 0], ["x", "y", "y"])["y"]["accuracy"]
-    0.5
+    >>> row = per_corpus_accuracy([0, 1, 1, 1], [0, 1, 0, 0], ["x", "y", "y", "y"])["y"]
+    >>> round(row["wa"], 3), row["ua"]
+    (0.333, 0.3333333333333333)
     """
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import balanced_accuracy_score, f1_score
 
     y_true, y_pred = _as_indices(y_true), _as_indices(y_pred)
     corpora = np.asarray(list(corpora))
@@ -148,9 +150,20 @@ def per_corpus_accuracy(
         table[corpus] = {
             "num_samples": int(mask.sum()),
             "accuracy": float(np.mean(y_true[mask] == y_pred[mask])),
+            "wa": float(np.mean(y_true[mask] == y_pred[mask])),
+            "ua": _balanced_accuracy(balanced_accuracy_score, y_true[mask], y_pred[mask]),
             "macro_f1": float(f1_score(y_true[mask], y_pred[mask], average="macro", zero_division=0)),
         }
     return table
+
+
+def _balanced_accuracy(score: Any, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """sklearn's balanced accuracy, without its warning for predicted classes the corpus lacks."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(score(y_true, y_pred))
 
 
 def top_confusions(cm: np.ndarray, class_names: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
