@@ -51,6 +51,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--fold", type=int | None, default=None, help="run only this fold (a SLURM array task)")
     parser.add_argument("--prepare_only", type=bool, default=False, help="prepare the shards, print the fold count, stop")
     parser.add_argument("--aggregate_only", type=bool, default=False, help="aggregate the finished folds, train nothing")
+    parser.add_argument("--extra_train_args", type=list[str], default=[],
+                        help="train.py arguments appended after the protocol's train_args (JSON list)")
     parser.add_argument("--launcher", type=str, default="",
                         help="command that starts train.py, e.g. 'srun --kill-on-bad-exit=1' (split like a shell would)")
     return parser
@@ -71,4 +73,5 @@ def parse_args(argv: Sequence[str] | None = None) -> Invocation:
     values = parser.parse_args(argv).as_dict()
     values.pop("config", None)
     options = {k: values.pop(k) for k in ("fold", "prepare_only", "aggregate_only", "launcher")}
+    values["train_args"] = [*values["train_args"], *values.pop("extra_train_args")]
     return Invocation(ProtocolConfig(**values), **options)
