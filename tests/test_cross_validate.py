@@ -17,6 +17,7 @@ from data_preparation import demo_corpus
 from evaluation.report import build_report
 from protocols.results import format_markdown, write_results
 from protocols.scores import aggregate, scores_from_report
+from tests.slurm_cluster import slurm_cluster  # noqa: F401 (session fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,3 +144,38 @@ def test_bad_fold_number_is_a_user_error(tmp_path: Path, monkeypatch, capsys) ->
     config = write_protocol(tmp_path, "tiny-bad")
     assert cross_validate.main(["--config", str(config), "--fold", "5"]) == 2
     assert "--fold 5: the protocol has folds 0..1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_protocol_as_a_slurm_array(slurm_cluster, tmp_path: Path, monkeypatch) -> None:
+    """``sbatch --array=0-1 slurm/cross_validate.sh``: one fold per task, the last one aggregates."""
+    monkeypatch.chdir(REPO)
+    config = write_protocol(tmp_path, "tiny-array")
+    assert cross_validate.main(["--config", str(config), "--prepare_only"]) == 0  # the README's first step
+    job = slurm_cluster.sbatch("--array=0-1", "--gres=none", "--ntasks-per-node=1", "--cpus-per-task=1", "--mem=2G",
+                               "--time=00:15:00", f"--output={tmp_path}/%x-%A_%a.out", "slurm/cross_validate.sh",
+                               str(config), cwd=REPO)
+    logs = ""
+    for task in (0, 1):
+        state = slurm_cluster.wait_for(f"{job}_{task}", {"COMPLETED"}, timeout=600)
+        log = tmp_path / f"ser-cv-{job}_{task}.out"
+        logs += log.read_text(errors="replace") if log.exists() else f"(no log {log})"
+        assert state == "COMPLETED", f"task {task} ended {state}:\n{logs[-4000:]}"
+    assert f"array job {job} task 0" in logs and f"array job {job} task 1" in logs
+    assert "srun --kill-on-bad-exit=1" in logs and "--data.fold=0" in logs and "--data.fold=1" in logs
+    check_results(tmp_path, "tiny-array")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "protocols").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_ready_made_protocol_parses(path: Path, monkeypatch) -> None:
+    """Each protocol, its preparation config with the overrides, and its train config compose."""
+    from data_preparation.config import parse_config
+    from protocols.config import parse_args
+
+    monkeypatch.chdir(REPO)
+    protocol = parse_args(["--config", str(path)]).protocol
+    assert "# " in path.read_text().splitlines()[0]  # it starts with the comment that says where it comes from
+    prepare = parse_config(protocol.prepare_argv())
+    assert prepare.output == protocol.data_overrides["output"]
+    assert Path(protocol.train).is_file()
