@@ -149,7 +149,9 @@ class ReportCallback(Callback):
         logger.log_table(key=f"{stage}/per_class", step=step, columns=["class", "precision", "recall", "f1", "support"],
                          data=[[n, rows[n]["precision"], rows[n]["recall"], rows[n]["f1-score"], rows[n]["support"]]
                                for n in names])
-        logger.log_metrics({f"{stage}/report_{k}": v for k, v in summary_row(report).items() if v is not None}, step)
+        auc = summary_row(report)["roc_auc_macro"]  # the one headline number torchmetrics does not already log
+        if auc is not None:
+            logger.log_metrics({f"{stage}/roc_auc_macro": auc}, step)
         if mistakes:
             rate = int(pl_module.hparams.get("sample_rate", 16_000))
             clips = [wandb.Audio(m.audio, sample_rate=rate,

@@ -26,7 +26,7 @@ from evaluation.report import build_report, summary_row, write_report
 from prediction.predictor import load_predictor
 
 log = logging.getLogger(__name__)
-WEIGHT_METRICS = ("macro_f1", "weighted_f1", "uar", "accuracy")
+WEIGHT_METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
 
 @dataclass

@@ -149,7 +149,6 @@ def per_corpus_accuracy(
         mask = corpora == corpus
         table[corpus] = {
             "num_samples": int(mask.sum()),
-            "accuracy": float(np.mean(y_true[mask] == y_pred[mask])),
             "wa": float(np.mean(y_true[mask] == y_pred[mask])),
             "ua": _balanced_accuracy(balanced_accuracy_score, y_true[mask], y_pred[mask]),
             "macro_f1": float(f1_score(y_true[mask], y_pred[mask], average="macro", zero_division=0)),
@@ -215,13 +214,13 @@ def build_report(
 
 
 def summary_row(report: dict[str, Any]) -> dict[str, float | None]:
-    """The headline numbers of a report: accuracy, macro/weighted F1, macro recall (UAR), macro AUC."""
+    """The headline numbers of a report: UA (macro recall), WA (accuracy), macro/weighted F1, macro AUC."""
     classification = report["classification_report"]
     return {
-        "accuracy": classification["accuracy"],
+        "ua": classification["macro avg"]["recall"],
+        "wa": classification["accuracy"],
         "macro_f1": classification["macro avg"]["f1-score"],
         "weighted_f1": classification["weighted avg"]["f1-score"],
-        "uar": classification["macro avg"]["recall"],
         "roc_auc_macro": report["roc_auc_ovr"]["macro"],
     }
 
@@ -229,9 +228,9 @@ def summary_row(report: dict[str, Any]) -> dict[str, float | None]:
 def _write_per_corpus_csv(table: dict[str, dict[str, float]], path: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["corpus", "num_samples", "accuracy", "macro_f1"])
+        writer.writerow(["corpus", "num_samples", "ua", "wa", "macro_f1"])
         for corpus, row in table.items():
-            writer.writerow([corpus, row["num_samples"], f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}"])
+            writer.writerow([corpus, row["num_samples"], f"{row['ua']:.4f}", f"{row['wa']:.4f}", f"{row['macro_f1']:.4f}"])
 
 
 def format_classification_report(report: dict[str, Any]) -> str:

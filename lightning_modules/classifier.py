@@ -64,7 +64,7 @@ class EmotionClassifier(LightningModule):
         min_lr_ratio: float = 0.0,
         plateau_patience: int = 1,
         plateau_factor: float = 0.5,
-        monitor: str = "val/f1_weighted",
+        monitor: str = "val/weighted_f1",
         augment: nn.Module | None = None,
     ) -> None:
         super().__init__()

@@ -115,9 +115,9 @@ class SERLightningCLI(LightningCLI):
         # last.ckpt after every epoch; ModelCheckpoint's save_last writes it only with a top-k save (Lightning 2.6)
         parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults({
-            "checkpoint.monitor": "val/f1_weighted", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
+            "checkpoint.monitor": "val/weighted_f1", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
             "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint, after every epoch
-            "checkpoint.filename": "epoch{epoch:03d}-f1w{val/f1_weighted:.4f}-f1m{val/f1_macro:.4f}",
+            "checkpoint.filename": "epoch{epoch:03d}-wf1{val/weighted_f1:.4f}-ua{val/ua:.4f}",
             "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
         })
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")

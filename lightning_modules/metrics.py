@@ -1,7 +1,10 @@
 """torchmetrics for emotion classification, synchronised across ranks by torchmetrics itself.
 
-Names follow ``{stage}/{metric}``: ``val/f1_weighted`` (the seeds' headline score and the default
-checkpoint monitor), ``val/f1_macro``, ``val/recall_macro`` (UAR, the SER literature's score).
+Names follow ``{stage}/{metric}`` with the SER literature's metrics, one name each: ``ua``
+(unweighted average recall = balanced accuracy), ``wa`` (weighted accuracy = accuracy),
+``macro_f1`` and ``weighted_f1`` (the seeds' headline score and the default checkpoint monitor),
+plus macro and weighted precision. Macro recall is UA and weighted recall equals WA for
+single-label classification, so neither is logged twice under another name.
 """
 from __future__ import annotations
 
@@ -19,17 +22,16 @@ from torchmetrics.classification import (
 
 
 def summary_metrics(num_classes: int, prefix: str) -> MetricCollection:
-    """Accuracy, weighted and macro F1, precision and recall; keys like ``val/f1_weighted``."""
+    """UA, WA, macro/weighted F1 and precision; keys like ``val/ua``, ``val/weighted_f1``."""
     kwargs = {"num_classes": num_classes}
     return MetricCollection(
         {
-            "acc": MulticlassAccuracy(average="micro", **kwargs),
-            "f1_weighted": MulticlassF1Score(average="weighted", **kwargs),
-            "f1_macro": MulticlassF1Score(average="macro", **kwargs),
-            "precision_weighted": MulticlassPrecision(average="weighted", **kwargs),
+            "ua": MulticlassRecall(average="macro", **kwargs),
+            "wa": MulticlassAccuracy(average="micro", **kwargs),
+            "macro_f1": MulticlassF1Score(average="macro", **kwargs),
+            "weighted_f1": MulticlassF1Score(average="weighted", **kwargs),
             "precision_macro": MulticlassPrecision(average="macro", **kwargs),
-            "recall_weighted": MulticlassRecall(average="weighted", **kwargs),
-            "recall_macro": MulticlassRecall(average="macro", **kwargs),
+            "precision_weighted": MulticlassPrecision(average="weighted", **kwargs),
         },
         prefix=f"{prefix}/",
     )

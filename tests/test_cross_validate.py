@@ -74,6 +74,23 @@ def test_scores_from_a_report_name_the_fields_metrics() -> None:
     assert scores["corpus_macro"]["wa"] == pytest.approx((0.75 + 0.5) / 2)
 
 
+def test_logged_metrics_carry_the_fields_names_once() -> None:
+    """UA = balanced accuracy and WA = accuracy under one name each; no recall alias of either."""
+    import torch
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    from lightning_modules.metrics import summary_metrics
+
+    metrics = summary_metrics(3, "val")
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
+    predicted = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    values = {k: float(v) for k, v in metrics(torch.nn.functional.one_hot(predicted, 3).float(), labels).items()}
+    assert set(values) == {"val/ua", "val/wa", "val/macro_f1", "val/weighted_f1", "val/precision_macro",
+                           "val/precision_weighted"}
+    assert values["val/ua"] == pytest.approx(balanced_accuracy_score(labels, predicted))  # (3/4 + 1/2 + 1) / 3
+    assert values["val/wa"] == pytest.approx(accuracy_score(labels, predicted))
+
+
 TINY_TRAIN = {
     "seed_everything": 0,
     "trainer": {"accelerator": "cpu", "devices": 1, "precision": "32-true", "max_epochs": 1, "log_every_n_steps": 1,

@@ -21,7 +21,7 @@ EPOCHS = 2
 
 def last_validation_row(metrics_csv: Path) -> dict[str, float]:
     with open(metrics_csv) as stream:
-        rows = [row for row in csv.DictReader(stream) if row.get("val/acc")]
+        rows = [row for row in csv.DictReader(stream) if row.get("val/wa")]
     return {key: float(value) for key, value in rows[-1].items() if key.startswith("val/") and value}
 
 
@@ -38,7 +38,7 @@ def test_ddp_validation_equals_single_process(tmp_path: Path) -> None:
     assert "MEMBER: 2/2" in output and "distributed_backend=gloo" in output
     run_dir = tmp_path / "runs" / "tiny"
     distributed = last_validation_row(run_dir / "csv" / "metrics.csv")
-    assert {"val/acc", "val/f1_macro", "val/f1_weighted", "val/loss"} <= set(distributed)
+    assert {"val/wa", "val/ua", "val/macro_f1", "val/weighted_f1", "val/loss"} <= set(distributed)
 
     cli = SERLightningCLI(args=["--config", str(config), "--trainer.devices=1", "--trainer.logger=false",
                                 "--wandb.mode=disabled", "--run.name=single"])

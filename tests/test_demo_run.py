@@ -31,12 +31,12 @@ def test_demo_run_beats_chance_on_held_out_speakers(tmp_path: Path, monkeypatch:
     scores = train.main(["--config", "configs/demo.yaml", f"--data.data_root={tmp_path / 'prepared'}",
                          f"--run.root={tmp_path / 'runs'}", "--wandb.mode=auto"])
 
-    assert scores["test/f1_macro"] > CHANCE + 0.25, scores
+    assert scores["test/macro_f1"] > CHANCE + 0.25, scores
     run_dir = tmp_path / "runs" / "demo"
     report = json.loads((run_dir / "reports" / "test" / "report.json").read_text())
     assert report["num_samples"] == info.splits["test"].num_samples  # every held-out clip, once
     (folder,) = (run_dir / "wandb").glob("offline-run-*")
     records = read_wandb_records(folder)
     assert {"model", "data", "trainer"} <= set(records["config"])
-    assert {"val/f1_macro", "test/f1_macro", "test/acc"} <= set(records["history"])
+    assert {"val/macro_f1", "test/macro_f1", "test/wa", "test/ua"} <= set(records["history"])
     assert list((folder / "files" / "media" / "images" / "test").glob("confusion_matrix*.png"))

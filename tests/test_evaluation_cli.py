@@ -74,6 +74,6 @@ def test_stacked_ensemble_artefact_loads_like_a_model(checkpoints, data, tmp_pat
     assert predictor.class_names == ["class0", "class1", "class2", "class3"]
     report = evaluate.main(["--model", str(moved), "--data_root", str(data), "--output_dir", str(tmp_path / "ev")])
     stacked = next(row for row in rows if row["system"] == "stacked_best")
-    assert report["classification_report"]["accuracy"] == pytest.approx(stacked["accuracy"])
+    assert report["classification_report"]["accuracy"] == pytest.approx(stacked["wa"])
     built = np.load(moved / "logits" / "test.npz")
     assert built["labels"].shape == (20,)

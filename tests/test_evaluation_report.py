@@ -22,16 +22,16 @@ def test_report_numbers_match_hand_computed_values(tmp_path):
     assert classification["happy"]["precision"] == pytest.approx(2 / 3)
     assert report["confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [1, 0, 2]]
     assert report["confusion_matrix_normalized"][2] == pytest.approx([1 / 3, 0, 2 / 3])
-    assert report["per_corpus"]["a"] == {"num_samples": 4, "accuracy": 1.0, "macro_f1": 1.0}
-    assert report["per_corpus"]["b"]["accuracy"] == pytest.approx(2 / 4)
+    assert report["per_corpus"]["a"] == {"num_samples": 4, "ua": 1.0, "wa": 1.0, "macro_f1": 1.0}
+    assert report["per_corpus"]["b"]["wa"] == pytest.approx(2 / 4)
     assert {(c["true"], c["predicted"]) for c in report["top_confusions"]} == {("anger", "happy"), ("sad", "anger")}
-    assert summary_row(report)["uar"] == pytest.approx(np.mean([2 / 3, 1.0, 2 / 3]))
+    assert summary_row(report)["ua"] == pytest.approx(np.mean([2 / 3, 1.0, 2 / 3]))
 
     paths = write_report(report, tmp_path / "report")
     assert json.loads(paths["json"].read_text())["confusion_matrix"] == report["confusion_matrix"]
     for key in ("confusion_counts", "confusion_normalized"):
         assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert paths["per_corpus"].read_text().splitlines()[0] == "corpus,num_samples,accuracy,macro_f1"
+    assert paths["per_corpus"].read_text().splitlines()[0] == "corpus,num_samples,ua,wa,macro_f1"
     assert "weighted avg" in paths["text"].read_text()
 
 

@@ -54,4 +54,4 @@ def test_kill_9_mid_run_then_same_command_resumes(tmp_path: Path) -> None:
     final = torch.load(last, map_location="cpu", weights_only=False)
     assert final["epoch"] == EPOCHS - 1
     assert final["global_step"] == EPOCHS * steps_per_epoch
-    assert "test/f1_macro" in output  # the resumed run went on to test its best checkpoint
+    assert "test/macro_f1" in output  # the resumed run went on to test its best checkpoint

@@ -73,7 +73,7 @@ def test_sbatch_train_sh_runs_two_task_ddp_to_completion(uninterrupted: Job) -> 
     log = uninterrupted.log_text()
     assert f"job {uninterrupted.id} restart 0 on" in log and "1 node(s) x 2 task(s)" in log
     assert "MEMBER: 2/2" in log and "Starting with 2 processes" in log  # Lightning read both ranks from SLURM
-    assert f"run: {uninterrupted.run_dir}" in log and "test/f1_macro" in log  # fit, then test of the best
+    assert f"run: {uninterrupted.run_dir}" in log and "test/macro_f1" in log  # fit, then test of the best
     final = uninterrupted.last_checkpoint()
     steps = uninterrupted.train_steps_logged()
     assert final["epoch"] == EPOCHS - 1

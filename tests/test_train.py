@@ -36,7 +36,7 @@ FAMILY_ARGS = {
     "efficientnet": ["--config", "configs/efficientnet_b5.yaml", "--model.net.init_args.model_name=test_efficientnet",
                      "--model.net.init_args.pretrained=false", "--model.net.init_args.image_size=32",
                      "--model.net.init_args.trainable_blocks=3"],
-    "small_cnn": ["--config", "configs/demo.yaml", "--checkpoint.monitor=val/f1_weighted"],
+    "small_cnn": ["--config", "configs/demo.yaml", "--checkpoint.monitor=val/weighted_f1"],
 }
 
 
@@ -72,7 +72,7 @@ def test_family_fits_checkpoints_by_f1_and_resumes(family, data_root, encoders, 
     best = Path(cli.trainer.checkpoint_callback.best_model_path)
     assert best.is_file() and best.parent == tmp_path / "run" / "checkpoints"
     assert cli.trainer.checkpoint_callback.monitor == cli.config.checkpoint.monitor
-    assert 0.0 <= scores["test/f1_weighted"] <= 1.0 and "test/f1_macro" in scores
+    assert 0.0 <= scores["test/weighted_f1"] <= 1.0 and "test/macro_f1" in scores
     assert (tmp_path / "run" / "reports" / "test" / "confusion_counts.png").is_file()
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
 
@@ -108,14 +108,15 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
             "--trainer.max_epochs=4", "--early_stopping.patience=4"]
     cli, scores = run(args)
     chance = 0.25
-    assert scores["test/f1_macro"] > chance + 0.4, scores
+    assert scores["test/macro_f1"] > chance + 0.4, scores
 
     run_folders = glob.glob(str(tmp_path / "runs" / "demo" / "wandb" / "offline-run-*"))
     assert len(run_folders) == 1, "W&B must run offline without an API key"
     folder = Path(run_folders[0])
     records = read_wandb_records(folder)
     assert {"model", "data", "trainer", "checkpoint"} <= set(records["config"])
-    assert {"train/loss_step", "val/f1_macro", "test/f1_macro", "lr-AdamW/head"} <= set(records["history"])
+    assert {"train/loss_step", "val/macro_f1", "test/macro_f1", "val/ua", "val/wa", "lr-AdamW/head"} <= set(records["history"])
+    assert not [k for k in records["history"] if "report_" in k or "f1_macro" in k]  # one name per metric
     assert list((folder / "files" / "media" / "images" / "test").glob("confusion_matrix*.png"))
     assert list((folder / "files" / "media" / "table" / "test").glob("per_class*.json"))
     report = json.loads((tmp_path / "runs" / "demo" / "reports" / "test" / "report.json").read_text())

@@ -40,7 +40,7 @@ def make_tiny_run(root: Path, epochs: int = 3, per_class_train: int = 12, shards
         },
         "data": {"data_root": str(root / "data"), "batch_size": 4, "num_workers": 0, "clip_seconds": 1.0,
                  "shuffle_buffer": 8},
-        "checkpoint": {"monitor": "val/f1_macro"},
+        "checkpoint": {"monitor": "val/macro_f1"},
         "early_stopping": {"patience": 50},
         "report": {"every_n_val_epochs": 1000, "mistakes": 0},
         "wandb": {"mode": "offline", "project": "ser-tests"},
