@@ -49,8 +49,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--config", action=ActionConfigFile, help="a configs/protocols/*.yaml file")
     parser.add_class_arguments(ProtocolConfig, nested_key=None, as_group=False)
     parser.add_argument("--fold", type=int | None, default=None, help="run only this fold (a SLURM array task)")
-    parser.add_argument("--prepare_only", type=bool, default=False, help="prepare the shards, print the fold count, stop")
-    parser.add_argument("--aggregate_only", type=bool, default=False, help="aggregate the finished folds, train nothing")
+    parser.add_argument("--prepare_only", action="store_true", help="prepare the shards, print the fold count, stop")
+    parser.add_argument("--aggregate_only", action="store_true", help="aggregate the finished folds, train nothing")
     parser.add_argument("--extra_train_args", type=list[str], default=[],
                         help="train.py arguments appended after the protocol's train_args (JSON list)")
     parser.add_argument("--launcher", type=str, default="",
