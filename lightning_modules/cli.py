@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
 from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
@@ -108,6 +109,7 @@ class SERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(ReportCallback, "report")
+        parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
         # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
         parser.add_lightning_class_args(RequeueOnSignal, "preemption")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from evaluation.curves import epoch_curves
 from lightning_modules import EmotionClassifier
 from lightning_modules.cli import SERLightningCLI, fit_and_test
 from tests.shard_factory import make_dataset
@@ -120,6 +121,10 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
     assert list((folder / "files" / "media" / "table" / "test").glob("per_class*.json"))
     report = json.loads((tmp_path / "runs" / "demo" / "reports" / "test" / "report.json").read_text())
     assert report["num_samples"] == 40  # every test sample exactly once
+    curves = epoch_curves(tmp_path / "runs" / "demo" / "csv" / "metrics.csv")
+    assert len(curves["val/f1_macro"]) == 4 and len(curves["train/loss_epoch"]) == 4
+    assert (tmp_path / "runs" / "demo" / "reports" / "curves.png").stat().st_size > 10_000
+    assert list((folder / "files" / "media" / "images" / "train").glob("curves*.png"))
 
 
 def parse_only(args: list[str]) -> SERLightningCLI:
