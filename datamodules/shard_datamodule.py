@@ -123,7 +123,7 @@ class ShardDataModule(LightningDataModule):
         fold: int | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
         for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
             if value <= 0:
                 raise ValueError(f"data.{name}={value}: must be positive")
