@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
 from jsonargparse import ActionConfigFile, ArgumentParser
@@ -236,4 +237,14 @@ def fingerprint(config: PrepareConfig) -> str:
     values = asdict(config)
     for key in ("workers", "progress", "overwrite", "output"):
         values.pop(key)
+    folds = config.split.folds
+    if config.split.mode == "folds" and folds is not None and folds.by == "partition" and folds.partition_dir:
+        values["partition_files"] = _partition_digest(Path(folds.partition_dir))  # edited fold files: a new preparation
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _partition_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("fold_*/*.jsonl")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

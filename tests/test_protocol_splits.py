@@ -193,3 +193,16 @@ def test_emobox_bad_line_names_file_and_line(tmp_path: Path) -> None:
         read_partition(tmp_path)
     with pytest.raises(FileNotFoundError, match="no fold_<k>"):
         read_partition(tmp_path / "fold_1")
+
+
+def test_editing_a_partition_file_changes_the_preparation_fingerprint(tmp_path: Path) -> None:
+    from data_preparation.config import fingerprint
+
+    path = tmp_path / "fold_1" / "ds_test_fold_1.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"key": "a", "wav": "a.wav"}\n')
+    split = SplitSpec(mode="folds", folds=FoldSpec(by="partition", partition_dir=str(tmp_path)))
+    prepared = validate(PrepareConfig(corpora=[CorpusSpec("csv", "x")], output="out", split=split))
+    before = fingerprint(prepared)
+    path.write_text('{"key": "b", "wav": "b.wav"}\n')
+    assert fingerprint(prepared) != before  # the old shards no longer count as this preparation
