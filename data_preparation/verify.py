@@ -40,9 +40,9 @@ def verify(root: Path, decode: bool = True) -> Verification:
     rows = read_manifest(root / MANIFEST_FILE)
     result = Verification()
     result.problems += _check_manifest(rows, info)
-    expected = {s: {r["key"]: r for r in rows if r["fate"] == s} for s in SPLITS}
+    expected = {s: {r["key"]: r for r in rows if r["fate"] == s} for s in _written_splits(info)}
     for split, split_info in info.splits.items():
-        wanted = expected.get(split) or _augmented(expected["train"], split_info, root)
+        wanted = expected.get(split) or _augmented(expected.get("train", {}), split_info, root)
         result.counts[split] = _check_split(root, split, split_info, wanted, info, decode, result.problems)
     for split, split_info in ((info.logmel or {}).get("splits") or {}).items():
         wanted = _keys_of(root, info.splits[split])
@@ -50,11 +50,16 @@ def verify(root: Path, decode: bool = True) -> Verification:
     return result
 
 
+def _written_splits(info: DatasetInfo) -> list[str]:
+    """The manifest's fates: train/val/test, or the shard groups of a folds dataset (fold_plan.py)."""
+    return list(info.splits) if info.folds else list(SPLITS)
+
+
 def _check_manifest(rows: list[dict[str, str]], info: DatasetInfo) -> list[str]:
     problems = []
     fates = Counter(r["fate"] for r in rows)
     for row in rows:
-        if row["fate"] not in (*SPLITS, "dropped"):
+        if row["fate"] not in (*_written_splits(info), "dropped"):
             problems.append(f"manifest: {row['corpus']}/{row['path']} has fate {row['fate']!r}")
         elif row["fate"] == "dropped" and not row["reason"]:
             problems.append(f"manifest: {row['corpus']}/{row['path']} is dropped without a reason")
@@ -62,7 +67,7 @@ def _check_manifest(rows: list[dict[str, str]], info: DatasetInfo) -> list[str]:
             problems.append(f"manifest: {row['corpus']}/{row['path']} kept with label {row['label']!r} not in classes")
     if info.extra.get("input_files") not in (None, len(rows)):
         problems.append(f"manifest has {len(rows)} rows but stats.json counted {info.extra['input_files']} input files")
-    for split in SPLITS:
+    for split in _written_splits(info):
         if split in info.splits and info.splits[split].num_samples != fates[split]:
             problems.append(f"{split}: stats.json says {info.splits[split].num_samples} samples, manifest {fates[split]}")
     return problems

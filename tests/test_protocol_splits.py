@@ -16,6 +16,7 @@ from data_preparation.pipeline import prepare
 from data_preparation.shard_format import SPLITS, load_dataset_info
 from data_preparation.shards import read_samples
 from data_preparation.splits import speaker_split
+from data_preparation.verify import verify
 from datamodules import ShardDataModule
 from tests.corpus_fixtures import write_mixed_fixture
 
@@ -110,6 +111,7 @@ def test_speaker_folds_are_disjoint_and_test_every_clip_exactly_once(folds_prepa
     assert len(tested) == len(set(tested)) == 108
     with pytest.raises(ValueError, match="prepared as 3 folds: set data.fold"):
         ShardDataModule(str(folds_prepared))
+    assert verify(folds_prepared).problems == []  # shard groups read back against the manifest
 
 
 def test_fold_class_weights_come_from_the_folds_training_counts(folds_prepared: Path) -> None:
