@@ -31,7 +31,7 @@ class AudioFilter:
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds
     silence_threshold_db: float = -70.0  # loud frames (after removing DC) below this level (dBFS): silent
-    min_contrast_db: float = 10.0  # loud frames less than this above the clip's noise floor: stationary
+    min_contrast_db: float = 6.0  # loud frames less than this above the clip's own noise floor: stationary
     noise_flatness_db: float = -8.0  # a stationary clip whose spectrum is flatter than this is noise only
     keep_truncated: bool = False  # keep a WAV whose data ends before its header says (flagged in the manifest)
 
