@@ -9,6 +9,7 @@ written to a pipe has no frame count), ``read_audio`` also stops decoding at ``m
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -48,13 +49,13 @@ class AudioHeader:
 
     sample_rate: int
     channels: int
-    duration: float | None  # seconds, as the header claims; None when it does not say (written to a pipe)
+    duration: float  # seconds, as the header claims; math.inf when it does not say (written to a pipe)
     backend: str  # "soundfile" or "ffmpeg"
     declared_duration: float | None = None  # seconds a WAV/FLAC header declares, to tell a truncated file
 
     @property
     def length_known(self) -> bool:
-        return self.duration is not None
+        return math.isfinite(self.duration)
 
 
 def probe(path: Path) -> AudioHeader:
@@ -88,13 +89,13 @@ def _ffprobe(path: Path, soundfile_error: str) -> AudioHeader:
 
 
 def _soundfile_header(path: Path, info: Any) -> AudioHeader:
-    """libsndfile's header, with "unknown length" as None and the length a WAV/FLAC declares.
+    """libsndfile's header, with "unknown length" as math.inf and the length a WAV/FLAC declares.
 
     libsndfile trims a WAV's frame count to the bytes present, so a truncated WAV looks whole to
     it: the declared length comes from the RIFF data chunk instead.
     """
     known = info.frames != UNKNOWN_FRAMES and not (info.format == "WAV" and info.frames == 0 and _wav_streamed(path))
-    duration = info.frames / info.samplerate if known else None
+    duration = info.frames / info.samplerate if known else math.inf
     declared = None
     if info.format == "WAV":
         frames = _wav_declared_frames(path)

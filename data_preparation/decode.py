@@ -69,9 +69,10 @@ def decode_file(task: DecodeTask) -> DecodeResult:
 def _decode_checked(task: DecodeTask) -> DecodeResult:
     header = probe(task.path)
     limits = task.audio_filter
-    claimed = header.declared_duration if header.declared_duration is not None else header.duration
+    claimed = header.declared_duration if header.declared_duration is not None else (
+        header.duration if header.length_known else None)
     base = {"native_rate": header.sample_rate, "native_channels": header.channels, "header_duration": claimed}
-    if header.duration is not None and header.duration > limits.max_duration + HEADER_SLACK:
+    if header.length_known and header.duration > limits.max_duration + HEADER_SLACK:
         # Decided from the header alone: a 40-minute file is never decoded into memory.
         reason = Reason("too long", round(header.duration, 3), f"> {limits.max_duration:g} s (from header)")
         return DecodeResult(task.index, None, None, reason, **base)
@@ -94,7 +95,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
 
 
 def _header_note(header: AudioHeader) -> str:
-    return "; the header gives no length" if header.duration is None else f"; header says {header.duration:.2f} s"
+    return f"; header says {header.duration:.2f} s" if header.length_known else "; the header gives no length"
 
 
 def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:

@@ -48,9 +48,9 @@ def load_recording(path: str | Path, max_duration: float | None = None) -> tuple
     path = Path(path)
     try:
         header = probe(path)
-        if max_duration is not None and header.duration is not None and header.duration > max_duration:
+        if max_duration is not None and header.duration > max_duration:
             raise RecordingError(f"{path.name}: {header.duration:.1f} s is longer than the limit of {max_duration:g} s")
-        wave = read_audio(path, header, max_duration=max_duration)  # a header can lie or say nothing
+        wave = read_audio(path, header)
     except (AudioReadError, OSError) as error:
         raise RecordingError(f"{path.name}: {error}") from None
     if wave.size == 0:
