@@ -50,7 +50,8 @@ def walk_files(root: Path, skipped: Callable[[Path, str], None] = lambda path, r
             real = os.path.realpath(here / name)
             if real in seen:
                 dirs.remove(name)
-                skipped(here / name, f"symbolic link to {real}, a folder already read (a loop or a second link); not followed")
+                skipped(here / name, f"symbolic link to {real}, a folder already read (a loop or a second link); "
+                                     "not followed")
             else:
                 seen.add(real)
         for name in names:

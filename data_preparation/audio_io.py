@@ -159,7 +159,9 @@ def read_audio(path: Path, header: AudioHeader, max_duration: float | None = Non
 def _soundfile_read(path: Path, header: AudioHeader, max_duration: float | None) -> tuple[np.ndarray, int]:
     """[frames, channels] float32 read block by block, stopped once past ``max_duration``."""
     # A streamed WAV's raw data is read into memory: no more of it than the limit needs.
-    bytes_needed = -1 if max_duration is None else int((max_duration + 2 * BLOCK_SECONDS) * header.sample_rate) * 8 * header.channels
+    bytes_needed = -1
+    if max_duration is not None:  # at most 8 bytes a sample (float64)
+        bytes_needed = int((max_duration + 2 * BLOCK_SECONDS) * header.sample_rate) * 8 * header.channels
     with _open_soundfile(path, header, bytes_needed) as handle:
         rate = handle.samplerate
         block = max(1, int(rate * BLOCK_SECONDS))

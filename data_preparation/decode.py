@@ -127,8 +127,9 @@ def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
                       f"loud frames at {activity.loud_db:.1f} dBFS < {limits.silence_threshold_db:g} dBFS")
     if activity.contrast_db < limits.min_contrast_db and activity.flatness_db > limits.noise_flatness_db:
         return Reason("noise only", activity.contrast_db,
-                      f"loud frames {activity.contrast_db:.1f} dB above the clip's noise floor (< {limits.min_contrast_db:g} dB), "
-                      f"flat spectrum ({activity.flatness_db:.1f} dB > {limits.noise_flatness_db:g} dB)")
+                      f"loud frames {activity.contrast_db:.1f} dB above the clip's noise floor "
+                      f"(< {limits.min_contrast_db:g} dB), flat spectrum "
+                      f"({activity.flatness_db:.1f} dB > {limits.noise_flatness_db:g} dB)")
     return None
 
 
