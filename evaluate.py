@@ -6,9 +6,9 @@
 The folder gets report.json (every number), classification_report.txt, confusion_counts.png,
 confusion_normalized.png, per_corpus.csv and logits.npz. Clips are cropped and padded as the
 checkpoint's input contract says (the clip length, padding and crop it was tested with), so the
-scores are train.py's; --max_seconds, --pad_to_seconds, --padding and --eval_crop override it. A model whose classes differ from the
-data's stops with an error naming them, unless --class_mapping says how to relate them
-(e.g. --class_mapping '{"joy": "happy", "boredom": null}').
+scores are train.py's; --max_seconds, --pad_to_seconds, --padding and --eval_crop override it.
+A model whose classes differ from the data's stops with an error naming them, unless
+--class_mapping says how to relate them (e.g. --class_mapping '{"joy": "happy", "boredom": null}').
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
-    parser.add_class_arguments(InputOverrides)  # --max_seconds --pad_to_seconds --padding --eval_crop
+    InputOverrides.add_arguments(parser)  # --max_seconds --pad_to_seconds --padding --eval_crop
     parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
                         help="model class -> data class (null drops it), for models of another taxonomy")
     parser.add_argument("--top_confusions", type=int, default=10)

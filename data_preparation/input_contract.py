@@ -162,9 +162,22 @@ class InputOverrides:
             features=contract.features if contract is not None else "waveform",
         )
 
+    @staticmethod
+    def add_arguments(parser: Any) -> None:
+        """The four flags, with help, on a jsonargparse/argparse parser (evaluate.py, python -m ensemble)."""
+        model = "default: the checkpoint's input contract"
+        parser.add_argument("--max_seconds", type=float | None, default=None,
+                            help=f"crop longer clips to this length, inf keeps them whole ({model}: its clip length)")
+        parser.add_argument("--pad_to_seconds", type=float | None, default=None,
+                            help=f"pad shorter clips to this length, 0 only to the batch's longest ({model}: its clip length)")
+        parser.add_argument("--padding", type=Literal["zero", "repeat"] | None, default=None,
+                            help=f"zero or repeat ({model})")
+        parser.add_argument("--eval_crop", type=Literal["center", "start"] | None, default=None,
+                            help=f"where long clips are cropped: center or start ({model})")
+
     @classmethod
     def from_config(cls, config: Any) -> "InputOverrides":
-        """From a parsed command line that has these four flags (``parser.add_class_arguments(InputOverrides)``)."""
+        """From a parsed command line that has these four flags (``InputOverrides.add_arguments``)."""
         return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--test_split", type=str, default="test")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
-    parser.add_class_arguments(InputOverrides)  # --max_seconds --pad_to_seconds --padding --eval_crop (default: the members' contract)
+    InputOverrides.add_arguments(parser)  # --max_seconds --pad_to_seconds --padding --eval_crop (default: the members' contract)
     parser.add_argument("--copy_members", type=bool, default=True, help="copy checkpoints into the artefact")
     parser.add_class_arguments(MetaLearnerConfig, "meta_learner")
     return parser

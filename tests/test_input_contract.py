@@ -152,3 +152,23 @@ def test_checkpoint_from_before_contracts_falls_back_to_its_datamodule_settings(
     assert legacy_contract(model, None, "old.ckpt") is None  # nothing to rebuild from: clips are fed whole
     with pytest.raises(ValueError, match="old.ckpt predates the input contract and was trained on precomputed log-mel"):
         legacy_contract(model, {"clip_seconds": 4.0, "features": "logmel"}, "old.ckpt")
+
+
+def test_prediction_pads_short_windows_as_training_padded_clips():
+    from prediction.recording import window_batch
+
+    wave = np.arange(1, 8, dtype=np.float32)  # 7 samples; windows of 5
+    repeat_audio, repeat_lengths = window_batch(wave, [(0, 5), (5, 7)], 5, "repeat")
+    assert repeat_audio[1].tolist() == [6, 7, 6, 7, 6] and repeat_lengths.tolist() == [5, 5]
+    zero_audio, zero_lengths = window_batch(wave, [(0, 5), (5, 7)], 5, "zero")
+    assert zero_audio[1].tolist() == [6, 7, 0, 0, 0] and zero_lengths.tolist() == [5, 2]
+
+
+def test_recordings_cannot_feed_a_log_mel_shard_model():
+    from prediction.predictor import ModelPredictor
+    from prediction.recording import check_predictable
+
+    logmel = InputContract(16_000, 1.0, "zero", "center", "logmel", {"n_mels": 32, "n_fft": 400, "hop_length": 160})
+    predictor = ModelPredictor(torch.nn.Identity(), ["a", "b"], input_contract=logmel)
+    with pytest.raises(ValueError, match="trained on precomputed logmel shards"):
+        check_predictable(predictor)
