@@ -172,3 +172,26 @@ def test_recordings_cannot_feed_a_log_mel_shard_model():
     predictor = ModelPredictor(torch.nn.Identity(), ["a", "b"], input_contract=logmel)
     with pytest.raises(ValueError, match="trained on precomputed logmel shards"):
         check_predictable(predictor)
+
+
+def test_front_ends_take_the_data_rate_unless_set_explicitly():
+    from lightning_modules.components.frontends import MFCC, LogMel, bind_sample_rate
+
+    mfcc = MFCC(n_mfcc=13, n_mels=32)
+    bind_sample_rate(torch.nn.Sequential(mfcc), 8_000)
+    assert mfcc.logmel.sample_rate == mfcc.logmel.mel.sample_rate == 8_000
+    with pytest.raises(ValueError, match="sample_rate=16000 is set in the network config, but the data is 8000 Hz"):
+        bind_sample_rate(LogMel(sample_rate=16_000), 8_000)
+
+
+def test_ensemble_members_must_share_their_input_contract():
+    from ensemble.artefact import EnsemblePredictor
+    from prediction.predictor import ModelPredictor
+
+    names = ["a", "b"]
+    zero, repeat = (InputContract(16_000, 1.0, padding, "center", class_names=names) for padding in ("zero", "repeat"))
+    members = [ModelPredictor(torch.nn.Identity(), names, input_contract=c) for c in (zero, repeat)]
+    with pytest.raises(ValueError, match="'m1' was trained on other inputs than 'm0'"):
+        EnsemblePredictor(members, "mean", names=["m0", "m1"])
+    same = EnsemblePredictor([members[0], members[0]], "mean", names=["m0", "m1"])
+    assert same.input_contract == zero
