@@ -15,12 +15,12 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from export.hf_folder import check_hf_folder, export_hf_folder
-from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, check_onnx, export_onnx
+from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, OPSET, check_onnx, export_onnx
 from prediction.predictor import ModelPredictor, load_predictor
 
 FORMATS = ("hf", "onnx")
@@ -33,7 +33,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--model", type=str, required=True, help="a .ckpt of train.py")
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--formats", type=list[str], default=["hf", "onnx"], help="hf and/or onnx")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=OPSET)
+    parser.add_argument("--onnx_exporter", type=Literal["dynamo", "legacy"], default="dynamo",
+                        help="dynamo: torch.export (current); legacy: TorchScript tracing (deprecated)")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
     return parser
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         log.info("transformers folder: %s (pipeline matches within %.2g)", folder, summary["hf"]["max_probability_diff"])
     if "onnx" in config.formats:
         path = export_onnx(network, output / "model.onnx", names, sample_rate=predictor.sample_rate, opset=config.opset,
-                           contract=contract)
+                           contract=contract, exporter=config.onnx_exporter)
         check = check_onnx(path, network, rtol=config.rtol, atol=config.atol)
         summary["onnx"] = {"path": str(path), **asdict(check)}
         log.info("ONNX: %s (max |diff| %.2g vs PyTorch)", path, check.max_abs_diff)
