@@ -105,7 +105,7 @@ def _best(candidates: list[int], wav: str, sources: Sequence[str]) -> int | None
 
 
 def match_partition(entries: Sequence[PartitionEntry], sources: Sequence[str],
-                    reasons: Sequence[str | None]) -> PartitionMatch:
+                    reasons: Sequence[object | None]) -> PartitionMatch:
     """Match entries to a corpus's records (``sources``: paths relative to the corpus root).
 
     ``reasons``: why preparation set a record aside (None: kept). An entry whose clip was set
