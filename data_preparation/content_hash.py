@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class DigestCache:
             status = path.stat()
         except OSError:
             return None
-        if not path.is_file():
+        if not stat.S_ISREG(status.st_mode):
             return None
         name = os.path.abspath(path)
         known = self._known.get(name)

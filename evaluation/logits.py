@@ -3,7 +3,9 @@
 Decoding happens once per sample however many predictors there are, so collecting the logits of
 every base model of an ensemble costs one pass over the data. Order is the shards' order (no
 shuffling), every sample is seen exactly once, and a sample that cannot be read is counted with its
-key and reason instead of stopping the run.
+key and reason instead of stopping the run; a shard that is missing stops it, naming every one
+(datamodules/shard_check.py). ``expected`` is the split's size in stats.json, so callers can tell
+a complete score from one over fewer samples (evaluation/coverage.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
 from datamodules.pipeline_stages import DecodeWaveform
+from datamodules.shard_check import require_shards, tarfile_to_samples
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.predictor import Predictor
 from prediction.segments import pad_batch
@@ -32,13 +35,15 @@ class SplitLogits:
     logits: dict[str, np.ndarray]  # predictor name -> float32 [N, C]
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"key", "reason"}
     excluded: dict[str, int] = field(default_factory=dict)  # unreachable data class -> samples left out
+    expected: int | None = None  # samples the split holds according to stats.json
 
     def save(self, path: str | Path) -> Path:
         """One .npz holding everything, so an ensemble can be refitted without re-running the models."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         extra = {"class_names": self.class_names, "keys": self.keys, "corpora": self.corpora,
-                 "skipped": self.skipped, "excluded": self.excluded, "names": list(self.logits)}
+                 "skipped": self.skipped, "excluded": self.excluded, "names": list(self.logits),
+                 "expected": self.expected}
         arrays = {f"logits_{i}": value for i, value in enumerate(self.logits.values())}
         np.savez_compressed(path, labels=self.labels, meta=np.array(json.dumps(extra)), **arrays)
         return path
@@ -49,7 +54,7 @@ class SplitLogits:
             extra = json.loads(str(data["meta"]))
             logits = {name: data[f"logits_{i}"] for i, name in enumerate(extra["names"])}
             return cls(extra["class_names"], extra["keys"], data["labels"], extra["corpora"], logits,
-                       extra["skipped"], extra["excluded"])
+                       extra["skipped"], extra["excluded"], extra.get("expected"))
 
 
 class _CountingHandler:
@@ -68,8 +73,8 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: fl
     """Decoded, validated samples in shard order; the datamodule's decode stage decides what is valid."""
     import webdataset as wds
 
-    decode = DecodeWaveform(info.sample_rate, len(info.classes))
-    dataset = wds.WebDataset(list(urls), shardshuffle=False, handler=_CountingHandler(skipped), empty_check=False)
+    decode = DecodeWaveform(info.sample_rate, tuple(info.classes))
+    dataset = wds.DataPipeline(wds.SimpleShardList(list(urls)), tarfile_to_samples(handler=_CountingHandler(skipped)))
     for sample in dataset:
         key = sample.get("__key__", "?")
         try:
@@ -86,6 +91,7 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: fl
 def split_urls(info: DatasetInfo, data_root: str, split: str) -> list[str]:
     if split not in info.splits:
         raise ValueError(f"split {split!r} is not in {data_root}/stats.json; it has {sorted(info.splits)}")
+    require_shards(data_root, {split: info.splits[split]})
     return shard_urls(data_root, info.splits[split])
 
 
@@ -110,7 +116,8 @@ def collect_logits(
         name: resolve_class_mapping(p.class_names, info.classes, class_mapping, where) for name, p in predictors.items()
     }
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
-    result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors})
+    result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors},
+                         expected=info.splits[split].num_samples if split in info.splits else None)
     labels: list[int] = []
     min_samples = round(pad_to_seconds * info.sample_rate) if pad_to_seconds else 0
     batch: list[tuple[str, np.ndarray, SampleMeta]] = []

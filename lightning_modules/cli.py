@@ -171,6 +171,10 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
 def _print_summary(cli: SERLightningCLI, scores: dict[str, float], best: str) -> None:
     lines = [f"run: {cli.run_dir}"]
     lines += [f"  {key:<24} {scores[key]:.4f}" for key in sorted(scores) if "/f1/" not in key]
+    coverage = next((c.coverage["test"] for c in cli.trainer.callbacks
+                     if isinstance(c, ReportCallback) and "test" in c.coverage), None)
+    if coverage is not None:  # "scored N of M test samples", and why when N < M
+        lines.append(f"  {coverage.summary}")
     lines += [f"best checkpoint: {best or '(none: no validation ran)'}",
               f"reports and plots: {Path(cli.config.report.dirpath)}"]
     if cli.trainer.is_global_zero:
