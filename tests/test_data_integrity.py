@@ -167,3 +167,44 @@ def test_verify_lists_every_unreadable_member_and_exits_1(tmp_path: Path, capsys
     assert len(errors) == 2
     for victim, line in zip(victims, errors):
         assert victim in line and ".tar" in line and "Error" in line
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Through train.py and evaluate.py: 7 of 8 test samples readable."""
+    import subprocess
+    import sys
+
+    import evaluate
+    import train
+    from evaluation.coverage import IncompleteScoreError
+    from tests.tiny_train_config import make_tiny_run
+    from tests.wandb_records import read_wandb_records
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    config = make_tiny_run(tmp_path, epochs=1)
+    shard = tmp_path / "data/shards/test-000001.tar"
+    rewrite_member(shard, keys_in(shard)[0], flac=b"fLaC-truncated")
+    base = ["--config", str(config), "--trainer.max_epochs=1"]
+    train.main(base + ["--data.allow_incomplete=true"])
+    assert "scored 7 of 8 test samples (1 not scored; allowed)" in capsys.readouterr().out  # the printed summary
+    run = tmp_path / "runs/tiny"
+    assert json.loads((run / "reports/test/report.json").read_text())["coverage"]["summary"].startswith("scored 7 of 8")
+    summary = dict(read_wandb_records(next((run / "wandb").glob("offline-run-*")))["summary"])
+    assert json.loads(summary["test/coverage"]) == "scored 7 of 8 test samples (1 not scored; allowed)"
+
+    with pytest.raises(IncompleteScoreError, match="scored 7 of 8 test samples"):
+        train.main(base + ["--run.name=strict"])
+    assert "scored 7 of 8" in (tmp_path / "runs/strict/reports/test/classification_report.txt").read_text()
+
+    checkpoint = next((run / "checkpoints").glob("epoch*.ckpt"))
+    args = ["--model", str(checkpoint), "--data_root", str(tmp_path / "data"), "--device", "cpu"]
+    report = evaluate.main(args + ["--output_dir", str(tmp_path / "allowed"), "--allow_incomplete", "true"])
+    assert report["coverage"]["summary"] == "scored 7 of 8 test samples (1 not scored; allowed)"
+    assert "scored 7 of 8 test samples (1 not scored; allowed)" in capsys.readouterr().out
+    result = subprocess.run([sys.executable, "evaluate.py", *args, "--output_dir", str(tmp_path / "strict_eval")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "scored 7 of 8 test samples" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    saved = json.loads((tmp_path / "strict_eval/report.json").read_text())
+    assert saved["coverage"]["complete"] is False and saved["skipped_samples"][0]["key"].startswith("test_")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data_preparation import content_hash
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, validate
 from data_preparation.pipeline import prepare
 from data_preparation.shard_format import AUDIO_EXT, META_EXT, decode_audio
@@ -75,6 +74,8 @@ def test_overwrite_always_prepares_again_with_identical_shards(tmp_path: Path) -
 
 def test_unchanged_rerun_reads_no_input_and_a_touched_file_is_hashed_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_preparation import content_hash  # new with the content fingerprint
+
     config = small_corpus(tmp_path / "corpus")
     out = Path(config.output)
     prepare(config)

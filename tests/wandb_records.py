@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def read_wandb_records(run_folder: Path, timeout: float = 60.0) -> dict[str, list]:
-    """Config keys, history keys and exit codes of a finished offline run.
+    """Config keys, history keys, summary updates and exit codes of a finished offline run.
 
     wandb-core writes the log from its own process; ``wandb.finish()`` can return before the last
     buffered records reach the file, so wait (up to ``timeout`` s) for the run's exit record.
@@ -44,7 +44,7 @@ def _parse(data: bytes) -> dict[str, list]:
         elif kind == 4:
             records.append(pending + chunk)
             pending = b""
-    found: dict[str, list] = {"config": [], "history": [], "exit": []}
+    found: dict[str, list] = {"config": [], "history": [], "exit": [], "summary": []}
     for raw in records:
         record = pb.Record()
         record.ParseFromString(raw)
@@ -53,6 +53,8 @@ def _parse(data: bytes) -> dict[str, list]:
             found["config"] += [item.key for item in record.config.update]
         elif kind == "exit":
             found["exit"].append(record.exit.exit_code)
+        elif kind == "summary":  # (key, JSON value) of each summary update
+            found["summary"] += [(item.key or "/".join(item.nested_key), item.value_json) for item in record.summary.update]
         elif kind == "history":
             found["history"] += [item.key or "/".join(item.nested_key) for item in record.history.item]
     return found
