@@ -124,7 +124,7 @@ class ShardDataModule(LightningDataModule):
         allow_incomplete: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
         for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
             if value <= 0:
                 raise ValueError(f"data.{name}={value}: must be positive")
