@@ -208,3 +208,12 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     assert "Traceback" not in result.stderr
     saved = json.loads((tmp_path / "strict_eval/report.json").read_text())
     assert saved["coverage"]["complete"] is False and saved["skipped_samples"][0]["key"].startswith("test_")
+
+    # A shard gone: train.py stops before training, evaluate.py before scoring, each naming it.
+    (tmp_path / "data/shards/val-000001.tar").unlink()
+    (tmp_path / "data/shards/test-000000.tar").unlink()
+    with pytest.raises(ValueError, match=r"2 shard.*val: shards/val-000001\.tar; test: shards/test-000000\.tar"):
+        train.main(base + ["--run.name=gone"])
+    assert not list((tmp_path / "runs/gone").glob("checkpoints/*.ckpt"))
+    with pytest.raises(ValueError, match=r"test: shards/test-000000\.tar"):
+        evaluate.main(args + ["--output_dir", str(tmp_path / "gone_eval")])
