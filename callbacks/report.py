@@ -174,7 +174,7 @@ class ReportCallback(Callback):
                                 f"{stage}/expected_samples": coverage["expected"]}, step)
             logger.experiment.summary[f"{stage}/coverage"] = coverage["summary"]
         if mistakes:
-            rate = int(pl_module.hparams.get("sample_rate", 16_000))
+            rate = int(pl_module.hparams["sample_rate"])
             clips = [wandb.Audio(m.audio, sample_rate=rate,
                                  caption=f"{m.key}: true {names[m.true]}, predicted {names[m.predicted]} "
                                          f"({m.confidence:.2f})") for m in mistakes]
