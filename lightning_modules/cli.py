@@ -114,7 +114,7 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path
         rank_zero_info(f"ckpt_path=last: no checkpoint in {checkpoint_dir} yet, starting fresh")
         return None
     if not Path(ckpt_path).is_file():
-        raise UserError(f"ckpt_path={ckpt_path!r}: no such checkpoint file; expected a .ckpt file, 'last' or null")
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file; expected a .ckpt file, 'last' or null")
     return ckpt_path
 
 
@@ -125,6 +125,7 @@ class SERLightningCLI(LightningCLI):
         self.run_dir = Path("runs")
         self.run_name = "run"
         self.run_record: RunRecord | None = None
+        self.resolved: dict[str, Any] = {}
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
@@ -159,19 +160,27 @@ class SERLightningCLI(LightningCLI):
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """Check the data root, fix the run folder (refusing one made for another experiment), and
-        point the trainer, checkpoints and reports into it."""
+        """Name the run folder (from the config's fingerprint unless run.name is set), and point the
+        trainer, checkpoints and reports into it."""
         config = self.config
-        check_data_root(config.data.data_root)
-        resolved = resolved_config(self.parser, config)
-        self.run_name = config.run.name or default_run_name(config, config_fingerprint(resolved))
+        self.resolved = resolved_config(self.parser, config)
+        self.run_name = config.run.name or default_run_name(config, config_fingerprint(self.resolved))
         self.run_dir = Path(config.run.root) / self.run_name
-        self.run_record = claim_run_folder(self.run_dir, self.run_name, resolved)
         config.trainer.default_root_dir = str(self.run_dir)
         if config.checkpoint.dirpath is None:
             config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
         if config.report.dirpath is None:
             config.report.dirpath = str(self.run_dir / "reports")
+
+    def check_run(self) -> None:
+        """Before anything is built: the data root exists, and the run folder is this experiment's or new
+        (training/run_identity.py refuses one made for another config, naming the keys)."""
+        check_data_root(self.config.data.data_root)
+        self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
+
+    def instantiate_classes(self) -> None:
+        self.check_run()
+        super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The trainer, with CSV + W&B loggers unless the config sets ``trainer.logger`` itself."""

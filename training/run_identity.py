@@ -82,9 +82,9 @@ def config_fingerprint(config: Mapping[str, Any]) -> str:
     """A short hash of the experiment config: equal configs give equal fingerprints on every machine.
 
     >>> config_fingerprint({"model": {"lr": 0.1}, "trainer": {"devices": 1}})
-    '88cc1ed7'
+    'a8374e96'
     >>> config_fingerprint({"model": {"lr": 0.1}, "trainer": {"devices": 4}})  # a resume key
-    '88cc1ed7'
+    'a8374e96'
     """
     text = json.dumps(experiment_config(config), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]
