@@ -68,7 +68,8 @@ def test_other_speech_encoders_and_heads_export(family, options, tmp_path):
     with torch.no_grad():
         expected = torch.softmax(network(torch.from_numpy(audio)[None], torch.tensor([12_000])), -1)[0].numpy()
     np.testing.assert_allclose([got[n] for n in NAMES], expected, atol=1e-5)
-    check = check_onnx(export_onnx(network, tmp_path / "m.onnx", NAMES), network)
+    # the legacy TorchScript exporter here (dynamo has the other families); both must hold
+    check = check_onnx(export_onnx(network, tmp_path / "m.onnx", NAMES, exporter="legacy"), network)
     assert check.max_abs_diff <= 1e-3
 
 

@@ -42,7 +42,7 @@ RESUME_KEYS: tuple[str, ...] = (
     "trainer.logger", "trainer.log_every_n_steps", "trainer.enable_progress_bar",  # logging and console
     "trainer.enable_model_summary",
     "trainer.default_root_dir", "checkpoint.dirpath", "report.dirpath",  # derived from the run folder
-    "report",  # which reports are written after validation; training does not read them
+    "report", "curves", "wandb_summary",  # which reports and summaries are written; training does not read them
     "preemption", "last_checkpoint",  # when fault-tolerance checkpoints are written
     "data.persistent_workers", "data.pin_memory",  # loader speed; the batches are the same
 )
