@@ -71,12 +71,17 @@ def test_dataset_whose_shards_are_gone_exits_2_naming_them(tiny_config, tmp_path
     assert "missing" in line and "train-000000.tar" in line and "val-000000.tar" in line
 
 
-def test_debug_switch_shows_the_traceback(tiny_config, monkeypatch):
+def test_debug_switch_shows_the_traceback(tiny_config, monkeypatch, capsys):
+    """train.run is what ``python train.py`` runs; train.main raises for callers from Python."""
     args = ["--config", str(tiny_config), "--model.lr=-0.001"]
+    monkeypatch.delenv("SER_DEBUG", raising=False)
     with pytest.raises(SystemExit) as stopped:
-        train.main(args)
-    assert stopped.value.code == 2
+        train.run(args)
+    assert stopped.value.code == 2 and "model.lr=-0.001" in capsys.readouterr().err
     monkeypatch.setenv("SER_DEBUG", "1")
+    with pytest.raises(UserError, match="model.lr=-0.001"):
+        train.run(args)
+    monkeypatch.delenv("SER_DEBUG")
     with pytest.raises(UserError, match="model.lr=-0.001"):
         train.main(args)
 
