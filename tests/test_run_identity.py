@@ -3,13 +3,13 @@ run, a resume finds its own folder, and a fixed run.name made for another config
 from __future__ import annotations
 
 import doctest
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import lightning_modules.cli
 import train
@@ -56,8 +56,6 @@ def test_sweep_variants_get_their_own_folder_and_wandb_run_and_a_resume_finds_it
     train.main([*base, "--data.batch_size=4", "--ckpt_path=last", "--trainer.max_epochs=2", "--trainer.devices=1",
                 "--trainer.num_nodes=1", "--wandb.group=job-2"])
     assert sorted((tmp_path / "runs").iterdir()) == folders  # no third folder
-    import torch
-
     assert torch.load(first / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 1
     wandb_runs = sorted((first / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 2 and all(p.name.endswith(f"-{record.wandb_id}") for p in wandb_runs)
