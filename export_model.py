@@ -3,7 +3,8 @@
     python export_model.py --model runs/wavlm/checkpoints/best.ckpt --output_dir exported/wavlm
     python export_model.py --model runs/demo/checkpoints/last.ckpt --formats '[onnx]' --output_dir exported/cnn
 
-Each export is checked before the command returns: the transformers pipeline must reproduce the
+The transformers folder gets a README.md model card (labels, input contract, training data and
+split, test metrics, intended use and limits). Each export is checked before the command returns: the transformers pipeline must reproduce the
 checkpoint's probabilities within 1e-5, and ONNX Runtime its logits within atol 1e-4 + rtol 1e-3
 (on inputs of other batch sizes and lengths than the export example). export.json records both and
 the checkpoint's input contract (sample rate, clip length, padding: what callers should feed); the
@@ -19,7 +20,8 @@ from typing import Any, Literal
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
-from export.hf_folder import check_hf_folder, export_hf_folder
+from export.hf_folder import check_hf_folder, export_hf_folder, is_native
+from export.model_card import run_folder_of, write_model_card
 from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, OPSET, check_onnx, export_onnx
 from prediction.predictor import ModelPredictor, load_predictor
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "input_contract": contract.to_dict() if contract is not None else None}
     if "hf" in config.formats:
         folder = export_hf_folder(network, names, output / "hf", predictor.sample_rate)
+        write_model_card(folder, names, contract, getattr(network.encoder.config, "name_or_path", None),
+                         run_folder_of(config.model), native=is_native(network))
         difference = check_hf_folder(folder, network, names, sample_rate=predictor.sample_rate)
         summary["hf"] = {"folder": str(folder), "max_probability_diff": difference}
         log.info("transformers folder: %s (pipeline matches within %.2g)", folder, summary["hf"]["max_probability_diff"])
