@@ -5,7 +5,9 @@
 
 Each export is checked before the command returns: the transformers pipeline must reproduce the
 checkpoint's probabilities within 1e-5, and ONNX Runtime its logits within atol 1e-4 + rtol 1e-3
-(on inputs of other batch sizes and lengths than the export example). export.json records both.
+(on inputs of other batch sizes and lengths than the export example). export.json records both and
+the checkpoint's input contract (sample rate, clip length, padding: what callers should feed); the
+sample rate comes from that contract.
 """
 from __future__ import annotations
 
@@ -46,15 +48,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     predictor = load_predictor(config.model, device="cpu")
     if not isinstance(predictor, ModelPredictor):
         raise ValueError(f"{config.model} is an ensemble; export its member checkpoints one by one")
+    contract = predictor.input_contract
+    if contract is not None and contract.features != "waveform":
+        raise ValueError(f"{config.model} was trained on precomputed {contract.features} shards; exports take raw "
+                         "audio, so export a model trained on waveforms (data.features: waveform)")
     network, names = predictor.module.net, predictor.class_names
     output = Path(config.output_dir)
-    summary: dict[str, Any] = {"model": config.model, "class_names": names}
+    summary: dict[str, Any] = {"model": config.model, "class_names": names,
+                               "input_contract": contract.to_dict() if contract is not None else None}
     if "hf" in config.formats:
         folder = export_hf_folder(network, names, output / "hf", predictor.sample_rate)
-        summary["hf"] = {"folder": str(folder), "max_probability_diff": check_hf_folder(folder, network, names)}
+        difference = check_hf_folder(folder, network, names, sample_rate=predictor.sample_rate)
+        summary["hf"] = {"folder": str(folder), "max_probability_diff": difference}
         log.info("transformers folder: %s (pipeline matches within %.2g)", folder, summary["hf"]["max_probability_diff"])
     if "onnx" in config.formats:
-        path = export_onnx(network, output / "model.onnx", names, sample_rate=predictor.sample_rate, opset=config.opset)
+        path = export_onnx(network, output / "model.onnx", names, sample_rate=predictor.sample_rate, opset=config.opset,
+                           contract=contract)
         check = check_onnx(path, network, rtol=config.rtol, atol=config.atol)
         summary["onnx"] = {"path": str(path), **asdict(check)}
         log.info("ONNX: %s (max |diff| %.2g vs PyTorch)", path, check.max_abs_diff)

@@ -3,7 +3,7 @@ checked against ONNX Runtime.
 
 Batch and time are dynamic axes. Spectrogram front-ends are swapped for their convolutional DFT
 form first (export/dft_spectrogram.py), so log-mel / MFCC models export whole: the ONNX file takes
-raw 16 kHz audio like the checkpoint does. The class names travel in the file's metadata
+raw audio at the checkpoint's sample rate like the checkpoint does. The class names travel in the file's metadata
 (``class_names``, JSON). A network that ignores ``lengths`` (spectrogram-image models resize the
 whole clip) gets an ONNX graph with the ``audio`` input only. ``check_onnx`` runs the file in ONNX Runtime on inputs of other batch
 sizes and lengths than the export example and fails when any logit differs from PyTorch's by
@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from data_preparation.input_contract import InputContract
+from data_preparation.shard_format import SAMPLE_RATE
 from export.dft_spectrogram import replace_spectrograms
 
 OPSET = 17
@@ -50,9 +52,12 @@ def exportable_copy(network: nn.Module) -> nn.Module:
 
 def export_onnx(
     network: nn.Module, path: str | Path, class_names: Sequence[str], example_seconds: float = 2.0,
-    sample_rate: int = 16_000, opset: int = OPSET,
+    sample_rate: int = SAMPLE_RATE, opset: int = OPSET, contract: InputContract | None = None,
 ) -> Path:
-    """Write ``network`` as ONNX with inputs audio [batch, time] float32, lengths [batch] int64."""
+    """Write ``network`` as ONNX with inputs audio [batch, time] float32, lengths [batch] int64.
+
+    The metadata holds ``class_names``, ``sample_rate`` and, when given, the ``input_contract`` (JSON).
+    """
     import onnx
 
     path = Path(path)
@@ -69,7 +74,10 @@ def export_onnx(
             dynamic_axes={"audio": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
         )
     model = onnx.load(str(path))
-    for key, value in (("class_names", json.dumps(list(class_names))), ("sample_rate", str(sample_rate))):
+    metadata = {"class_names": json.dumps(list(class_names)), "sample_rate": str(sample_rate)}
+    if contract is not None:
+        metadata["input_contract"] = json.dumps(contract.to_dict())
+    for key, value in metadata.items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
