@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_modules.components.pooling import frame_mask, masked_mean
-from lightning_modules.components.small_cnn import valid_frames
+from lightning_modules.components.small_cnn import PROBE_SAMPLES, valid_frames
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU}
 NORMS = ("batch", "group", "none")
@@ -93,7 +93,6 @@ class ConvEncoder(nn.Module):
         pooling: str = "gap",
         time_bins: int = 8,
         spec_augment: nn.Module | None = None,
-        sample_rate: int = 16_000,
     ) -> None:
         super().__init__()
         if dims not in (1, 2):
@@ -104,7 +103,7 @@ class ConvEncoder(nn.Module):
         self.pooling, self.time_bins = pooling, time_bins
         pool = [pool, pool] if isinstance(pool, int) else list(pool)
         with torch.no_grad():
-            probe = self._shape(self.frontend(torch.zeros(1, sample_rate)))
+            probe = self._shape(self.frontend(torch.zeros(1, PROBE_SAMPLES)))
         widths = [probe.shape[1], *channels]
         drops = per_block(dropout, len(channels), "dropout")
         # A batch norm on the raw features scales dB / cepstral values for the first conv.

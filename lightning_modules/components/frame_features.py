@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from data_preparation.shard_format import SAMPLE_RATE
 from lightning_modules.components.frontends import MFCC
 
 PARTS = ("zcr", "chroma", "mfcc", "rms")
@@ -53,13 +54,14 @@ class FrameFeatures(nn.Module):
 
     ``parts``: any of 'zcr' (1 row), 'chroma' (12), 'mfcc' (``n_mfcc``), 'rms' (1). The defaults are
     seed 003's 27 rows. Chroma is librosa's (power STFT through its chroma filter bank, each frame
-    scaled by its maximum).
+    scaled by its maximum). ``sample_rate`` None: the data's rate, bound by ``bind_sample_rate``
+    (the chroma filter bank and the MFCC's mel bank follow it).
     """
 
     def __init__(
         self,
         parts: Sequence[str] = PARTS,
-        sample_rate: int = 16_000,
+        sample_rate: int | None = None,
         n_fft: int = 512,
         hop_length: int = 160,
         n_mfcc: int = 13,
@@ -70,12 +72,22 @@ class FrameFeatures(nn.Module):
         if unknown or not parts:
             raise ValueError(f"parts={list(parts)}: choose from {list(PARTS)} (unknown: {unknown})")
         self.parts, self.n_fft, self.hop_length = tuple(parts), n_fft, hop_length
+        self.explicit_rate, self.sample_rate = sample_rate is not None, sample_rate or SAMPLE_RATE
         self.mfcc = MFCC(n_mfcc=n_mfcc, deltas=0, sample_rate=sample_rate, n_fft=n_fft,
                          hop_length=hop_length, n_mels=n_mels) if "mfcc" in parts else None
         if "chroma" in parts:
-            self.register_buffer("chroma", chroma_filterbank(sample_rate, n_fft), persistent=False)
+            self.register_buffer("chroma", chroma_filterbank(self.sample_rate, n_fft), persistent=False)
             self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.channels = sum({"zcr": 1, "chroma": 12, "mfcc": n_mfcc, "rms": 1}[part] for part in parts)
+
+    def use_sample_rate(self, sample_rate: int) -> None:
+        """Take the data's rate (the MFCC's LogMel is bound on its own); an explicit, different rate is an error."""
+        if self.explicit_rate and sample_rate != self.sample_rate:
+            raise ValueError(f"FrameFeatures: sample_rate={self.sample_rate} is set in the network config, but the "
+                             f"data is {sample_rate} Hz; leave frontend sample_rate unset to follow the data")
+        if sample_rate != self.sample_rate and "chroma" in self.parts:
+            self.chroma = chroma_filterbank(sample_rate, self.n_fft).to(self.chroma.device)
+        self.sample_rate = sample_rate
 
     def _chroma(self, audio: Tensor) -> Tensor:
         spec = torch.stft(audio, self.n_fft, self.hop_length, window=self.window, center=True,

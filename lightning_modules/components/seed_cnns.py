@@ -20,6 +20,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from lightning_modules.components.conv_encoder import ConvEncoder, build_activation
 from lightning_modules.components.pooling import frame_mask, masked_mean
 from lightning_modules.components.registry import register_network
+from lightning_modules.components.small_cnn import PROBE_SAMPLES
 
 HEAD_NORMS = ("none", "batch", "layer")
 
@@ -112,11 +113,11 @@ class StatsEncoder(nn.Module):
     """
 
     def __init__(self, frontend: nn.Module, hidden: Sequence[int] = (128, 64), activation: str = "relu",
-                 dropout: float = 0.3, sample_rate: int = 16_000) -> None:
+                 dropout: float = 0.3) -> None:
         super().__init__()
         self.frontend = frontend
         with torch.no_grad():
-            rows = self.frontend(torch.zeros(1, sample_rate)).flatten(1, -2).shape[1]
+            rows = self.frontend(torch.zeros(1, PROBE_SAMPLES)).flatten(1, -2).shape[1]
         self.input_norm = nn.BatchNorm1d(2 * rows)
         layers: list[nn.Module] = []
         width = 2 * rows
