@@ -56,17 +56,57 @@ def per_block(value: float | Sequence[float], count: int, key: str) -> list[floa
     return values
 
 
-def conv_block(dims: int, cin: int, cout: int, kernel: int, norm: str, activation: str,
-               pool: Sequence[int], dropout: float) -> nn.Sequential:
-    """conv (same padding) -> norm -> activation -> max pool (ceil, so short clips keep a frame) -> dropout."""
-    conv = (nn.Conv1d if dims == 1 else nn.Conv2d)(cin, cout, kernel, padding=kernel // 2)
-    layers: list[nn.Module] = [conv, build_norm(norm, cout, dims), build_activation(activation)]
-    if any(p > 1 for p in pool):
+def fill_invalid(x: Tensor, valid: Tensor, value: float) -> Tensor:
+    """``x`` [B, ..., T] with the columns at or past ``valid[b]`` set to ``value``."""
+    keep = frame_mask(valid, x.shape[-1]).view(x.shape[0], *([1] * (x.dim() - 2)), x.shape[-1])
+    return x.masked_fill(~keep, value)
+
+
+class ConvBlock(nn.Module):
+    """conv (same padding) -> norm -> activation -> max pool (ceil, so short clips keep a frame) -> dropout.
+
+    The valid columns are tracked through the pooling (``valid_after``): padded columns are left out of
+    every max (filled with the lowest float first) and set to 0 afterwards, so the next conv sees zeros
+    past a clip's end however much padding the batch had. Group norm's statistics do include the padded
+    columns: for those networks only the padding's content, not its amount, is irrelevant.
+    """
+
+    def __init__(self, dims: int, cin: int, cout: int, kernel: int, norm: str, activation: str,
+                 pool: Sequence[int], dropout: float) -> None:
+        super().__init__()
+        self.conv = (nn.Conv1d if dims == 1 else nn.Conv2d)(cin, cout, kernel, padding=kernel // 2)
+        self.norm, self.activation = build_norm(norm, cout, dims), build_activation(activation)
+        self.time_pool = pool[-1]
+        pooled = any(p > 1 for p in pool)
         size = pool[-1] if dims == 1 else tuple(pool)
-        layers.append((nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(size, ceil_mode=True))
-    if dropout > 0:
-        layers.append((nn.Dropout1d if dims == 1 else nn.Dropout2d)(dropout))
-    return nn.Sequential(*layers)
+        self.pool = (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(size, ceil_mode=True) if pooled else None
+        self.dropout = (nn.Dropout1d if dims == 1 else nn.Dropout2d)(dropout) if dropout > 0 else nn.Identity()
+
+    def valid_after(self, valid: Tensor) -> Tensor:
+        """Valid columns after this block's pooling (a pooled column is valid if it covers a valid one)."""
+        return valid if self.pool is None else (valid + self.time_pool - 1) // self.time_pool
+
+    def forward(self, x: Tensor, valid: Tensor) -> Tensor:
+        x = self.activation(self.norm(self.conv(x)))
+        if self.pool is not None:
+            x = self.pool(fill_invalid(x, valid, torch.finfo(x.dtype).min))
+        return fill_invalid(self.dropout(x), self.valid_after(valid), 0.0)
+
+
+TAIL_SAMPLES = 4096  # zeros appended before the front-end: more than half of any n_fft a config uses
+
+
+def valid_features(frontend: nn.Module, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """``frontend`` features [B, ..., frames] of the valid samples only, and valid frames [B].
+
+    The waveform is zeroed past each clip's length and zeros are appended before the STFT, so a frame
+    near a clip's end sees zeros after it whether the batch padded the clip or the clip filled the
+    tensor (where the STFT would reflect-pad); the extra frames are cut off again.
+    """
+    masked = audio * frame_mask(lengths, audio.shape[-1]).to(audio.dtype)
+    frames = int(frontend.frame_lengths(torch.tensor([audio.shape[-1]]))[0])
+    features = frontend(F.pad(masked, (0, TAIL_SAMPLES)))[..., :frames]
+    return features, frontend.frame_lengths(lengths).clamp(1, frames)
 
 
 class ConvEncoder(nn.Module):
@@ -108,11 +148,11 @@ class ConvEncoder(nn.Module):
         drops = per_block(dropout, len(channels), "dropout")
         # A batch norm on the raw features scales dB / cepstral values for the first conv.
         self.input_norm = build_norm("batch", widths[0], dims)
-        self.body = nn.Sequential(*(conv_block(dims, a, b, kernel_size, norm, activation, pool, p)
-                                    for a, b, p in zip(widths[:-1], widths[1:], drops)))
+        self.body = nn.ModuleList(ConvBlock(dims, a, b, kernel_size, norm, activation, pool, p)
+                                  for a, b, p in zip(widths[:-1], widths[1:], drops))
         with torch.no_grad():
             self.eval()
-            out = self.body(probe)
+            out = self.run_body(probe, torch.full((1,), probe.shape[-1]))[0]
             self.train()
         rows = out.shape[2] if dims == 2 else 1  # frequency rows left after pooling
         self.sequence_dim = widths[-1] * rows
@@ -124,17 +164,13 @@ class ConvEncoder(nn.Module):
             return features.unsqueeze(1) if features.dim() == 3 else features
         return features.flatten(1, 2) if features.dim() == 4 else features
 
-    def frames(self, lengths: Tensor, samples: int, frames: int) -> Tensor:
-        """Valid front-end frames [B] of ``lengths`` valid samples."""
-        if hasattr(self.frontend, "frame_lengths"):
-            return self.frontend.frame_lengths(lengths).clamp(1, frames)
-        return valid_frames(lengths, samples, frames)
-
     def features(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Front-end features of the valid samples only, and their valid frame counts [B]."""
-        audio = audio * frame_mask(lengths, audio.shape[-1]).to(audio.dtype)
-        features = self.frontend(audio)
-        return features, self.frames(lengths, audio.shape[-1], features.shape[-1])
+        if not hasattr(self.frontend, "frame_lengths"):
+            audio = audio * frame_mask(lengths, audio.shape[-1]).to(audio.dtype)
+            features = self.frontend(audio)
+            return features, valid_frames(lengths, audio.shape[-1], features.shape[-1])
+        return valid_features(self.frontend, audio, lengths)
 
     def feature_map(self, features: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """features -> conv map [B, C, (F',) T'] and its valid columns [B]."""
@@ -143,8 +179,13 @@ class ConvEncoder(nn.Module):
         x = self.input_norm(self._shape(features).float())
         keep = frame_mask(frame_lengths, x.shape[-1]).to(x.dtype)
         x = x * (keep[:, None, None, :] if self.dims == 2 else keep[:, None, :])
-        x = self.body(x)
-        return x, valid_frames(frame_lengths, features.shape[-1], x.shape[-1])
+        return self.run_body(x, frame_lengths)
+
+    def run_body(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+        """The conv blocks in turn, tracking each clip's valid columns: (map [B, C, (F',) T'], valid [B])."""
+        for block in self.body:
+            x, valid = block(x, valid), block.valid_after(valid)
+        return x, valid.clamp(1, x.shape[-1])
 
     def sequence_features(self, features: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """features -> a sequence [B, T', sequence_dim] (channels x frequency rows per column) + valid [B]."""

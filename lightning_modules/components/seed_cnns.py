@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lightning_modules.components.conv_encoder import ConvEncoder, build_activation
+from lightning_modules.components.conv_encoder import ConvEncoder, build_activation, valid_features
 from lightning_modules.components.pooling import frame_mask, masked_mean
 from lightning_modules.components.registry import register_network
 from lightning_modules.components.small_cnn import PROBE_SAMPLES
@@ -127,9 +127,9 @@ class StatsEncoder(nn.Module):
         self.mlp, self.out_dim = nn.Sequential(*layers), width
 
     def embed(self, audio: Tensor, lengths: Tensor) -> Tensor:
-        audio = audio * frame_mask(lengths, audio.shape[-1]).to(audio.dtype)
-        features = self.frontend(audio).flatten(1, -2).transpose(1, 2)  # [B, frames, rows]
-        mask = frame_mask(self.frontend.frame_lengths(lengths).clamp(1, features.shape[1]), features.shape[1])
+        features, frames = valid_features(self.frontend, audio, lengths)
+        features = features.flatten(1, -2).transpose(1, 2)  # [B, frames, rows]
+        mask = frame_mask(frames, features.shape[1])
         mean = masked_mean(features, mask)
         std = masked_mean((features - mean.unsqueeze(1)).pow(2), mask).clamp_min(1e-8).sqrt()
         return self.mlp(self.input_norm(torch.cat([mean, std], dim=-1)))
