@@ -1,7 +1,7 @@
 """Explain a trained model's decisions on audio files: ``python explain.py --checkpoint C --audio a.wav [b.wav ...]``.
 
 CNN and timm networks get a Grad-CAM heatmap over their log-mel / MFCC input; speech encoders
-(Wav2Vec2 / WavLM / HuBERT) get an integrated-gradients curve over time (explain/attribution.py says
+(Wav2Vec2 / WavLM / HuBERT) get an integrated-gradients curve over time (explanations/attribution.py says
 why). PNGs go to ``--out`` (default: the run's ``reports/explain/`` beside ``checkpoints/``) and, with
 ``--wandb``, into an offline W&B run there. ``--target`` names the class to explain (default: the
 predicted class of each clip). A user error is one line on stderr and exit status 2.
@@ -19,9 +19,9 @@ def explain_file(net: torch.nn.Module, class_names: list[str], audio_path: Path,
                  target: int | None, sample_rate: int, max_seconds: float) -> Path:
     """One PNG for one file: Grad-CAM for conv networks, a time curve for speech encoders."""
     from data_preparation.audio_io import probe, read_audio
-    from explain.attribution import time_attribution
-    from explain.gradcam import gradcam
-    from explain.plots import plot_gradcam, plot_time_attribution
+    from explanations.attribution import time_attribution
+    from explanations.gradcam import gradcam
+    from explanations.plots import plot_gradcam, plot_time_attribution
     from lightning_modules.components.speech_encoder import SpeechEncoderClassifier
 
     wave = torch.from_numpy(read_audio(audio_path, probe(audio_path)))[: int(max_seconds * sample_rate)]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from explain.attribution import time_attribution
-from explain.gradcam import gradcam
+from explanations.attribution import time_attribution
+from explanations.gradcam import gradcam
 from lightning_modules.components import create_network
 from lightning_modules.components.conv_encoder import ConvEncoder
 from lightning_modules.components.frontends import LogMel
@@ -78,3 +78,20 @@ def test_time_attribution_covers_the_valid_samples(tmp_path):
     net = create_network(f"hf:{save_tiny_encoder('wav2vec2', tmp_path)}", 3)
     curve, target = time_attribution(net, tone_batch([1])[0], 6000, steps=4)
     assert curve.shape == (math.ceil(6000 / 320),) and abs(curve.sum() - 1.0) < 1e-6 and 0 <= target < 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,suffix", [("small_cnn", "gradcam"), ("wavlm", "time")])
+def test_explain_command_writes_a_png_per_file_beside_the_run(name, suffix, tmp_path_factory, tmp_path, capsys):
+    import soundfile as sf
+
+    import explain as explain_cli
+    from tests.trained_models import session_base, trained_checkpoint
+
+    checkpoint = trained_checkpoint(session_base(tmp_path_factory), name, epochs=1)
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, tone_batch([1])[0].numpy(), RATE)
+    assert explain_cli.main(["--checkpoint", str(checkpoint), "--audio", str(clip), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / f"clip-{suffix}.png").stat().st_size > 1000
+    assert explain_cli.main(["--checkpoint", str(checkpoint), "--audio", str(clip), "--target", "nope"]) == 2
+    assert "the model's classes are" in capsys.readouterr().err
