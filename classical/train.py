@@ -87,8 +87,13 @@ def run(config: ClassicalConfig, progress: bool = True) -> dict[str, dict[str, A
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Parse, run and print one line per evaluated split; a user error is one line and exit status 2."""
     config = parse_args(argv)
-    reports = run(config)
+    try:
+        reports = run(config)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     for split, report in reports.items():
         summary = report["classification_report"]
         print(f"{split}: accuracy {summary['accuracy']:.4f}, weighted F1 {summary['weighted avg']['f1-score']:.4f}, "

@@ -102,3 +102,9 @@ def test_classical_seed_rows_parse_and_build(row):
     assert row.read_text().startswith("# Seed ") and "reported" in row.read_text().split("\n\n")[0]
     pipeline = build_pipeline(parsed.model)
     pipeline.set_params(**{name: values[0] for name, values in param_grid(parsed.model).items()})
+
+
+def test_a_missing_data_root_is_one_line_and_exit_status_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        classical_train.main(["--data_root", str(tmp_path / "nowhere"), "--run_root", str(tmp_path)])
+    assert stop.value.code == 2 and "nowhere" in capsys.readouterr().err
