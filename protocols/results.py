@@ -70,9 +70,10 @@ def log_wandb_summary(folder: Path, name: str, project: str, summary: dict[str, 
     """
     import wandb
 
-    from lightning_modules.loggers import has_wandb_key, wandb_id
+    from lightning_modules.loggers import has_wandb_key
+    from training.run_identity import safe_wandb_id
 
-    run = wandb.init(project=project, group=name, name=f"{name}-summary", id=wandb_id(f"{name}-summary"),
+    run = wandb.init(project=project, group=name, name=f"{name}-summary", id=safe_wandb_id(f"{name}-summary"),
                      job_type="aggregate", dir=str(folder), mode="online" if has_wandb_key() else "offline",
                      resume="allow", reinit=True)
     try:
