@@ -75,5 +75,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as error:  # user errors (bad model, data, unsafe checkpoint): one line
+        print(f"evaluate: error: {error}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(0)

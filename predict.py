@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = SegmentSpec(**config.segment.as_dict())
     try:
         paths = expand_inputs(config.inputs)
-    except FileNotFoundError as error:
+        predictor = load_predictor(config.model, device=config.device)
+    except (FileNotFoundError, ValueError) as error:  # a missing input, a bad or unsafe model: one line
         log.error("%s", error)
         return 2
-    predictor = load_predictor(config.model, device=config.device)
     recordings: list[RecordingPrediction] = []
     errors: list[dict[str, str]] = []
     started = time.perf_counter()

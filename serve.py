@@ -10,6 +10,7 @@ green above 80 %, orange from 60 to 80 % and red below 60 %, and the list of all
 from __future__ import annotations
 
 import logging
+import sys
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
@@ -52,4 +53,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as error:  # user errors (bad model, unsafe checkpoint): one line
+        print(f"serve: error: {error}", file=sys.stderr)
+        sys.exit(2)

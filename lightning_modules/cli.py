@@ -158,9 +158,9 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
     """Fit (resuming when asked), test the best checkpoint, print where everything went."""
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     try:
-        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path)
+        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path, weights_only=True)  # training/safe_load.py
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None)
+        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None, weights_only=True)
         scores = {k: float(v) for k, v in (results[0] if results else {}).items()}
         _print_summary(cli, scores, best)
         return scores
