@@ -1,17 +1,23 @@
-"""Segment-wise emotion prediction on one recording: decode, window, batch, top-k."""
+"""Segment-wise emotion prediction on one recording: decode, window, batch, top-k.
+
+``predict_file`` streams: it decodes, resamples, windows and scores block by block
+(prediction/audio_stream.py, ``segments.stream_windows``), so its memory does not grow with the
+recording's length, and it gives the same segments as ``predict_wave`` on the whole decoded file.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
 
-from data_preparation.audio_io import AudioReadError, probe, read_audio
+from data_preparation.audio_io import AudioHeader, AudioReadError, probe
 from data_preparation.shard_format import SAMPLE_RATE
+from prediction.audio_stream import audio_blocks, length_known
 from prediction.predictor import Predictor
-from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_bounds
+from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_bounds, stream_windows
 
 
 class RecordingError(ValueError):
@@ -39,24 +45,44 @@ class RecordingPrediction:
         return asdict(self)
 
 
+def open_recording(path: Path, max_duration: float | None = None) -> AudioHeader:
+    """The header of ``path``, refused at once when it already states more than ``max_duration`` seconds."""
+    try:
+        header = probe(path)
+    except (AudioReadError, OSError) as error:
+        raise RecordingError(f"{path.name}: {error}") from None
+    if max_duration is not None and length_known(header) and header.duration > max_duration:
+        raise RecordingError(f"{path.name}: {header.duration:.1f} s is longer than the limit of {max_duration:g} s")
+    return header
+
+
+def decoded_blocks(path: Path, header: AudioHeader, max_duration: float | None = None) -> Iterator[np.ndarray]:
+    """16 kHz mono blocks of ``path``, the duration limit counted on decoded samples (a header may lie).
+
+    Every failure, also one in the middle of the file, is a RecordingError naming the file.
+    """
+    try:
+        for block in audio_blocks(path, header, max_duration):
+            if not np.isfinite(block).all():
+                raise RecordingError(f"{path.name}: audio contains NaN or infinite samples")
+            yield block
+    except (AudioReadError, OSError) as error:
+        raise RecordingError(f"{path.name}: {error}") from None
+
+
 def load_recording(path: str | Path, max_duration: float | None = None) -> tuple[np.ndarray, int, int]:
     """16 kHz mono float32 waveform of any file soundfile or ffmpeg reads, with its native rate and channels.
 
-    ``max_duration`` (seconds) is checked on the header before decoding, so an hour-long upload is
-    refused without filling memory. Every failure is a RecordingError naming the file.
+    ``max_duration`` (seconds) is checked on the header first and then on the decoded samples, which
+    stops decoding at the limit: a file whose header understates its length cannot fill memory.
+    Every failure is a RecordingError naming the file.
     """
     path = Path(path)
-    try:
-        header = probe(path)
-        if max_duration is not None and header.duration > max_duration:
-            raise RecordingError(f"{path.name}: {header.duration:.1f} s is longer than the limit of {max_duration:g} s")
-        wave = read_audio(path, header)
-    except (AudioReadError, OSError) as error:
-        raise RecordingError(f"{path.name}: {error}") from None
+    header = open_recording(path, max_duration)
+    blocks = list(decoded_blocks(path, header, max_duration))
+    wave = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     if wave.size == 0:
         raise RecordingError(f"{path.name}: no audio samples")
-    if not np.isfinite(wave).all():
-        raise RecordingError(f"{path.name}: audio contains NaN or infinite samples")
     return wave, header.sample_rate, header.channels
 
 
@@ -88,22 +114,74 @@ def predict_wave(
         audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices], window)
         logits = predictor.predict_logits(audio, lengths)
         probabilities[indices] = torch.softmax(logits.double(), dim=1).numpy()
-    segments: list[SegmentPrediction] = []
-    for index, ((start, end), row) in enumerate(zip(bounds, probabilities)):
-        segments.append(SegmentPrediction(
-            index=index, start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
-            top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
-        ))
-    return segments
+    return [segment_prediction(index, start, end, row, names, k)
+            for index, ((start, end), row) in enumerate(zip(bounds, probabilities))]
+
+
+def segment_prediction(index: int, start: int, end: int, row: np.ndarray, names: list[str], k: int) -> SegmentPrediction:
+    """One window's record; ``start``/``end`` in samples at 16 kHz, ``row`` its class probabilities."""
+    return SegmentPrediction(
+        index=index, start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
+        top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
+    )
+
+
+def predict_blocks(
+    predictor: Predictor, blocks: Iterable[np.ndarray], spec: SegmentSpec, batch_size: int = 16, k: int = 3
+) -> tuple[list[SegmentPrediction], int]:
+    """``predict_wave`` on a recording that arrives in 16 kHz blocks; also returns its length in samples.
+
+    Windows are batched as ``predict_wave`` batches them (``batch_size`` at a time among windows of
+    one padded size, in order), so every batch, and so every probability, is the same as there.
+    """
+    if predictor.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
+    window, names = round(spec.length * SAMPLE_RATE), predictor.class_names
+    pending: dict[int, list[tuple[int, int, int, np.ndarray]]] = {}  # padded size -> (index, start, end, samples)
+    segments: dict[int, SegmentPrediction] = {}
+    counted = _Counted(blocks)
+
+    def flush(group: list[tuple[int, int, int, np.ndarray]]) -> None:
+        audio, lengths = pad_batch([samples for *_, samples in group], window)
+        rows = torch.softmax(predictor.predict_logits(audio, lengths).double(), dim=1).numpy()
+        for (index, start, end, _), row in zip(group, rows):
+            segments[index] = segment_prediction(index, start, end, row, names, k)
+        group.clear()
+
+    for index, (start, end, samples) in enumerate(stream_windows(counted, SAMPLE_RATE, spec)):
+        group = pending.setdefault(max(end - start, window), [])
+        group.append((index, start, end, samples.copy()))
+        if len(group) == batch_size:
+            flush(group)
+    for group in pending.values():
+        if group:
+            flush(group)
+    return [segments[i] for i in sorted(segments)], counted.samples
+
+
+class _Counted:
+    """Passes blocks through and counts their samples."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
+        self.blocks, self.samples = blocks, 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self.blocks:
+            self.samples += len(block)
+            yield block
 
 
 def predict_file(
     predictor: Predictor, path: str | Path, spec: SegmentSpec, batch_size: int = 16, k: int = 3,
     max_duration: float | None = None,
 ) -> RecordingPrediction:
-    """Decode ``path`` and predict all its windows; raises RecordingError for unusable files."""
-    wave, rate, channels = load_recording(path, max_duration)
+    """Decode ``path`` block by block and predict all its windows; RecordingError for unusable files."""
+    path = Path(path)
+    header = open_recording(path, max_duration)
+    segments, samples = predict_blocks(predictor, decoded_blocks(path, header, max_duration), spec, batch_size, k)
+    if samples == 0:
+        raise RecordingError(f"{path.name}: no audio samples")
     return RecordingPrediction(
-        path=str(path), duration=round(len(wave) / SAMPLE_RATE, 4), native_sample_rate=rate,
-        native_channels=channels, segments=predict_wave(predictor, wave, spec, batch_size, k),
+        path=str(path), duration=round(samples / SAMPLE_RATE, 4), native_sample_rate=header.sample_rate,
+        native_channels=header.channels, segments=segments,
     )
