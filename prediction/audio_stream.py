@@ -102,7 +102,7 @@ def _ffmpeg_blocks(path: Path, max_seconds: float | None, block_seconds: float) 
         except FileNotFoundError:
             raise AudioReadError("unreadable: soundfile cannot read it and ffmpeg is not installed") from None
         try:
-            while data := process.stdout.read(chunk):
+            while data := process.stdout.read(chunk if limit is None else min(chunk, 4 * (limit + 1 - total))):
                 data, carry = carry + data, b""
                 if len(data) % 4:
                     data, carry = data[: len(data) - len(data) % 4], data[len(data) - len(data) % 4:]
