@@ -156,3 +156,16 @@ def test_an_empty_folder_is_a_one_line_error(tmp_path, caplog):
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].startswith(f"--inputs: {tmp_path / 'empty'} holds no audio files (")
     assert "\n" not in errors[0] and not (tmp_path / "out").exists()
+
+
+def test_soundfile_decoding_stops_at_the_limit_whatever_the_header_says(tmp_path):
+    from data_preparation.audio_io import AudioHeader
+    from prediction.audio_stream import AudioTooLongError, audio_blocks
+
+    path = stereo_recording(tmp_path / "long.wav", 30.0, rate=22_050)
+    lie = AudioHeader(22_050, 2, 1.0, "soundfile")  # what a header that understates the length would say
+    decoded = []
+    with pytest.raises(AudioTooLongError, match=r"longer than the limit of 10 s \(decoding stopped at 10.0 s\)"):
+        for block in audio_blocks(path, lie, max_seconds=10, block_seconds=3.0):
+            decoded.append(len(block))
+    assert sum(decoded) <= 10 * SR  # nothing past the limit was handed on
