@@ -146,7 +146,7 @@ def seeded_shuffle(
     """A shuffle buffer whose order is reproducible from (seed, epoch, rank, worker)."""
     worker, _ = worker_slot()
     rng = random.Random(wds.utils.make_seed(seed, epoch.get(), rank, worker, 1))
-    yield from wds.filters._shuffle(src, bufsize=bufsize, initial=min(bufsize, 100), rng=rng)
+    yield from wds.shuffle(bufsize=bufsize, initial=min(bufsize, 100), rng=rng)(src)
 
 
 def _meta(sample: Sample, num_classes: int) -> SampleMeta:

@@ -119,7 +119,7 @@ class ShardDataModule(LightningDataModule):
         max_bad_samples: int = 100,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
         for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
             if value <= 0:
                 raise ValueError(f"data.{name}={value}: must be positive")

@@ -20,7 +20,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
+from callbacks.wandb_summary import WandbSummary
 from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
@@ -108,6 +110,8 @@ class SERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(ReportCallback, "report")
+        parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
+        parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
         # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
         parser.add_lightning_class_args(RequeueOnSignal, "preemption")
