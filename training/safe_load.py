@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import torch
 
-_GLOBAL = re.compile(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+(?: [\w.]+)?)")
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 class UnsafeCheckpointError(ValueError):
