@@ -5,7 +5,7 @@ The network is injected (``net``: a builder taking ``num_classes``, written in c
 class weights and the sample rate are kept in the hyperparameters, so a checkpoint alone is
 enough to predict::
 
-    model = EmotionClassifier.load_from_checkpoint(path)
+    model = EmotionClassifier.load_from_checkpoint(path, weights_only=True)
     probs = model(audio, lengths).softmax(-1)           # audio [B, T] at model.hparams.sample_rate
     names = model.hparams.class_names
 """
