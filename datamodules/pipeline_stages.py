@@ -235,19 +235,45 @@ class CropPad:
             yield self.fit(sample, rng)
 
     def fit(self, sample: Sample, rng: random.Random) -> Sample:
-        signal = sample["signal"]
-        total = signal.shape[-1]
-        if total >= self.size:
-            excess = total - self.size
-            start = rng.randint(0, excess) if self.crop == "random" else excess // 2 if self.crop == "center" else 0
-            return {**sample, "signal": signal[..., start:start + self.size], "length": self.size}
-        if self.padding == "repeat":
-            index = np.arange(self.size) % total  # position i holds sample i mod total
-            return {**sample, "signal": signal[..., index], "length": self.size}
-        fill = float(signal.min()) if self.pad_value is None else self.pad_value
-        padded = np.full((*signal.shape[:-1], self.size), fill, dtype=signal.dtype)
-        padded[..., :total] = signal
-        return {**sample, "signal": padded, "length": total}
+        signal, _ = crop_clip(sample["signal"], self.size, self.crop, rng)
+        signal, length = pad_clip(signal, self.size, self.padding, self.pad_value)
+        return {**sample, "signal": signal, "length": length}
+
+
+def crop_clip(signal: np.ndarray, size: int | None, crop: str, rng: random.Random | None = None) -> tuple[np.ndarray, int]:
+    """The last axis cut to ``size`` when longer (None: never), and the start offset taken.
+
+    ``random`` draws the offset from ``rng``; ``center`` and ``start`` are deterministic, so the
+    datamodule's evaluation loaders and evaluate.py cut the same audio.
+
+    >>> crop_clip(np.arange(5), 2, "center")
+    (array([1, 2]), 1)
+    """
+    if size is None or signal.shape[-1] < size:
+        return signal, 0
+    excess = signal.shape[-1] - size  # 0 still draws from rng, as training always has
+    start = rng.randint(0, excess) if crop == "random" else excess // 2 if crop == "center" else 0
+    return signal[..., start:start + size], start
+
+
+def pad_clip(signal: np.ndarray, size: int | None, padding: str, pad_value: float | None = 0.0) -> tuple[np.ndarray, int]:
+    """The last axis padded to ``size`` when shorter (None: never), and the valid length the model sees.
+
+    ``zero`` fills with ``pad_value`` (None: the clip's own minimum) and keeps the true length;
+    ``repeat`` tiles the clip and the whole ``size`` is valid (see CropPad).
+
+    >>> pad_clip(np.array([1.0, 2.0]), 5, "repeat")
+    (array([1., 2., 1., 2., 1.]), 5)
+    """
+    total = signal.shape[-1]
+    if size is None or total >= size:
+        return signal, total
+    if padding == "repeat":
+        return signal[..., np.arange(size) % total], size  # position i holds sample i mod total
+    fill = float(signal.min()) if pad_value is None else pad_value
+    padded = np.full((*signal.shape[:-1], size), fill, dtype=signal.dtype)
+    padded[..., :total] = signal
+    return padded, total
 
 
 @dataclass

@@ -22,33 +22,19 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from data_preparation.audio_io import AudioHeader, AudioReadError
+from data_preparation.audio_io import AudioHeader, AudioReadError, DurationLimitError
 from data_preparation.shard_format import SAMPLE_RATE
 
 BLOCK_SECONDS = 20.0
-UNKNOWN_FRAMES = 2**62  # libsndfile reports SF_COUNT_MAX (2**63 - 1) when the header does not say
-
-
-class AudioTooLongError(AudioReadError):
-    """More decoded audio than the limit allows; decoding was stopped there."""
-
-
-def length_known(header: AudioHeader) -> bool:
-    """Whether ``header.duration`` is a number the container states (not libsndfile's "unknown")."""
-    return header.duration * header.sample_rate < UNKNOWN_FRAMES
-
-
-def too_long(seconds: float, max_seconds: float) -> AudioTooLongError:
-    return AudioTooLongError(f"longer than the limit of {max_seconds:g} s (decoding stopped at {seconds:.1f} s)")
 
 
 def audio_blocks(
     path: Path, header: AudioHeader, max_seconds: float | None = None, block_seconds: float | None = None,
 ) -> Iterator[np.ndarray]:
     """16 kHz mono float32 blocks of ``path`` (``block_seconds``, default BLOCK_SECONDS, of native audio each);
-    AudioTooLongError once more than ``max_seconds`` decodes."""
+    DurationLimitError once more than ``max_seconds`` decodes."""
     block_seconds = block_seconds or BLOCK_SECONDS
-    if header.backend == "soundfile" and length_known(header):
+    if header.backend == "soundfile" and header.length_known:
         native = _soundfile_blocks(path, header.sample_rate, max_seconds, block_seconds)
         yield from _mono_16k(native, header.sample_rate)
     else:
@@ -68,7 +54,7 @@ def _soundfile_blocks(path: Path, rate: int, max_seconds: float | None, block_se
                     return
                 total += len(data)
                 if limit is not None and total > limit:
-                    raise too_long(total / rate, max_seconds)
+                    raise DurationLimitError(total / rate, max_seconds)
                 yield data
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioReadError(f"unreadable: soundfile: {str(error).split(': ', 1)[-1]}") from None
@@ -108,7 +94,7 @@ def _ffmpeg_blocks(path: Path, max_seconds: float | None, block_seconds: float) 
                     data, carry = data[: len(data) - len(data) % 4], data[len(data) - len(data) % 4:]
                 total += len(data) // 4
                 if limit is not None and total > limit:
-                    raise too_long(total / SAMPLE_RATE, max_seconds)
+                    raise DurationLimitError(total / SAMPLE_RATE, max_seconds)
                 yield np.frombuffer(data, dtype="<f4").astype(np.float32)
             if process.wait(timeout=60) != 0:
                 errors.seek(0)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from data_preparation.audio_io import AudioHeader, AudioReadError, probe
 from data_preparation.shard_format import SAMPLE_RATE
-from prediction.audio_stream import audio_blocks, length_known
+from datamodules.pipeline_stages import pad_clip
+from prediction.audio_stream import audio_blocks
 from prediction.predictor import Predictor
 from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_bounds, stream_windows
 
@@ -51,7 +52,7 @@ def open_recording(path: Path, max_duration: float | None = None) -> AudioHeader
         header = probe(path)
     except (AudioReadError, OSError) as error:
         raise RecordingError(f"{path.name}: {error}") from None
-    if max_duration is not None and length_known(header) and header.duration > max_duration:
+    if max_duration is not None and header.length_known and header.duration > max_duration:
         raise RecordingError(f"{path.name}: {header.duration:.1f} s is longer than the limit of {max_duration:g} s")
     return header
 
@@ -96,32 +97,60 @@ def top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[dic
     return [{"label": class_names[i], "probability": round(float(probabilities[i]), 6)} for i in order]
 
 
+def check_predictable(predictor: Predictor) -> None:
+    """Prediction feeds waveforms at the preparation rate; refuse, in one line, a model that needs something else."""
+    contract = predictor.input_contract
+    if contract is not None and contract.features != "waveform":
+        raise ValueError(f"the model was trained on precomputed {contract.features} shards ({contract.logmel}); "
+                         "prediction on recordings needs a model trained on waveforms (data.features: waveform)")
+    if predictor.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
+
+
+def window_batch(wave: np.ndarray, bounds: Sequence[tuple[int, int]], window: int,
+                 padding: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windows of one padded size, padded as the model's clips were in training (zero or repeat)."""
+    return pad_windows([wave[start:end] for start, end in bounds], window, padding)
+
+
+def pad_windows(windows: Sequence[np.ndarray], window: int, padding: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``window_batch`` of windows already cut out."""
+    if padding == "zero":
+        return pad_batch(windows, window)
+    clips = [pad_clip(samples, window, padding) for samples in windows]
+    audio, lengths = pad_batch([clip for clip, _ in clips], window)
+    return audio, torch.tensor([length for _, length in clips], dtype=torch.long)
+
+
 def predict_wave(
     predictor: Predictor, wave: np.ndarray, spec: SegmentSpec, batch_size: int = 16, k: int = 3
 ) -> list[SegmentPrediction]:
-    """Top-``k`` emotions of every window of a 16 kHz waveform.
+    """Top-``k`` emotions of every window of a waveform at the model's rate.
 
-    Short windows are zero-padded to the window length with their true lengths, and batches hold
-    windows of one padded size only (prediction/segments.py explains why).
+    Short windows are padded to the window length as the model's training clips were (its input
+    contract: zero padding with true lengths, or repetition), and batches hold windows of one
+    padded size only (prediction/segments.py explains why).
     """
-    if predictor.sample_rate != SAMPLE_RATE:
-        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
-    bounds = segment_bounds(len(wave), SAMPLE_RATE, spec)
+    check_predictable(predictor)
+    rate = predictor.sample_rate
+    padding = predictor.input_contract.padding if predictor.input_contract is not None else "zero"
+    bounds = segment_bounds(len(wave), rate, spec)
     names = predictor.class_names
     probabilities = np.zeros((len(bounds), len(names)))
-    window = round(spec.length * SAMPLE_RATE)
+    window = round(spec.length * rate)
     for indices in length_groups(bounds, batch_size, window):
-        audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices], window)
+        audio, lengths = window_batch(wave, [bounds[i] for i in indices], window, padding)
         logits = predictor.predict_logits(audio, lengths)
         probabilities[indices] = torch.softmax(logits.double(), dim=1).numpy()
-    return [segment_prediction(index, start, end, row, names, k)
+    return [segment_prediction(index, start, end, rate, row, names, k)
             for index, ((start, end), row) in enumerate(zip(bounds, probabilities))]
 
 
-def segment_prediction(index: int, start: int, end: int, row: np.ndarray, names: list[str], k: int) -> SegmentPrediction:
-    """One window's record; ``start``/``end`` in samples at 16 kHz, ``row`` its class probabilities."""
+def segment_prediction(index: int, start: int, end: int, rate: int, row: np.ndarray, names: list[str],
+                       k: int) -> SegmentPrediction:
+    """One window's record; ``start``/``end`` in samples at ``rate``, ``row`` its class probabilities."""
     return SegmentPrediction(
-        index=index, start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
+        index=index, start=round(start / rate, 4), end=round(end / rate, 4),
         top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
     )
 
@@ -129,26 +158,27 @@ def segment_prediction(index: int, start: int, end: int, row: np.ndarray, names:
 def predict_blocks(
     predictor: Predictor, blocks: Iterable[np.ndarray], spec: SegmentSpec, batch_size: int = 16, k: int = 3
 ) -> tuple[list[SegmentPrediction], int]:
-    """``predict_wave`` on a recording that arrives in 16 kHz blocks; also returns its length in samples.
+    """``predict_wave`` on a recording that arrives in blocks at the model's rate; also returns its length.
 
-    Windows are batched as ``predict_wave`` batches them (``batch_size`` at a time among windows of
-    one padded size, in order), so every batch, and so every probability, is the same as there.
+    Windows are batched and padded as ``predict_wave`` does it (``batch_size`` at a time among windows
+    of one padded size, in order), so every batch, and so every probability, is the same as there.
     """
-    if predictor.sample_rate != SAMPLE_RATE:
-        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
-    window, names = round(spec.length * SAMPLE_RATE), predictor.class_names
+    check_predictable(predictor)
+    rate, names = predictor.sample_rate, predictor.class_names
+    padding = predictor.input_contract.padding if predictor.input_contract is not None else "zero"
+    window = round(spec.length * rate)
     pending: dict[int, list[tuple[int, int, int, np.ndarray]]] = {}  # padded size -> (index, start, end, samples)
     segments: dict[int, SegmentPrediction] = {}
     counted = _Counted(blocks)
 
     def flush(group: list[tuple[int, int, int, np.ndarray]]) -> None:
-        audio, lengths = pad_batch([samples for *_, samples in group], window)
+        audio, lengths = pad_windows([samples for *_, samples in group], window, padding)
         rows = torch.softmax(predictor.predict_logits(audio, lengths).double(), dim=1).numpy()
         for (index, start, end, _), row in zip(group, rows):
-            segments[index] = segment_prediction(index, start, end, row, names, k)
+            segments[index] = segment_prediction(index, start, end, rate, row, names, k)
         group.clear()
 
-    for index, (start, end, samples) in enumerate(stream_windows(counted, SAMPLE_RATE, spec)):
+    for index, (start, end, samples) in enumerate(stream_windows(counted, rate, spec)):
         group = pending.setdefault(max(end - start, window), [])
         group.append((index, start, end, samples.copy()))
         if len(group) == batch_size:

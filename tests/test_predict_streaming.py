@@ -109,7 +109,7 @@ def webm(folder: Path, seconds: float, claimed: float | None = None) -> Path:
 def test_a_header_that_understates_the_length_cannot_pass_the_limit(tmp_path):
     lying = webm(tmp_path, 40.0, claimed=1.0)
     assert probe(lying).duration == pytest.approx(1.0)  # the header lies: 1 s
-    with pytest.raises(RecordingError, match=r"longer than the limit of 10 s \(decoding stopped at 10.\d s\)"):
+    with pytest.raises(RecordingError, match=r"too long: more than 10 s \(decoding stopped at 10.\d\d s\)"):
         load_recording(lying, max_duration=10)
     assert load_recording(lying, max_duration=60)[0].size == pytest.approx(40 * SR, abs=SR // 10)
 
@@ -118,11 +118,11 @@ def test_a_header_that_understates_the_length_cannot_pass_the_limit(tmp_path):
     assert predict.main(["--model", "unused", "--inputs", str(lying), "--output_dir", str(out),
                          "--max_duration", "10"]) == 1
     errors = json.loads((out / "predictions.json").read_text())["errors"]
-    assert [Path(e["path"]).name for e in errors] == [lying.name] and "longer than the limit of 10 s" in errors[0]["reason"]
+    assert [Path(e["path"]).name for e in errors] == [lying.name] and "too long: more than 10 s" in errors[0]["reason"]
 
     # serve's limit: a 422 that names the upload
     service = PredictionService(predictor(), SegmentSpec(), UploadLimits(max_seconds=10))
-    with pytest.raises(UploadError, match=r"^upload.webm: longer than the limit of 10 s") as refused:
+    with pytest.raises(UploadError, match=r"^upload.webm: too long: more than 10 s") as refused:
         service.predict("upload.webm", lying.read_bytes())
     assert refused.value.status == 422
 
@@ -160,12 +160,13 @@ def test_an_empty_folder_is_a_one_line_error(tmp_path, caplog):
 
 def test_soundfile_decoding_stops_at_the_limit_whatever_the_header_says(tmp_path):
     from data_preparation.audio_io import AudioHeader
-    from prediction.audio_stream import AudioTooLongError, audio_blocks
+    from data_preparation.audio_io import DurationLimitError
+    from prediction.audio_stream import audio_blocks
 
     path = stereo_recording(tmp_path / "long.wav", 30.0, rate=22_050)
     lie = AudioHeader(22_050, 2, 1.0, "soundfile")  # what a header that understates the length would say
     decoded = []
-    with pytest.raises(AudioTooLongError, match=r"longer than the limit of 10 s \(decoding stopped at 10.0 s\)"):
+    with pytest.raises(DurationLimitError, match=r"too long: more than 10 s \(decoding stopped at 10.00 s\)"):
         for block in audio_blocks(path, lie, max_seconds=10, block_seconds=3.0):
             decoded.append(len(block))
     assert sum(decoded) <= 10 * SR  # nothing past the limit was handed on

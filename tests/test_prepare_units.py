@@ -90,13 +90,14 @@ def test_check_wave_reasons() -> None:
     limits = AudioFilter(min_duration=1.0, max_duration=4.0, silence_threshold_db=-60)
     tone = 0.1 * np.sin(np.arange(2 * SAMPLE_RATE) / 10).astype(np.float32)
     assert check_wave(tone, limits) is None
-    assert check_wave(np.zeros(0, np.float32), limits).startswith("empty")
+    assert check_wave(np.zeros(0, np.float32), limits).category == "empty"
     nan = tone.copy()
     nan[5] = np.nan
-    assert check_wave(nan, limits).startswith("non-finite")
-    assert check_wave(tone[: SAMPLE_RATE // 2], limits).startswith("too short")
-    assert check_wave(np.tile(tone, 3), limits).startswith("too long")
-    assert check_wave(tone * 1e-4, limits).startswith("silent")
+    assert check_wave(nan, limits).category == "non-finite samples"
+    assert check_wave(tone[: SAMPLE_RATE // 2], limits).category == "too short"
+    too_long = check_wave(np.tile(tone, 3), limits)
+    assert (too_long.category, too_long.value, too_long.detail) == ("too long", 6.0, "> 4 s")
+    assert check_wave(tone * 1e-4, limits).category == "silent"
 
 
 def _write_config(tmp_path: Path, text: str) -> Path:
