@@ -82,7 +82,9 @@ def test_shard_names_in_stats_json_run_no_command_through_evaluate_or_train(chec
     config = make_tiny_run(tmp_path / "tiny", epochs=1)
     trained = run_cli([str(REPO / "train.py"), "--config", str(config), f"--data.data_root={pipe_root}"], work)
     assert not (work / "X").exists(), "a shard name from stats.json ran as a shell command in train.py"
-    assert trained.returncode != 0 and "-000000.tar; touch X; #' is not a relative path" in trained.stderr
+    assert trained.returncode == 2, trained.stderr[-2000:]
+    assert len(error_lines(trained, "-000000.tar; touch X; #' is not a relative path")) == 1, trained.stderr
+    assert "Traceback" not in trained.stderr
 
 
 class Payload:
@@ -134,7 +136,8 @@ def test_a_planted_checkpoint_runs_nothing_in_any_loader(checkpoint, tmp_path, m
     config = make_tiny_run(tmp_path / "tiny", epochs=1)
     resumed = run_cli([str(REPO / "train.py"), "--config", str(config), f"--ckpt_path={planted}"], tmp_path, **force)
     assert not marker.exists(), "train.py --ckpt_path: the checkpoint's payload ran"
-    assert resumed.returncode != 0 and "planted.ckpt: refused to load" in resumed.stderr, resumed.stderr[-2000:]
+    assert resumed.returncode == 2, resumed.stderr[-2000:]
+    assert len(error_lines(resumed, "planted.ckpt: refused to load")) == 1 and "Traceback" not in resumed.stderr
 
     # the resume helpers: picking the newest complete checkpoint reads no pickle; best_checkpoint refuses
     from training.resume import best_checkpoint, find_resume_checkpoint
