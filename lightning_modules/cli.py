@@ -15,6 +15,7 @@ and its W&B run id; a run whose config differs from it is refused (training/run_
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
+from training.config_files import resolve_config_args
 from training.faults import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
@@ -134,6 +136,15 @@ class SERLightningCLI(LightningCLI):
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
             seed_everything_default=0, auto_configure_optimizers=False, **kwargs,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Resolve bare config names (``--config wavlm.yaml``) against configs/ first (training/config_files.py)."""
+        if args is None:  # the command line itself: parsed here, as LightningCLI would, minus its
+            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))  # "args and argv" warning
+            return
+        if isinstance(args, (list, tuple)):
+            args = resolve_config_args(list(args))
+        super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None,
