@@ -6,7 +6,7 @@ class weights, the sample rate and the input contract (clip length, padding, cro
 data_preparation/input_contract.py) are kept in the hyperparameters, so a checkpoint alone is
 enough to predict exactly as the model was tested::
 
-    model = EmotionClassifier.load_from_checkpoint(path)
+    model = EmotionClassifier.load_from_checkpoint(path, weights_only=True)
     probs = model(audio, lengths).softmax(-1)           # audio [B, T] at model.hparams.sample_rate
     names, contract = model.hparams.class_names, model.contract
 """

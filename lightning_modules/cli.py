@@ -222,9 +222,9 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
     if cli.run_record is not None and rank_zero_only.rank == 0:  # the folder now belongs to this experiment
         write_record(cli.run_dir, cli.run_record)
     try:
-        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path)
+        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path, weights_only=True)  # training/safe_load.py
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None)
+        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None, weights_only=True)
         scores = {k: float(v) for k, v in (results[0] if results else {}).items()}
         _print_summary(cli, scores, best)
         return scores
