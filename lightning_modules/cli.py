@@ -34,6 +34,7 @@ from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
 from training.config_files import resolve_config_args
+from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from training.faults import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
@@ -134,7 +135,8 @@ class SERLightningCLI(LightningCLI):
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
-            seed_everything_default=0, auto_configure_optimizers=False, **kwargs,
+            seed_everything_default=0, auto_configure_optimizers=False,
+            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION}, **kwargs,
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -147,6 +149,7 @@ class SERLightningCLI(LightningCLI):
         super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--help_full", action=FullHelpAction)
         parser.add_argument("--ckpt_path", type=str | None, default=None,
                             help="checkpoint to resume fit from; 'last' = this run's newest complete last/preemption checkpoint")
         parser.add_class_arguments(RunSettings, "run")
