@@ -122,7 +122,8 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
     best = cli.trainer.checkpoint_callback
     assert records["summary"]["val/macro_f1"] == {"max": pytest.approx(float(best.best_model_score))}
     assert records["summary"]["best_checkpoint"] == str(Path(best.best_model_path).resolve())
-    assert [name for name in records["artifacts"] if name.startswith("model-")] == ["model-demo"]  # id = run name
+    wandb_id = json.loads((tmp_path / "runs" / "demo" / "run.json").read_text())["wandb_id"]
+    assert [name for name in records["artifacts"] if name.startswith("model-")] == [f"model-{wandb_id}"]
     assert {"train/loss_step", "val/macro_f1", "test/macro_f1", "val/ua", "val/wa", "lr-AdamW/head"} <= set(records["history"])
     assert not [k for k in records["history"] if "report_" in k or "f1_macro" in k]  # one name per metric
     assert list((folder / "files" / "media" / "images" / "test").glob("confusion_matrix*.png"))
