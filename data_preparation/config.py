@@ -101,6 +101,7 @@ class PrepareConfig:
     filter: AudioFilter = field(default_factory=AudioFilter)
     split: SplitSpec = field(default_factory=SplitSpec)
     shard_max_samples: int = 1000
+    codec: Literal["flac", "wav", "raw"] = "flac"  # shard audio: flac smallest, wav/raw int16 fastest to read
     workers: int = 0
     augmentation: Optional[AugmentationSpec] = None
     logmel: Optional[LogmelSpec] = None
@@ -186,4 +187,6 @@ def fingerprint(config: PrepareConfig) -> str:
     values = asdict(config)
     for key in ("workers", "progress", "overwrite", "output"):
         values.pop(key)
+    if values["codec"] == "flac":  # the default before codecs existed: earlier preparations keep their stamp
+        values.pop("codec")
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]

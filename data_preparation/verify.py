@@ -18,7 +18,7 @@ import numpy as np
 
 from data_preparation.manifest import read_manifest
 from data_preparation.shard_format import (
-    AUDIO_EXT, LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
+    LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
     load_dataset_info,
 )
 from data_preparation.shards import read_samples
@@ -97,7 +97,7 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
         if info.classes[meta["label_id"]] != meta["label"]:
             problems.append(f"{split}: {key} label_id {meta['label_id']} is not {meta['label']!r}")
         if decode:
-            problems += _check_payload(split, key, sample, meta, logmel)
+            problems += _check_payload(split, key, sample, meta, info, logmel)
     missing = sorted(set(wanted) - keys)
     if missing:
         problems.append(f"{split}: {len(missing)} manifest sample(s) missing from the shards, e.g. {missing[0]}")
@@ -106,13 +106,15 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
     return dict(sorted(seen.items()))
 
 
-def _check_payload(split: str, key: str, sample: dict, meta: dict, logmel: dict | None) -> list[str]:
+def _check_payload(split: str, key: str, sample: dict, meta: dict, info: DatasetInfo, logmel: dict | None) -> list[str]:
     if logmel is not None:
         image = np.load(io.BytesIO(sample[LOGMEL_EXT]), allow_pickle=False)
         if image.shape != (logmel["n_mels"], logmel["frames"]) or not np.isfinite(image).all():
             return [f"{split}: {key} log-mel has shape {image.shape} or non-finite values"]
         return []
-    wave, rate = decode_audio(sample[AUDIO_EXT])
+    if info.audio_ext not in sample:
+        return [f"{split}: {key} has no .{info.audio_ext} audio (stats.json codec {info.codec!r})"]
+    wave, rate = decode_audio(sample[info.audio_ext], info.codec, info.sample_rate)
     if rate != SAMPLE_RATE or abs(wave.size / rate - meta["duration"]) > 1e-3:
         return [f"{split}: {key} decodes to {wave.size / rate:.3f} s at {rate} Hz, meta says {meta['duration']} s"]
     return []

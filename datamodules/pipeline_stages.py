@@ -21,7 +21,8 @@ import torch
 import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
-from data_preparation.shard_format import AUDIO_EXT, LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
+from data_preparation.audio_codec import DEFAULT_CODEC, member_ext
+from data_preparation.shard_format import LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
 
 log = logging.getLogger(__name__)
 
@@ -166,20 +167,23 @@ def _meta(sample: Sample, num_classes: int) -> SampleMeta:
 class DecodeWaveform:
     """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
 
-    Samples stay numpy until collation: single-threaded numpy beats torch's per-op thread pool on
-    small per-clip arrays when the loop runs in the training process (num_workers=0)."""
+    ``codec`` is stats.json's (data_preparation/audio_codec.py): it names the member to read and
+    how to decode it. Samples stay numpy until collation: single-threaded numpy beats torch's
+    per-op thread pool on small per-clip arrays when the loop runs in the training process."""
 
     sample_rate: int
     num_classes: int
+    codec: str = DEFAULT_CODEC
 
     def __call__(self, sample: Sample) -> Sample:
         key = f"{sample['__key__']} in {sample.get('__url__')}"
-        if AUDIO_EXT not in sample:
-            raise ValueError(f"{key}: no .{AUDIO_EXT} audio")
+        ext = member_ext(self.codec)
+        if ext not in sample:
+            raise ValueError(f"{key}: no .{ext} audio (stats.json codec {self.codec!r})")
         try:
-            wave, rate = decode_audio(sample[AUDIO_EXT])
+            wave, rate = decode_audio(sample[ext], self.codec, self.sample_rate)
         except Exception as error:  # libsndfile raises its own types; name the sample either way
-            raise ValueError(f"{key}: undecodable .{AUDIO_EXT}: {error}") from error
+            raise ValueError(f"{key}: undecodable .{ext}: {error}") from error
         if rate != self.sample_rate:
             raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
         if wave.size == 0:

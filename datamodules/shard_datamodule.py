@@ -221,7 +221,8 @@ class ShardDataModule(LightningDataModule):
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         h = self.hparams
         if h.features == "waveform":
-            decode, signal, pad_value = DecodeWaveform(self.info.sample_rate, self.num_classes), "audio", 0.0
+            decode = DecodeWaveform(self.info.sample_rate, self.num_classes, self.info.codec)
+            signal, pad_value = "audio", 0.0
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], self.num_classes), "features", None
         crop_pad = CropPad(self.clip_size, h.padding, crop, pad_value, h.seed, rank, self.epoch)

@@ -68,7 +68,7 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: fl
     """Decoded, validated samples in shard order; the datamodule's decode stage decides what is valid."""
     import webdataset as wds
 
-    decode = DecodeWaveform(info.sample_rate, len(info.classes))
+    decode = DecodeWaveform(info.sample_rate, len(info.classes), info.codec)
     dataset = wds.WebDataset(list(urls), shardshuffle=False, handler=_CountingHandler(skipped), empty_check=False)
     for sample in dataset:
         key = sample.get("__key__", "?")
