@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import logging
 import pstats
 import resource
 import tempfile
@@ -91,21 +92,21 @@ def timed(run: Callable[[], int], repeats: int) -> Rate:
     return best
 
 
-def prepare_codec(specs, out: Path, codec: str, clips: int, workers: int) -> tuple[DatasetInfo, float]:
-    """The merge prepared in ``codec`` (1-5 s kept, stratified 70/15/15, >= 8 training shards); seconds taken."""
+def prepare_codec(specs, out: Path, codec: str, clips: int, workers: int) -> tuple[DatasetInfo, Rate]:
+    """The merge prepared in ``codec`` (1-5 s kept, stratified 70/15/15, >= 8 training shards), and how fast."""
     per_shard = max(4, int(0.7 * clips) // 8)
     config = validate(PrepareConfig(
         corpora=specs, output=str(out), filter=AudioFilter(min_duration=1.0, max_duration=5.0),
         split=SplitSpec(mode="stratified"), shard_max_samples=per_shard, codec=codec, workers=workers,
         progress=False, overwrite=True))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     info = prepare(config)
-    return info, time.perf_counter() - start
+    return info, Rate(info.extra["input_files"], time.perf_counter() - start, _cpu() - cpu)
 
 
-def stream_epoch(root: str, workers: int) -> int:
-    """Clips of one training epoch as a training run gets them (4 s random crops, batch 32)."""
-    datamodule = ShardDataModule(root, batch_size=BATCH, num_workers=workers, clip_seconds=CLIP_SECONDS,
+def stream_epoch(root: str, workers: int, batch: int = BATCH) -> int:
+    """Clips of one training epoch as a training run gets them (4 s random crops, ``batch`` clips a batch)."""
+    datamodule = ShardDataModule(root, batch_size=batch, num_workers=workers, clip_seconds=CLIP_SECONDS,
                                  pin_memory=False)
     return sum(len(batch["key"]) for batch in datamodule.train_dataloader())
 
@@ -151,9 +152,9 @@ def _count(items: Iterable) -> int:
     return sum(len(item["key"]) if "key" in item and isinstance(item["key"], list) else 1 for item in items)
 
 
-def stage_costs(root: str, repeats: int) -> list[tuple[str, float]]:
+def stage_costs(root: str, repeats: int, batch: int = BATCH) -> list[tuple[str, float]]:
     """Microseconds per clip added by each stage of the datamodule's training pipeline (0 workers)."""
-    datamodule = ShardDataModule(root, batch_size=BATCH, num_workers=0, clip_seconds=CLIP_SECONDS, pin_memory=False)
+    datamodule = ShardDataModule(root, batch_size=batch, num_workers=0, clip_seconds=CLIP_SECONDS, pin_memory=False)
     dataset = datamodule.train_dataloader().loader.pipeline[0].dataset
     stages = dataset.pipeline
     costs, previous = [], 0.0
@@ -165,7 +166,7 @@ def stage_costs(root: str, repeats: int) -> list[tuple[str, float]]:
         names = [_stage_name(s) for s in stages[:first + 1]] if end == first + 1 else [_stage_name(stages[end - 1])]
         costs.append(("+".join(names), cost - previous))
         previous = cost
-    full = timed(lambda: stream_epoch(root, 0), repeats)
+    full = timed(lambda: stream_epoch(root, 0, batch), repeats)
     costs.append(("torch DataLoader + EpochLoader", 1e6 / full.per_cpu - previous))
     costs.append(("total (one epoch, 0 workers)", 1e6 / full.per_cpu))
     return costs + _decode_split(datamodule, stages, first)
@@ -183,10 +184,10 @@ def _decode_split(datamodule: ShardDataModule, stages: list, first: int) -> list
             ("  of which JSON metadata + label check", 1e6 / meta.per_cpu)]
 
 
-def profile_epoch(root: str, top: int = 18) -> None:
+def profile_epoch(root: str, batch: int, top: int = 18) -> None:
     """cProfile of one training epoch with 0 workers: the functions that take the time."""
     profiler = cProfile.Profile()
-    profiler.runcall(stream_epoch, root, 0)
+    profiler.runcall(stream_epoch, root, 0, batch)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
@@ -199,10 +200,10 @@ def _corpus_line(specs, sources: list[Path]) -> str:
 
 
 def report_preparation(specs, sources: list[Path], prepared: dict, prep_workers: int, sample: int) -> None:
-    for codec, (info, seconds) in prepared.items():
-        files = info.extra["input_files"]
-        print(f"preparation ({codec}): {files} files in {seconds:.1f} s on {prep_workers} worker(s) = "
-              f"{files / seconds:.1f} files/s, {files / seconds / prep_workers:.1f} files/s per core")
+    for codec, (info, rate) in prepared.items():
+        print(f"preparation ({codec}): {rate.clips} files in {rate.wall:.1f} s on {prep_workers} worker(s) = "
+              f"{rate.per_s:.1f} files/s, {rate.per_s / prep_workers:.1f} files/s per core by the wall clock, "
+              f"{rate.per_cpu:.1f} files per CPU-s")
     costs = preparation_costs(sources[:sample], list(prepared))
     total = sum(v for k, v in costs.items() if not k.startswith("shard write")) + costs["shard write (flac)"]
     print(f"preparation stages, CPU ms per file over {min(sample, len(sources))} files (flac total {total:.2f} ms "
@@ -218,16 +219,16 @@ def report_streaming(codec: str, root: Path, info: DatasetInfo, librosa_rate: Ra
           f"{floor.per_cpu:7.0f} clips per CPU-s ({floor.per_s:7.0f} clips/s wall)")
     rates = {}
     for workers in args.workers:
-        rate = rates[workers] = timed(lambda: stream_epoch(str(root), workers), args.repeats)
+        rate = rates[workers] = timed(lambda: stream_epoch(str(root), workers, args.batch), args.repeats)
         print(f"  {workers} workers: {rate.per_s:7.0f} clips/s wall, {rate.per_cpu:7.0f} clips per CPU-s "
               f"({rate.clips} clips); x floor {rate.per_cpu / floor.per_cpu:4.2f}, "
               f"x librosa {rate.per_cpu / librosa_rate.per_cpu:5.1f} (per CPU-s), {rate.per_s / librosa_rate.per_s:5.1f} (wall)")
     return {"floor": floor, "rates": rates}
 
 
-def report_stages(codec: str, root: Path, repeats: int) -> None:
+def report_stages(codec: str, root: Path, repeats: int, batch: int) -> None:
     print(f"  stage costs ({codec}, 0 workers), CPU us per clip:")
-    for name, cost in stage_costs(str(root), repeats):
+    for name, cost in stage_costs(str(root), repeats, batch):
         print(f"    {name:<44} {cost:8.1f}")
 
 
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=int, default=320, help="clips in the generated merge (full size: 4720)")
     parser.add_argument("--codecs", nargs="+", default=list(CODECS), choices=list(CODECS))
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2], help="loader worker counts")
+    parser.add_argument("--batch", type=int, default=BATCH, help="clips per batch")
     parser.add_argument("--repeats", type=int, default=1, help="timed passes per figure (best kept), after a warm-up")
     parser.add_argument("--prep-workers", type=int, default=1, help="preparation processes")
     parser.add_argument("--prep-sample", type=int, default=60, help="files timed stage by stage")
@@ -254,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the corpus and shards (kept, reused)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    logging.getLogger("datamodules").setLevel(logging.ERROR)  # short benchmark epochs warn of uneven shards
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_input_"))
     specs = realistic_corpus.generate(work / f"corpus{args.clips}", args.clips, workers=args.prep_workers)
     prepared = {codec: prepare_codec(specs, work / f"prepared{args.clips}" / codec, codec, args.clips, args.prep_workers)
@@ -261,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     first = work / f"prepared{args.clips}" / args.codecs[0]
     sources = train_sources(first, specs)
     print(f"data: {work}; load average {' '.join(f'{x:.2f}' for x in _load())} at start (a shared machine is not quiet)")
-    print(f"corpus: {_corpus_line(specs, sources)} (training split); 4 s random crops, batch {BATCH}")
+    print(f"corpus: {_corpus_line(specs, sources)} (training split); 4 s random crops, batch {args.batch}")
     report_preparation(specs, sources, prepared, args.prep_workers, args.prep_sample)
     librosa_rate = timed(lambda: librosa_files(sources), args.repeats)
     print(f"librosa file by file: {librosa_rate.per_cpu:7.1f} clips per CPU-s ({librosa_rate.per_s:7.1f} clips/s wall)")
@@ -269,9 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     for codec in args.codecs:
         root = work / f"prepared{args.clips}" / codec
         results[codec] = report_streaming(codec, root, load_dataset_info(str(root)), librosa_rate, args)
-        report_stages(codec, root, args.repeats)
+        report_stages(codec, root, args.repeats, args.batch)
         if args.profile:
-            profile_epoch(str(root))
+            profile_epoch(str(root), args.batch)
     verdict(results)
     print(f"load average {' '.join(f'{x:.2f}' for x in _load())} at the end")
 
