@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import multiprocessing as mp
 import random
 from dataclasses import dataclass
@@ -280,6 +281,20 @@ def pad_into(row: np.ndarray, signal: np.ndarray, padding: Padding, pad_value: f
         row[..., total:] = float(row[..., :total].min()) if pad_value is None else pad_value
 
 
+def batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
+    """An uninitialised float32 tensor; in a loader worker, in shared memory from the start.
+
+    A worker hands its batches to the training process through shared memory; a tensor that is not
+    there yet is copied into it when sent. Allocating it there, as torch's own ``default_collate``
+    does in workers, saves that copy of every batch.
+    """
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.float32)
+    elem = torch.empty(0, dtype=torch.float32)
+    storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
+    return elem.new(storage).resize_(*shape)
+
+
 @dataclass
 class Collate:
     """A list of cropped samples -> the batch dict every LightningModule receives.
@@ -297,7 +312,7 @@ class Collate:
     def __call__(self, samples: list[Sample]) -> dict[str, Any]:
         signals = [sample["signal"] for sample in samples]
         size = self.size or max(signal.shape[-1] for signal in signals)
-        batch = torch.empty((len(signals), *signals[0].shape[:-1], size), dtype=torch.float32)
+        batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
         for row, signal in zip(batch.numpy(), signals):
             pad_into(row, signal, self.padding, self.pad_value)
         metas = [sample["meta"] for sample in samples]

@@ -135,10 +135,11 @@ def test_codecs_hold_the_same_samples_and_flac_the_fewest_bytes(prepared: dict[s
     assert size["flac"] < size["raw"] == size["wav"] - 44 * len(samples)
 
 
-def test_datamodule_batches_are_identical_across_codecs(prepared: dict[str, Path]) -> None:
+@pytest.mark.parametrize("padding", ["repeat", "zero"])
+def test_datamodule_batches_are_identical_across_codecs(prepared: dict[str, Path], padding: str) -> None:
     batches = {}
     for codec, root in prepared.items():
-        dm = ShardDataModule(str(root), batch_size=4, num_workers=0, clip_seconds=2.0, padding="repeat", shuffle_buffer=4)
+        dm = ShardDataModule(str(root), batch_size=4, num_workers=0, clip_seconds=2.0, padding=padding, shuffle_buffer=4)
         batches[codec] = list(dm.train_dataloader()) + list(dm.val_dataloader())
     for codec in ("wav", "raw"):
         assert len(batches[codec]) == len(batches["flac"]) > 2
