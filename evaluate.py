@@ -4,9 +4,11 @@
     python evaluate.py --config configs/evaluate.yaml --model runs/ensemble
 
 The folder gets report.json (every number), classification_report.txt, confusion_counts.png,
-confusion_normalized.png, per_corpus.csv and logits.npz. A model whose classes differ from the
-data's stops with an error naming them, unless --class_mapping says how to relate them
-(e.g. --class_mapping '{"joy": "happy", "boredom": null}').
+confusion_normalized.png, per_corpus.csv and logits.npz. Clips are cropped and padded as the
+checkpoint's input contract says (the clip length, padding and crop it was tested with), so the
+scores are train.py's; --max_seconds, --pad_to_seconds, --padding and --eval_crop override it.
+A model whose classes differ from the data's stops with an error naming them, unless
+--class_mapping says how to relate them (e.g. --class_mapping '{"joy": "happy", "boredom": null}').
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any, Optional
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from data_preparation.input_contract import InputOverrides
 from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report, format_classification_report, summary_row, write_report
 from prediction.predictor import load_predictor
@@ -34,9 +37,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
-    parser.add_argument("--max_seconds", type=Optional[float], default=None, help="crop clips to their first seconds")
-    parser.add_argument("--pad_to_seconds", type=Optional[float], default=None,
-                        help="zero-pad every clip to this length, like training's data.clip_seconds")
+    InputOverrides.add_arguments(parser)  # --max_seconds --pad_to_seconds --padding --eval_crop
     parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
                         help="model class -> data class (null drops it), for models of another taxonomy")
     parser.add_argument("--top_confusions", type=int, default=10)
@@ -55,12 +56,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = build_parser().parse_args(argv)
     predictor = load_predictor(config.model, device=config.device)
+    overrides = InputOverrides.from_config(config)
     logits = collect_logits({"model": predictor}, config.data_root, config.split, config.batch_size,
-                            config.max_seconds, config.class_mapping, config.pad_to_seconds)
+                            overrides, config.class_mapping)
     report = report_for(logits, "model", config.top_confusions)
+    contract = predictor.input_contract
     report["source"] = {"model": config.model, "data_root": config.data_root, "split": config.split,
-                        "max_seconds": config.max_seconds, "pad_to_seconds": config.pad_to_seconds,
-                        "model_classes": predictor.class_names, "class_mapping": config.class_mapping}
+                        "input_contract": contract.to_dict() if contract else None,
+                        "input_overrides": overrides.to_dict(), "model_classes": predictor.class_names,
+                        "class_mapping": config.class_mapping}
     output = Path(config.output_dir)
     write_report(report, output)
     logits.save(output / "logits.npz")

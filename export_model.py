@@ -3,9 +3,12 @@
     python export_model.py --model runs/wavlm/checkpoints/best.ckpt --output_dir exported/wavlm
     python export_model.py --model runs/demo/checkpoints/last.ckpt --formats '[onnx]' --output_dir exported/cnn
 
-Each export is checked before the command returns: the transformers pipeline must reproduce the
+The transformers folder gets a README.md model card (labels, input contract, training data and
+split, test metrics, intended use and limits). Each export is checked before the command returns: the transformers pipeline must reproduce the
 checkpoint's probabilities within 1e-5, and ONNX Runtime its logits within atol 1e-4 + rtol 1e-3
-(on inputs of other batch sizes and lengths than the export example). export.json records both.
+(on inputs of other batch sizes and lengths than the export example). export.json records both and
+the checkpoint's input contract (sample rate, clip length, padding: what callers should feed); the
+sample rate comes from that contract.
 """
 from __future__ import annotations
 
@@ -13,12 +16,13 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
-from export.hf_folder import check_hf_folder, export_hf_folder
-from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, check_onnx, export_onnx
+from export.hf_folder import check_hf_folder, export_hf_folder, is_native
+from export.model_card import run_folder_of, write_model_card
+from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, OPSET, check_onnx, export_onnx
 from prediction.predictor import ModelPredictor, load_predictor
 
 FORMATS = ("hf", "onnx")
@@ -31,7 +35,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--model", type=str, required=True, help="a .ckpt of train.py")
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--formats", type=list[str], default=["hf", "onnx"], help="hf and/or onnx")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=OPSET)
+    parser.add_argument("--onnx_exporter", type=Literal["dynamo", "legacy"], default="dynamo",
+                        help="dynamo: torch.export (current); legacy: TorchScript tracing (deprecated)")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL)
     return parser
@@ -46,15 +52,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     predictor = load_predictor(config.model, device="cpu")
     if not isinstance(predictor, ModelPredictor):
         raise ValueError(f"{config.model} is an ensemble; export its member checkpoints one by one")
+    contract = predictor.input_contract
+    if contract is not None and contract.features != "waveform":
+        raise ValueError(f"{config.model} was trained on precomputed {contract.features} shards; exports take raw "
+                         "audio, so export a model trained on waveforms (data.features: waveform)")
     network, names = predictor.module.net, predictor.class_names
     output = Path(config.output_dir)
-    summary: dict[str, Any] = {"model": config.model, "class_names": names}
+    summary: dict[str, Any] = {"model": config.model, "class_names": names,
+                               "input_contract": contract.to_dict() if contract is not None else None}
     if "hf" in config.formats:
         folder = export_hf_folder(network, names, output / "hf", predictor.sample_rate)
-        summary["hf"] = {"folder": str(folder), "max_probability_diff": check_hf_folder(folder, network, names)}
+        write_model_card(folder, names, contract, getattr(network.encoder.config, "name_or_path", None),
+                         run_folder_of(config.model), native=is_native(network))
+        difference = check_hf_folder(folder, network, names, sample_rate=predictor.sample_rate)
+        summary["hf"] = {"folder": str(folder), "max_probability_diff": difference}
         log.info("transformers folder: %s (pipeline matches within %.2g)", folder, summary["hf"]["max_probability_diff"])
     if "onnx" in config.formats:
-        path = export_onnx(network, output / "model.onnx", names, sample_rate=predictor.sample_rate, opset=config.opset)
+        path = export_onnx(network, output / "model.onnx", names, sample_rate=predictor.sample_rate, opset=config.opset,
+                           contract=contract, exporter=config.onnx_exporter)
         check = check_onnx(path, network, rtol=config.rtol, atol=config.atol)
         summary["onnx"] = {"path": str(path), **asdict(check)}
         log.info("ONNX: %s (max |diff| %.2g vs PyTorch)", path, check.max_abs_diff)

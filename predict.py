@@ -3,7 +3,8 @@
     python predict.py --model best.ckpt --inputs talk.mp3 interviews/ --output_dir predictions/
     python predict.py --config configs/after_training/predict.yaml --model runs/ensemble --inputs a.wav --segment.hop 2.5
 
---model is a checkpoint or an ensemble folder (ensemble/). Files of any length, rate and channel
+--model is a checkpoint or an ensemble folder (ensemble/); short windows are padded as its input
+contract says (zero or repeat, as in training). Files of any length, rate and channel
 count that soundfile or ffmpeg decodes; folders are searched recursively for audio files. Writes
 predictions.json (every probability, the settings, and the files that failed with their reasons)
 and predictions.csv (one row per segment with the top-k labels). Exit status 1 when a file failed.
@@ -20,7 +21,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 
 from prediction.output import results_document, write_csv, write_json
 from prediction.predictor import load_predictor
-from prediction.recording import RecordingError, RecordingPrediction, predict_file
+from prediction.recording import RecordingError, RecordingPrediction, check_predictable, predict_file
 from prediction.segments import SegmentSpec
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".mp4", ".webm"}
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return 2
     predictor = load_predictor(config.model, device=config.device)
+    try:
+        check_predictable(predictor)  # a log-mel-shard model cannot label recordings: one line, exit 2
+    except ValueError as error:
+        log.error("%s: %s", config.model, error)
+        return 2
     recordings: list[RecordingPrediction] = []
     errors: list[dict[str, str]] = []
     started = time.perf_counter()
@@ -77,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             errors.append({"path": str(path), "reason": str(error)})
     elapsed = time.perf_counter() - started
     audio_seconds = sum(r.duration for r in recordings)
+    contract = predictor.input_contract
     settings = {"model": config.model, "class_names": predictor.class_names, "segment": asdict(spec),
+                "input_contract": contract.to_dict() if contract is not None else None,
                 "batch_size": config.batch_size, "top_k": config.top_k, "device": config.device}
     out = Path(config.output_dir)
     write_json(results_document(recordings, errors, settings), out / "predictions.json")

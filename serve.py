@@ -10,10 +10,12 @@ green above 80 %, orange from 60 to 80 % and red below 60 %, and the list of all
 from __future__ import annotations
 
 import logging
+import sys
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from prediction.predictor import load_predictor
+from prediction.recording import check_predictable
 from prediction.segments import SegmentSpec
 from serving.app import EmotionServer, PredictionService, UploadLimits
 
@@ -33,15 +35,20 @@ def build_parser() -> ArgumentParser:
 
 def build_server(argv: list[str] | None = None) -> EmotionServer:
     config = build_parser().parse_args(argv)
-    service = PredictionService(load_predictor(config.model, device=config.device),
-                                SegmentSpec(**config.segment.as_dict()), UploadLimits(**config.limits.as_dict()),
-                                config.batch_size)
+    predictor = load_predictor(config.model, device=config.device)
+    check_predictable(predictor)  # the checkpoint's input contract must be one recordings can feed
+    service = PredictionService(predictor, SegmentSpec(**config.segment.as_dict()),
+                                UploadLimits(**config.limits.as_dict()), config.batch_size)
     return EmotionServer((config.host, config.port), service)
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    server = build_server(argv)
+    try:
+        server = build_server(argv)
+    except ValueError as error:  # a model this page cannot feed: one sentence, exit 2
+        print(f"serve.py: {error}", file=sys.stderr)
+        sys.exit(2)
     print(f"serving on {server.url} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

@@ -151,7 +151,7 @@ class ReportCallback(Callback):
                                for n in names])
         logger.log_metrics({f"{stage}/report_{k}": v for k, v in summary_row(report).items() if v is not None}, step)
         if mistakes:
-            rate = int(pl_module.hparams.get("sample_rate", 16_000))
+            rate = int(pl_module.hparams["sample_rate"])
             clips = [wandb.Audio(m.audio, sample_rate=rate,
                                  caption=f"{m.key}: true {names[m.true]}, predicted {names[m.predicted]} "
                                          f"({m.confidence:.2f})") for m in mistakes]

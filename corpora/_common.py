@@ -7,6 +7,7 @@ by content, so a FLAC stream named ``.wav`` is fine here).
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Hashable, Iterable
@@ -34,9 +35,32 @@ def is_os_litter(path: Path) -> bool:
     return name.startswith("._") or name in OS_LITTER or "__MACOSX" in path.parts
 
 
-def walk_files(root: Path) -> list[Path]:
-    """Every file below ``root``, sorted by path so listings are reproducible."""
-    return sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.as_posix())
+def walk_files(root: Path, skipped: Callable[[Path, str], None] = lambda path, reason: None) -> list[Path]:
+    """Every file below ``root``, sorted by path so listings are reproducible.
+
+    Symbolic links to folders are followed (a corpus assembled from links is common), each real
+    folder once: a link back to a folder already read (a loop) is not followed and is passed to
+    ``skipped`` with its reason, as is a link that points nowhere.
+    """
+    files: list[Path] = []
+    seen = {os.path.realpath(root)}
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        for name in sorted(dirs):
+            real = os.path.realpath(here / name)
+            if real in seen:
+                dirs.remove(name)
+                skipped(here / name, f"symbolic link to {real}, a folder already read (a loop or a second link); "
+                                     "not followed")
+            else:
+                seen.add(real)
+        for name in names:
+            path = here / name
+            if path.is_file():
+                files.append(path)
+            elif path.is_symlink():
+                skipped(path, f"broken symbolic link (points to {os.readlink(path)}, which does not exist)")
+    return sorted(files, key=lambda p: p.as_posix())
 
 
 def find_dirs(root: Path, name: str, recursive: bool = True) -> list[Path]:
@@ -84,7 +108,8 @@ class ListingBuilder:
         self._records: list[AudioRecord] = []
         self._problems: list[ReaderProblem] = []
         self._skipped: Counter[str] = Counter()
-        self._seen: dict[Hashable, Path] = {}
+        self._seen: dict[Hashable, AudioRecord] = {}
+        self._where: dict[Hashable, str] = {}
 
     def relative(self, path: Path) -> str:
         try:
@@ -105,18 +130,34 @@ class ListingBuilder:
         speaker: str,
         attributes: dict[str, AttributeValue] | None = None,
         identity: Hashable | None = None,
+        where: str = "",
     ) -> bool:
-        """Add a record unless its identity was already listed; returns whether it was added."""
+        """Add a record unless its identity was already listed; returns whether it was added.
+
+        ``where`` names the listing (``metadata.csv line 7``), so a second listing that gives the
+        recording another label is reported with both rows and both labels.
+        """
         key = identity if identity is not None else path
+        record = AudioRecord(path=path, corpus=self.corpus, native_label=native_label, speaker=speaker,
+                             attributes=dict(attributes or {}))
         if key in self._seen:
-            first = self.relative(self._seen[key])
-            self.problem(path, f"same recording as {first} (listed twice; that copy is kept)")
+            self._listed_twice(key, record, where)
             return False
-        self._seen[key] = path
-        self._records.append(
-            AudioRecord(path=path, corpus=self.corpus, native_label=native_label, speaker=speaker, attributes=dict(attributes or {}))
-        )
+        self._seen[key] = record
+        self._where[key] = where
+        self._records.append(record)
         return True
+
+    def _listed_twice(self, key: Hashable, record: AudioRecord, where: str) -> None:
+        first, first_where = self._seen[key], self._where[key]
+        first_at = f"{self.relative(first.path)}" + (f" ({first_where})" if first_where else "")
+        if first.native_label == record.native_label:
+            kind, reason = "duplicate", f"same recording as {first_at} (listed twice; that copy is kept)"
+        else:
+            kind = "label conflict"
+            reason = (f"same recording as {first_at} labelled {first.native_label!r}; this listing"
+                      + (f" ({where})" if where else "") + f" says {record.native_label!r}; the first is kept")
+        self._problems.append(ReaderProblem(path=record.path, corpus=self.corpus, reason=reason, kind=kind, record=record))
 
     def build(self) -> CorpusListing:
         records = sorted(self._records, key=lambda r: r.path.as_posix())
@@ -136,7 +177,7 @@ def audio_files(
     folders, video folders and documentation beside the audio are not the reader's business.
     ``companion`` names files the corpus ships next to its audio on purpose (transcripts).
     """
-    files = walk_files(top)
+    files = walk_files(top, skipped=builder.problem)
     audio_dirs = {p.parent for p in files if is_audio(p, suffixes) and not is_os_litter(p)}
     found: list[Path] = []
     for path in files:

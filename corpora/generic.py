@@ -46,7 +46,7 @@ def read_csv_corpus(root: Path, csv_file: str = "metadata.csv", name: str = "csv
             builder.problem(path, f"{where}: {row['path']} is not an audio file (extension {path.suffix or 'none'!r})")
         else:
             attributes: dict[str, AttributeValue] = {k: (v or None) for k, v in row.items() if k not in CSV_COLUMNS}
-            builder.add(path, row["label"], row["speaker"] or "unknown", attributes, identity=path.resolve())
+            builder.add(path, row["label"], row["speaker"] or "unknown", attributes, identity=path.resolve(), where=where)
     return builder.build()
 
 

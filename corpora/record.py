@@ -26,11 +26,18 @@ class AudioRecord:
 
 @dataclass(frozen=True)
 class ReaderProblem:
-    """A file the reader saw but could not place in the corpus's convention."""
+    """A file the reader saw but could not place in the corpus's convention.
+
+    ``kind`` is the reason's category; a second listing of one recording ("duplicate", or
+    "label conflict" when the listings disagree) keeps its ``record``, so its manifest row still
+    shows the label and speaker it was listed with.
+    """
 
     path: Path
     corpus: str
     reason: str
+    kind: str = "reader"
+    record: AudioRecord | None = None
 
 
 @dataclass

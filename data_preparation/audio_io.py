@@ -3,14 +3,19 @@
 soundfile (libsndfile) reads wav, flac, aiff, ogg and mp3 at any rate, bit depth and channel
 count; containers it cannot open (MELD's mp4 clips, odd mp3s) go through an ffmpeg subprocess.
 The duration is read from the header first, so a 40-minute recording is rejected as too long
-without decoding it into memory.
+without decoding it into memory; and since a header can lie or say nothing (a FLAC or WAV
+written to a pipe has no frame count), ``read_audio`` also stops decoding at ``max_duration``.
 """
 from __future__ import annotations
 
+import io
+import math
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -19,8 +24,23 @@ import soxr
 from data_preparation.shard_format import SAMPLE_RATE
 
 
+# libsndfile's SF_COUNT_MAX: the frame count of a stream whose header does not give its length.
+UNKNOWN_FRAMES = 2**63 - 1
+BLOCK_SECONDS = 1.0  # soundfile reads this much at a time, so a limit stops it within a second
+WAV_STREAMED_SIZES = (0, 0xFFFFFFFF)  # data-chunk sizes of a WAV whose writer could not seek back
+
+
 class AudioReadError(Exception):
-    """The file cannot be turned into audio; the message is the manifest's reason."""
+    """The file cannot be turned into audio; the message is the manifest's reason ("category: detail")."""
+
+
+class DurationLimitError(AudioReadError):
+    """Decoding passed ``limit`` seconds and was stopped there; ``seconds`` is what was decoded by then."""
+
+    def __init__(self, seconds: float, limit: float) -> None:
+        super().__init__(f"too long: more than {limit:g} s (decoding stopped at {seconds:.2f} s)")
+        self.seconds = seconds
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -29,17 +49,22 @@ class AudioHeader:
 
     sample_rate: int
     channels: int
-    duration: float  # seconds, as the header claims
+    duration: float  # seconds, as the header claims; math.inf when it does not say (written to a pipe)
     backend: str  # "soundfile" or "ffmpeg"
+    declared_duration: float | None = None  # seconds a WAV/FLAC header declares, to tell a truncated file
+
+    @property
+    def length_known(self) -> bool:
+        return math.isfinite(self.duration)
 
 
 def probe(path: Path) -> AudioHeader:
     """Header of ``path``; raises AudioReadError with a reason when nothing can read it."""
     if path.stat().st_size == 0:
-        raise AudioReadError("empty file (0 bytes)")
+        raise AudioReadError("empty file: 0 bytes")
     try:
         info = sf.info(str(path))
-        return AudioHeader(info.samplerate, info.channels, info.frames / info.samplerate, "soundfile")
+        return _soundfile_header(path, info)
     except (sf.LibsndfileError, RuntimeError) as error:
         soundfile_error = str(error).split(": ", 1)[-1]
     if shutil.which("ffprobe") is None:
@@ -63,15 +88,120 @@ def _ffprobe(path: Path, soundfile_error: str) -> AudioHeader:
     return AudioHeader(rate, channels, duration, "ffmpeg")
 
 
-def read_audio(path: Path, header: AudioHeader) -> np.ndarray:
-    """Decode ``path`` to float32 mono at 16 kHz (channels averaged, soxr HQ resampling)."""
+def _soundfile_header(path: Path, info: Any) -> AudioHeader:
+    """libsndfile's header, with "unknown length" as math.inf and the length a WAV/FLAC declares.
+
+    libsndfile trims a WAV's frame count to the bytes present, so a truncated WAV looks whole to
+    it: the declared length comes from the RIFF data chunk instead.
+    """
+    known = info.frames != UNKNOWN_FRAMES and not (info.format == "WAV" and info.frames == 0 and _wav_streamed(path))
+    duration = info.frames / info.samplerate if known else math.inf
+    declared = None
+    if info.format == "WAV":
+        frames = _wav_declared_frames(path)
+        declared = None if frames is None else frames / info.samplerate
+    elif info.format == "FLAC" and known:
+        declared = duration
+    return AudioHeader(info.samplerate, info.channels, duration, "soundfile", declared)
+
+
+def _wav_data_chunk(path: Path) -> tuple[int, int, int] | None:
+    """(data size, data offset, block align) of a plain RIFF/WAVE file, or None when it is not one."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        for _ in range(64):  # a WAV has a handful of chunks; never walk a garbage file for long
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return None
+            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"data":
+                return size, handle.tell(), block_align
+            body = handle.read(min(size, 64)) if name == b"fmt " else b""
+            if name == b"fmt " and len(body) >= 14:
+                block_align = int.from_bytes(body[12:14], "little")
+            handle.seek(size + (size & 1) - len(body), 1)
+    return None
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames the WAV's data chunk declares; None for a streamed WAV (size 0 or 0xFFFFFFFF)."""
+    chunk = _wav_data_chunk(path)
+    if chunk is None or chunk[0] in WAV_STREAMED_SIZES or chunk[2] == 0:
+        return None
+    return chunk[0] // chunk[2]
+
+
+def _wav_streamed(path: Path) -> bool:
+    """A WAV whose data chunk says 0 bytes but is followed by data: its writer could not seek back."""
+    chunk = _wav_data_chunk(path)
+    return chunk is not None and chunk[0] == 0 and path.stat().st_size > chunk[1]
+
+
+def read_audio(path: Path, header: AudioHeader, max_duration: float | None = None) -> np.ndarray:
+    """Decode ``path`` to float32 mono at 16 kHz (channels averaged, soxr HQ resampling).
+
+    ``max_duration`` (seconds) is enforced while decoding, whatever the header said: past it,
+    decoding stops and DurationLimitError is raised, so a lying or silent header cannot make
+    anyone decode an hour of audio to reject it. Preparation and prediction share this reader.
+    """
     if header.backend == "soundfile":
         try:
-            wave, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            wave, rate = _soundfile_read(path, header, max_duration)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioReadError(f"unreadable: soundfile: {str(error).split(': ', 1)[-1]}") from None
         return to_mono_16k(wave, rate)
-    return _ffmpeg_decode(path)
+    return _ffmpeg_decode(path, max_duration)
+
+
+def _soundfile_read(path: Path, header: AudioHeader, max_duration: float | None) -> tuple[np.ndarray, int]:
+    """[frames, channels] float32 read block by block, stopped once past ``max_duration``."""
+    # A streamed WAV's raw data is read into memory: no more of it than the limit needs.
+    bytes_needed = -1
+    if max_duration is not None:  # at most 8 bytes a sample (float64)
+        bytes_needed = int((max_duration + 2 * BLOCK_SECONDS) * header.sample_rate) * 8 * header.channels
+    with _open_soundfile(path, header, bytes_needed) as handle:
+        rate = handle.samplerate
+        block = max(1, int(rate * BLOCK_SECONDS))
+        limit = None if max_duration is None else int(max_duration * rate)
+        parts, frames = [], 0
+        while True:
+            part = handle.read(block, dtype="float32", always_2d=True)
+            if not len(part):
+                break
+            parts.append(part)
+            frames += len(part)
+            if limit is not None and frames > limit:
+                raise DurationLimitError(frames / rate, max_duration)
+    wave = np.concatenate(parts) if parts else np.zeros((0, header.channels), np.float32)
+    return wave, rate
+
+
+@contextmanager
+def _open_soundfile(path: Path, header: AudioHeader, max_bytes: int = -1) -> Iterator[sf.SoundFile]:
+    """A handle that reads the file front to back, even when its header gives no length.
+
+    soundfile seeks to its own position after every read; libsndfile's FLAC decoder cannot seek
+    in a stream without a frame count ("Internal psf_fseek() failed"), so such a handle is marked
+    unseekable, which makes soundfile skip that no-op seek. A streamed WAV (data size 0, which
+    libsndfile reads as empty) is read as raw PCM from its data chunk on.
+    """
+    chunk = None if header.length_known else _wav_data_chunk(path)
+    if chunk is not None and chunk[0] == 0:
+        info = sf.info(str(path))
+        with path.open("rb") as stream:
+            stream.seek(chunk[1])
+            data = io.BytesIO(stream.read(max_bytes))
+        with sf.SoundFile(data, format="RAW", subtype=info.subtype, samplerate=info.samplerate,
+                          channels=info.channels, endian="LITTLE") as handle:
+            yield handle
+        return
+    with sf.SoundFile(str(path)) as handle:
+        if not header.length_known:
+            handle._info.seekable = 0  # see the docstring; soundfile has no public switch for it
+        yield handle
 
 
 def to_mono_16k(wave: np.ndarray, rate: int) -> np.ndarray:
@@ -84,14 +214,22 @@ def to_mono_16k(wave: np.ndarray, rate: int) -> np.ndarray:
     return wave
 
 
-def _ffmpeg_decode(path: Path) -> np.ndarray:
-    """ffmpeg does the container, the mixdown and the resampling in one pass."""
+def _ffmpeg_decode(path: Path, max_duration: float | None = None) -> np.ndarray:
+    """ffmpeg does the container, the mixdown and the resampling in one pass.
+
+    With ``max_duration``, ffmpeg's ``-t`` stops the output a second past the limit, so a header
+    that lies about the length cannot make it decode more than that.
+    """
+    limit = [] if max_duration is None else ["-t", f"{max_duration + BLOCK_SECONDS:.3f}"]
     command = [
-        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
+        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", *limit,
         "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-",
     ]
     result = subprocess.run(command, capture_output=True, timeout=600)
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
         raise AudioReadError(f"unreadable: ffmpeg: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
-    return np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    wave = np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    if max_duration is not None and wave.size > max_duration * SAMPLE_RATE:
+        raise DurationLimitError(wave.size / SAMPLE_RATE, max_duration)
+    return wave

@@ -21,6 +21,10 @@ from data_preparation.config import AugmentationSpec
 from data_preparation.shard_format import SAMPLE_RATE, decode_audio, encode_audio
 
 TECHNIQUES = ("gaussian_noise", "time_stretch", "pitch_shift")
+# Named rather than left to audiomentations' default: the default is not part of its API contract
+# (librosa's phase vocoder was the only method before signalsmith), and a library upgrade must not
+# silently change the bytes of train_aug shards that re-runs promise to reproduce.
+STRETCH_METHOD = "signalsmith_stretch"
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,10 @@ def _transform(technique: str, factor: float, leave_length_unchanged: bool):
     if technique == "gaussian_noise":
         return AddGaussianNoise(min_amplitude=factor, max_amplitude=factor, p=1.0)
     if technique == "time_stretch":
-        return TimeStretch(min_rate=factor, max_rate=factor, leave_length_unchanged=leave_length_unchanged, p=1.0)
+        return TimeStretch(min_rate=factor, max_rate=factor, leave_length_unchanged=leave_length_unchanged,
+                           method=STRETCH_METHOD, p=1.0)
     if technique == "pitch_shift":
-        return PitchShift(min_semitones=factor, max_semitones=factor, p=1.0)
+        return PitchShift(min_semitones=factor, max_semitones=factor, method=STRETCH_METHOD, p=1.0)
     raise ValueError(f"unknown augmentation technique {technique!r}; known: {', '.join(TECHNIQUES)}")
 
 

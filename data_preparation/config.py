@@ -154,6 +154,9 @@ def validate(config: PrepareConfig) -> PrepareConfig:
     limits = config.filter
     if not 0 <= limits.min_duration < limits.max_duration:
         raise ValueError(f"filter: need 0 <= min_duration < max_duration, got {limits.min_duration}, {limits.max_duration}")
+    if limits.min_contrast_db < 0 or limits.noise_flatness_db > 0:
+        raise ValueError(f"filter: need min_contrast_db >= 0 and noise_flatness_db <= 0 (dB), got "
+                         f"{limits.min_contrast_db}, {limits.noise_flatness_db}")
     check_fractions(config.split.fractions)
     if config.shard_max_samples < 1:
         raise ValueError(f"shard_max_samples must be at least 1, got {config.shard_max_samples}")

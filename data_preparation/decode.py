@@ -12,21 +12,28 @@ from pathlib import Path
 
 import numpy as np
 
-from data_preparation.audio_io import AudioReadError, probe, read_audio
+from data_preparation.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
+from data_preparation.reasons import Reason
 from data_preparation.shard_format import SAMPLE_RATE, encode_audio
+from data_preparation.silence import measure_activity
 
 
 # Headers of compressed files (mp3) only estimate the length; near the limit the decoded length decides.
 HEADER_SLACK = 1.0  # seconds
+# A WAV whose samples end this much before its header says is truncated (resampling rounds by < 1 sample).
+TRUNCATION_TOLERANCE = 0.002  # seconds
 
 
 @dataclass(frozen=True)
 class AudioFilter:
-    """Which decoded clips are kept (seed 000 kept 1-4 s)."""
+    """Which decoded clips are kept (seed 000 kept 1-4 s); data_preparation/silence.py explains the silence test."""
 
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds
-    silence_threshold_db: float = -60.0  # clips whose RMS level (dBFS) is below this are silent
+    silence_threshold_db: float = -70.0  # loud frames (after removing DC) below this level (dBFS): silent
+    min_contrast_db: float = 6.0  # loud frames less than this above the clip's own noise floor: stationary
+    noise_flatness_db: float = -8.0  # a stationary clip whose spectrum is flatter than this is noise only
+    keep_truncated: bool = False  # keep a WAV whose data ends before its header says (flagged in the manifest)
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,13 @@ class DecodeTask:
 @dataclass(frozen=True)
 class DecodeResult:
     index: int
-    duration: float | None  # seconds after resampling (header duration when rejected from the header)
+    duration: float | None  # seconds after resampling; None when nothing was decoded
     digest: str | None  # sha256 of the stored 16-bit samples: equal digests are exact duplicates
-    reason: str | None  # why the file is set aside; None when kept
+    reason: Reason | None  # why the file is set aside; None when kept
     native_rate: int | None = None
     native_channels: int | None = None
+    header_duration: float | None = None  # seconds the header declares; None when it does not say
+    truncated: bool = False  # the data ends before the header says
 
 
 def decode_file(task: DecodeTask) -> DecodeResult:
@@ -52,47 +61,75 @@ def decode_file(task: DecodeTask) -> DecodeResult:
     try:
         return _decode_checked(task)
     except AudioReadError as error:
-        return DecodeResult(task.index, None, None, str(error))
+        return DecodeResult(task.index, None, None, Reason.from_text(str(error)))
     except Exception as error:  # noqa: BLE001 - one odd file must not stop a 60,000-file run
-        return DecodeResult(task.index, None, None, f"unreadable: {type(error).__name__}: {error}")
+        return DecodeResult(task.index, None, None, Reason("unreadable", None, f"{type(error).__name__}: {error}"))
 
 
 def _decode_checked(task: DecodeTask) -> DecodeResult:
     header = probe(task.path)
     limits = task.audio_filter
-    native = {"native_rate": header.sample_rate, "native_channels": header.channels}
-    if header.duration > limits.max_duration + HEADER_SLACK:
+    claimed = header.declared_duration if header.declared_duration is not None else (
+        header.duration if header.length_known else None)
+    base = {"native_rate": header.sample_rate, "native_channels": header.channels, "header_duration": claimed}
+    if header.length_known and header.duration > limits.max_duration + HEADER_SLACK:
         # Decided from the header alone: a 40-minute file is never decoded into memory.
-        reason = f"too long: {header.duration:.2f} s > {limits.max_duration:g} s (from header)"
-        return DecodeResult(task.index, header.duration, None, reason, **native)
-    wave = read_audio(task.path, header)
+        reason = Reason("too long", round(header.duration, 3), f"> {limits.max_duration:g} s (from header)")
+        return DecodeResult(task.index, None, None, reason, **base)
+    try:
+        # The header may lie or say nothing (written to a pipe): the limit holds while decoding too.
+        wave = read_audio(task.path, header, max_duration=limits.max_duration + HEADER_SLACK)
+    except DurationLimitError as error:
+        detail = f"> {limits.max_duration:g} s (decoding stopped at {error.seconds:.2f} s{_header_note(header)})"
+        return DecodeResult(task.index, None, None, Reason("too long", round(error.seconds, 3), detail), **base)
     duration = wave.size / SAMPLE_RATE
+    truncated = header.declared_duration is not None and duration < header.declared_duration - TRUNCATION_TOLERANCE
     reason = check_wave(wave, limits)
+    if reason is None and truncated and not limits.keep_truncated:
+        reason = Reason("truncated", round(duration, 3),
+                        f"data holds {duration:.3f} s, header says {header.declared_duration:.3f} s (filter.keep_truncated)")
     if reason is not None:
-        return DecodeResult(task.index, duration, None, reason, **native)
-    data = encode_audio(wave)
-    task.spool_path.write_bytes(data)
-    return DecodeResult(task.index, duration, content_digest(wave), None, **native)
+        return DecodeResult(task.index, duration, None, reason, truncated=truncated, **base)
+    task.spool_path.write_bytes(encode_audio(wave))
+    return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, **base)
 
 
-def check_wave(wave: np.ndarray, limits: AudioFilter) -> str | None:
+def _header_note(header: AudioHeader) -> str:
+    return f"; header says {header.duration:.2f} s" if header.length_known else "; the header gives no length"
+
+
+def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
     """The reason a decoded 16 kHz clip is set aside, or None when it is kept.
 
-    >>> check_wave(np.zeros(16000, np.float32), AudioFilter())
-    'silent: RMS below -60 dBFS'
+    >>> str(check_wave(np.zeros(16000, np.float32), AudioFilter()))
+    'silent: constant signal (value 0 throughout)'
     """
     if wave.size == 0:
-        return "empty: no audio samples"
+        return Reason("empty", None, "no audio samples")
     if not np.isfinite(wave).all():
-        return f"non-finite samples: {int((~np.isfinite(wave)).sum())} NaN/Inf values"
+        count = int((~np.isfinite(wave)).sum())
+        return Reason("non-finite samples", count, f"{count} NaN/Inf values")
     duration = wave.size / SAMPLE_RATE
     if duration < limits.min_duration:
-        return f"too short: {duration:.2f} s < {limits.min_duration:g} s"
+        return Reason("too short", round(duration, 3), f"< {limits.min_duration:g} s")
     if duration > limits.max_duration:
-        return f"too long: {duration:.2f} s > {limits.max_duration:g} s"
-    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
-    if rms <= 10 ** (limits.silence_threshold_db / 20):
-        return f"silent: RMS below {limits.silence_threshold_db:g} dBFS"
+        return Reason("too long", round(duration, 3), f"> {limits.max_duration:g} s")
+    return check_activity(wave, limits)
+
+
+def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
+    """Silent (constant, or loud frames under the threshold) or noise only (stationary and flat); else None."""
+    activity = measure_activity(wave)
+    if activity.loud_db <= -199.0:
+        return Reason("silent", None, f"constant signal (value {activity.dc_offset:.3g} throughout)")
+    if activity.loud_db < limits.silence_threshold_db:
+        return Reason("silent", activity.loud_db,
+                      f"loud frames at {activity.loud_db:.1f} dBFS < {limits.silence_threshold_db:g} dBFS")
+    if activity.contrast_db < limits.min_contrast_db and activity.flatness_db > limits.noise_flatness_db:
+        return Reason("noise only", activity.contrast_db,
+                      f"loud frames {activity.contrast_db:.1f} dB above the clip's noise floor "
+                      f"(< {limits.min_contrast_db:g} dB), flat spectrum "
+                      f"({activity.flatness_db:.1f} dB > {limits.noise_flatness_db:g} dB)")
     return None
 
 

@@ -14,6 +14,7 @@ import corpora
 from corpora.record import AudioRecord, ReaderProblem
 from corpora.taxonomy import Taxonomy, load_label_table, load_taxonomy, map_labels
 from data_preparation.config import CorpusSpec
+from data_preparation.reasons import Reason
 
 DROPPED = "dropped"
 
@@ -29,8 +30,10 @@ class Entry:
     speaker: str
     attributes: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
-    reason: str | None = None
-    duration: float | None = None  # seconds at 16 kHz (header duration if rejected from the header)
+    reason: Reason | None = None
+    duration: float | None = None  # seconds at 16 kHz, as decoded; None when nothing was decoded
+    header_duration: float | None = None  # seconds the file's header declares (None: it does not say)
+    truncated: bool = False  # its data ends before the header says
     digest: str | None = None
     native_rate: int | None = None
     native_channels: int | None = None
@@ -80,10 +83,15 @@ def collect_inputs(specs: list[CorpusSpec], taxonomy_name: str) -> Inputs:
         tables[listing.corpus] = load_label_table(spec.name, spec.label_overrides or None)
         roots[listing.corpus] = spec.root
         listings.append(listing)
-    decisions = map_labels([r for listing in listings for r in listing.records], taxonomy, tables)
+    # Second listings of a recording are labelled too, so their dropped rows keep label and speaker.
+    listed_twice = [p.record for listing in listings for p in listing.problems if p.record is not None]
+    decisions = map_labels([r for listing in listings for r in listing.records] + listed_twice, taxonomy, tables)
+    label_of = {id(d.record): d.label for d in decisions}
+    twice = {id(r) for r in listed_twice}
+    decisions = [d for d in decisions if id(d.record) not in twice]
     by_corpus: dict[str, list[Entry]] = {listing.corpus: [] for listing in listings}
     for listing in listings:
-        by_corpus[listing.corpus] += [_from_problem(p, listing.root) for p in listing.problems]
+        by_corpus[listing.corpus] += [_from_problem(p, listing.root, label_of) for p in listing.problems]
     root_of = {listing.corpus: listing.root for listing in listings}
     for decision in decisions:
         corpus = decision.record.corpus
@@ -95,8 +103,19 @@ def collect_inputs(specs: list[CorpusSpec], taxonomy_name: str) -> Inputs:
 
 def _from_record(record: AudioRecord, root: Path, label: str | None, reason: str | None) -> Entry:
     return Entry(record.corpus, root, Path(record.path), record.native_label, record.speaker,
-                 dict(record.attributes), label=label, reason=reason)
+                 dict(record.attributes), label=label, reason=None if reason is None else _label_reason(reason))
 
 
-def _from_problem(problem: ReaderProblem, root: Path) -> Entry:
-    return Entry(problem.corpus, root, Path(problem.path), "", "", reason=f"reader: {problem.reason}")
+def _label_reason(text: str) -> Reason:
+    """The taxonomy's message as a category ("not in taxonomy", "excluded by label table") and detail."""
+    category = "excluded by label table" if text.startswith("excluded by label table") else "not in taxonomy"
+    return Reason(category, None, text)
+
+
+def _from_problem(problem: ReaderProblem, root: Path, label_of: dict[int, str | None]) -> Entry:
+    reason = Reason(problem.kind, None, problem.reason)
+    record = problem.record
+    if record is None:
+        return Entry(problem.corpus, root, Path(problem.path), "", "", reason=reason)
+    return Entry(problem.corpus, root, Path(problem.path), record.native_label, record.speaker, dict(record.attributes),
+                 label=label_of.get(id(record)), reason=reason)

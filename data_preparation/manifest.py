@@ -1,7 +1,11 @@
 """manifest.csv: one row per input file with its fate, so nothing vanishes between corpus and shard.
 
-Fate is the split (train/val/test) or "dropped", and a dropped row says why. Rows plus the
-files readers skipped on purpose (stats.json extra.skipped_by_readers) add up to the input files.
+Fate is the split (train/val/test) or "dropped", and a dropped row says why: ``reason`` is the
+category ("too long"), ``reason_value`` the number that decided it (seconds, dBFS, ...) and
+``reason_detail`` the rest, so counting reasons counts categories. ``header_duration`` is what
+the file's header declares next to the decoded ``duration``; ``truncated`` marks data that ends
+early. Rows plus the files readers skipped on purpose (stats.json extra.skipped_by_readers) add
+up to the input files.
 """
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from pathlib import Path
 from typing import Sequence
 
 from data_preparation.inputs import Entry
+from data_preparation.reasons import Reason
 
-COLUMNS = ("corpus", "path", "native_label", "label", "speaker", "fate", "reason", "duration",
-           "native_rate", "native_channels", "key")
+COLUMNS = ("corpus", "path", "native_label", "label", "speaker", "fate", "reason", "reason_value", "reason_detail",
+           "duration", "header_duration", "truncated", "native_rate", "native_channels", "key")
 
 
 def write_manifest(entries: Sequence[Entry], path: Path) -> None:
@@ -21,11 +26,17 @@ def write_manifest(entries: Sequence[Entry], path: Path) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
         for e in entries:
+            reason = e.reason or Reason("")
             writer.writerow([
-                e.corpus, e.source, e.native_label, e.label or "", e.speaker, e.fate, e.reason or "",
-                "" if e.duration is None else f"{e.duration:.3f}", e.native_rate or "", e.native_channels or "",
+                e.corpus, e.source, e.native_label, e.label or "", e.speaker, e.fate, reason.category,
+                "" if reason.value is None else f"{reason.value:g}", reason.detail, _seconds(e.duration),
+                _seconds(e.header_duration), "yes" if e.truncated else "", e.native_rate or "", e.native_channels or "",
                 e.key if e.kept else "",
             ])
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
@@ -33,13 +44,8 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def reason_kind(reason: str) -> str:
-    """The reason's category, the text before its first colon: 'too long: 2400 s' -> 'too long'."""
-    return reason.split(":", 1)[0].strip()
-
-
 def summarize(entries: Sequence[Entry]) -> dict[str, object]:
     """Counts for stats.json: inputs, kept per split, dropped per reason category."""
     fates = Counter(e.fate for e in entries)
-    dropped = Counter(reason_kind(e.reason) for e in entries if e.reason is not None)
+    dropped = Counter(e.reason.category for e in entries if e.reason is not None)
     return {"input_files": len(entries), "fates": dict(sorted(fates.items())), "dropped_by_reason": dict(sorted(dropped.items()))}

@@ -26,6 +26,7 @@ from data_preparation.stats import class_weights
 from data_preparation.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
 
 AUG_SPLIT = "train_aug"
+LABEL_CONFLICT = "label conflict"
 
 
 def prepare(config: PrepareConfig) -> DatasetInfo:
@@ -97,6 +98,7 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
     decode_entries(entries, spool, config.filter, config.workers, config.progress)
     duplicates = mark_duplicates(entries)
+    _warn_label_conflicts(config, entries)
     rare = drop_rare(entries, config.min_class_share)
     classes = [c for c in inputs.taxonomy.classes if any(e.kept and e.label == c for e in entries)]
     if not classes:
@@ -148,6 +150,7 @@ def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare
         "split": {"mode": config.split.mode, "fractions": list(config.split.fractions), "seed": config.split.seed},
         "speakers_per_split": speakers,
         "duplicates": duplicates,
+        "label_conflicts": label_conflicts(entries),
         "skipped_by_readers": inputs.skipped,
         "corpora": [{"name": c.name, "root": c.root} for c in config.corpora],
         "augmentation": None if config.augmentation is None else dataclasses.asdict(config.augmentation),
@@ -158,10 +161,26 @@ def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare
 def _plot(config: PrepareConfig, entries: Sequence[Entry], initial: list[str], classes: list[str],
           splits: dict[str, SplitInfo], out: Path) -> None:
     plot_dir = out / "plots"
-    durations = [e.duration for e in entries if e.duration is not None]
+    durations = [e.duration if e.duration is not None else e.header_duration for e in entries]
+    durations = [d for d in durations if d is not None]
     plots.plot_durations(durations, config.filter.min_duration, config.filter.max_duration, plot_dir)
     plots.plot_initial_labels(initial, plot_dir)
     plots.plot_final_labels(classes, {n: s.per_class for n, s in splits.items()}, plot_dir)
+
+
+def label_conflicts(entries: Sequence[Entry]) -> list[dict[str, str]]:
+    """Every dropped listing whose label disagrees with the kept one: its row and the detail naming both."""
+    return [{"corpus": e.corpus, "path": e.source, "native_label": e.native_label, "label": e.label or "",
+             "speaker": e.speaker, "detail": e.reason.detail}
+            for e in entries if e.reason is not None and e.reason.category == LABEL_CONFLICT]
+
+
+def _warn_label_conflicts(config: PrepareConfig, entries: Sequence[Entry]) -> None:
+    conflicts = label_conflicts(entries)
+    for conflict in conflicts[:10]:
+        _log(config, f"warning: label conflict: {conflict['corpus']}/{conflict['path']}: {conflict['detail']}")
+    if len(conflicts) > 10:
+        _log(config, f"warning: {len(conflicts) - 10} more label conflicts; see stats.json extra.label_conflicts")
 
 
 def _log(config: PrepareConfig, message: str) -> None:

@@ -11,11 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.axes import Axes
 
 
 def plot_durations(durations: Sequence[float], min_duration: float, max_duration: float, out_dir: Path) -> list[Path]:
@@ -27,7 +25,7 @@ def plot_durations(durations: Sequence[float], min_duration: float, max_duration
         ("duration_long.png", values, True, "Duration of all decodable inputs (long end)"),
         ("duration_short.png", values[values <= short_end], False, f"Duration of inputs up to {short_end:g} s (short end)"),
     ):
-        fig, ax = plt.subplots(figsize=(8, 4))
+        fig, ax = _figure((8, 4))
         ax.hist(data, bins=60, color="#4C72B0", log=log and data.size > 0)
         for bound in (min_duration, max_duration):
             ax.axvline(bound, color="#C44E52", linestyle="--", linewidth=1)
@@ -40,7 +38,7 @@ def plot_initial_labels(labels: Sequence[str], out_dir: Path) -> Path:
     """Classes as the taxonomy assigned them, before audio filters and the rare-class drop."""
     counts = Counter(labels)
     names = sorted(counts, key=lambda n: -counts[n])
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names) + 2), 4))
+    fig, ax = _figure((max(6, 0.6 * len(names) + 2), 4))
     ax.bar(names, [counts[n] for n in names], color="#55A868")
     ax.set(ylabel="files", title="Initial label distribution")
     ax.tick_params(axis="x", rotation=45)
@@ -49,7 +47,7 @@ def plot_initial_labels(labels: Sequence[str], out_dir: Path) -> Path:
 
 def plot_final_labels(classes: Sequence[str], per_split: Mapping[str, Mapping[str, int]], out_dir: Path) -> Path:
     """Kept classes, one stacked bar segment per split."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(classes) + 2), 4))
+    fig, ax = _figure((max(6, 0.7 * len(classes) + 2), 4))
     bottom = np.zeros(len(classes))
     for split, counts in per_split.items():
         heights = np.array([counts.get(c, 0) for c in classes], dtype=float)
@@ -61,9 +59,16 @@ def plot_final_labels(classes: Sequence[str], per_split: Mapping[str, Mapping[st
     return _save(fig, out_dir / "labels_final.png")
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """A Figure made directly, not through pyplot: files only, so no backend is chosen (nothing is
+    set at import time, a caller's own matplotlib set-up stays as it was) and no global figure
+    registry keeps it alive."""
+    fig = Figure(figsize=size)
+    return fig, fig.subplots()
+
+
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -14,6 +14,7 @@ from data_preparation.config import SplitSpec
 from data_preparation.decode import AudioFilter, DecodeTask, decode_file
 from data_preparation.inputs import Entry
 from data_preparation.parallel import ordered_map
+from data_preparation.reasons import Reason
 from data_preparation.splits import speaker_split, stratified_split
 
 
@@ -28,21 +29,30 @@ def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFil
         entry = entries[result.index]
         entry.duration, entry.digest, entry.reason = result.duration, result.digest, result.reason
         entry.native_rate, entry.native_channels = result.native_rate, result.native_channels
+        entry.header_duration, entry.truncated = result.header_duration, result.truncated
 
 
 def mark_duplicates(entries: Sequence[Entry]) -> int:
-    """Keep the first of identical decoded contents; later copies name the kept file. Returns the count."""
+    """Keep the first of identical decoded contents; later copies name the kept file. Returns the count.
+
+    The same audio under two labels is a "label conflict" naming both files and both labels,
+    since one of them is wrong; the dropped copy keeps its own label and speaker in the manifest.
+    """
     first: dict[str, Entry] = {}
     count = 0
     for entry in entries:
         if not entry.kept or entry.digest is None:
             continue
-        if entry.digest in first:
-            kept = first[entry.digest]
-            entry.reason = f"duplicate: same audio as {kept.corpus}/{kept.source}"
-            count += 1
-        else:
+        if entry.digest not in first:
             first[entry.digest] = entry
+            continue
+        kept = first[entry.digest]
+        count += 1
+        if kept.label == entry.label:
+            entry.reason = Reason("duplicate", None, f"same audio as {kept.corpus}/{kept.source}")
+        else:
+            entry.reason = Reason("label conflict", None, f"same audio as {kept.corpus}/{kept.source} labelled "
+                                  f"{kept.label!r}; this file is labelled {entry.label!r}; the first is kept")
     return count
 
 
@@ -54,7 +64,8 @@ def drop_rare(entries: Sequence[Entry], min_share: float) -> dict[str, int]:
     for entry in kept:
         if entry.label in rare:
             share = counts[entry.label] / len(kept)
-            entry.reason = f"rare class: {entry.label!r} is {share:.2%} of kept clips < min_class_share {min_share:.2%}"
+            entry.reason = Reason("rare class", round(share, 6),
+                                  f"{entry.label!r} is {share:.2%} of kept clips < min_class_share {min_share:.2%}")
     return {label: counts[label] for label in sorted(rare)}
 
 

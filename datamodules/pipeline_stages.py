@@ -148,7 +148,7 @@ def seeded_shuffle(
     """A shuffle buffer whose order is reproducible from (seed, epoch, rank, worker)."""
     worker, _ = worker_slot()
     rng = random.Random(wds.utils.make_seed(seed, epoch.get(), rank, worker, 1))
-    yield from wds.filters._shuffle(src, bufsize=bufsize, initial=min(bufsize, 100), rng=rng)
+    yield from wds.shuffle(bufsize=bufsize, initial=min(bufsize, 100), rng=rng)(src)
 
 
 def _meta(sample: Sample, num_classes: int) -> SampleMeta:
@@ -247,13 +247,43 @@ class CropPad:
             yield self.fit(sample, rng)
 
     def fit(self, sample: Sample, rng: random.Random) -> Sample:
-        signal = sample["signal"]
+        signal, _ = crop_clip(sample["signal"], self.size, self.crop, rng)
         total = signal.shape[-1]
-        if total >= self.size:
-            excess = total - self.size
-            start = rng.randint(0, excess) if self.crop == "random" else excess // 2 if self.crop == "center" else 0
-            return {**sample, "signal": signal[..., start:start + self.size], "length": self.size}
-        return {**sample, "length": self.size if self.padding == "repeat" else total}
+        length = total if total >= self.size or self.padding == "zero" else self.size
+        return {**sample, "signal": signal, "length": length}
+
+
+def crop_clip(signal: np.ndarray, size: int | None, crop: str, rng: random.Random | None = None) -> tuple[np.ndarray, int]:
+    """The last axis cut to ``size`` when longer (None: never), and the start offset taken.
+
+    ``random`` draws the offset from ``rng``; ``center`` and ``start`` are deterministic, so the
+    datamodule's evaluation loaders and evaluate.py cut the same audio.
+
+    >>> crop_clip(np.arange(5), 2, "center")
+    (array([1, 2]), 1)
+    """
+    if size is None or signal.shape[-1] < size:
+        return signal, 0
+    excess = signal.shape[-1] - size  # 0 still draws from rng, as training always has
+    start = rng.randint(0, excess) if crop == "random" else excess // 2 if crop == "center" else 0
+    return signal[..., start:start + size], start
+
+
+def pad_clip(signal: np.ndarray, size: int | None, padding: str, pad_value: float | None = 0.0) -> tuple[np.ndarray, int]:
+    """The last axis padded to ``size`` when shorter (None: never), and the valid length the model sees.
+
+    ``zero`` fills with ``pad_value`` (None: the clip's own minimum) and keeps the true length;
+    ``repeat`` tiles the clip and the whole ``size`` is valid (see CropPad).
+
+    >>> pad_clip(np.array([1.0, 2.0]), 5, "repeat")
+    (array([1., 2., 1., 2., 1.]), 5)
+    """
+    total = signal.shape[-1]
+    if size is None or total >= size:
+        return signal, total
+    padded = np.empty((*signal.shape[:-1], size), dtype=np.float32 if signal.dtype == np.int16 else signal.dtype)
+    pad_into(padded, signal, padding, pad_value)  # the batches' own padding, so both agree exactly
+    return padded, size if padding == "repeat" else total
 
 
 def pad_into(row: np.ndarray, signal: np.ndarray, padding: Padding, pad_value: float | None) -> None:

@@ -24,6 +24,7 @@ import torch.distributed as dist
 import webdataset as wds
 from lightning.pytorch import LightningDataModule
 
+from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
@@ -121,7 +122,7 @@ class ShardDataModule(LightningDataModule):
         max_bad_samples: int = 100,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
         for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
             if value <= 0:
                 raise ValueError(f"data.{name}={value}: must be positive")
@@ -154,10 +155,24 @@ class ShardDataModule(LightningDataModule):
         return self.info.sample_rate
 
     @property
+    def contract(self) -> InputContract:
+        """What a model trained on these batches consumes (data_preparation/input_contract.py)."""
+        h = self.hparams
+        return InputContract(
+            sample_rate=self.info.sample_rate, clip_seconds=float(h.clip_seconds), padding=h.padding,
+            eval_crop=h.eval_crop, features=h.features, logmel=self.info.logmel if h.features == "logmel" else None,
+            class_names=tuple(self.info.classes), taxonomy=self.info.taxonomy,
+        )
+
+    @property
+    def input_contract(self) -> dict[str, Any]:
+        """The contract as plain values, linked into the model (``model.input_contract``) and so into every checkpoint."""
+        return self.contract.to_dict()
+
+    @property
     def clip_size(self) -> int:
         """Samples (waveform) or frames (log-mel) per batch row."""
-        samples = int(round(self.hparams.clip_seconds * self.info.sample_rate))
-        return samples if self.hparams.features == "waveform" else samples // self.info.logmel["hop_length"] + 1
+        return self.contract.clip_size
 
     @property
     def bad_samples(self) -> int:

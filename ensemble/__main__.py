@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
-
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from data_preparation.input_contract import InputOverrides
 from ensemble.build import build_ensemble
 from ensemble.meta_learner import MetaLearnerConfig
 
@@ -31,7 +30,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--test_split", type=str, default="test")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
-    parser.add_argument("--max_seconds", type=Optional[float], default=None)
+    InputOverrides.add_arguments(parser)  # --max_seconds --pad_to_seconds --padding --eval_crop (default: the members' contract)
     parser.add_argument("--copy_members", type=bool, default=True, help="copy checkpoints into the artefact")
     parser.add_class_arguments(MetaLearnerConfig, "meta_learner")
     return parser
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = build_ensemble(
         config.members, config.data_root, config.output_dir, MetaLearnerConfig(**config.meta_learner.as_dict()),
         config.combiner, config.weight_metric, config.val_split, config.test_split, config.batch_size,
-        config.device, config.max_seconds, config.copy_members,
+        config.device, InputOverrides.from_config(config), config.copy_members,
     )
     print((Path(config.output_dir) / "comparison.md").read_text())
     return rows

@@ -6,7 +6,8 @@
       members/NN_name.ckpt copies of the base checkpoints (or absolute references: copy_members=False)
 
 Members are any predictors ``load_predictor`` opens, so they must share class names in the same
-order: the meta-learner's input is their logits concatenated in manifest order.
+order (the meta-learner's input is their logits concatenated in manifest order) and the same input
+contract (the ensemble feeds one batch to all of them; data_preparation/input_contract.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from data_preparation.input_contract import InputContract
 from ensemble.averaging import normalized_weights
 from ensemble.meta_learner import MetaLearnerConfig, build_combiner
 from prediction.predictor import ENSEMBLE_MANIFEST, Predictor, load_predictor, resolve_device
@@ -41,6 +43,7 @@ class EnsemblePredictor:
             raise ValueError("an ensemble needs at least one member")
         self.names = list(names or [f"member{i}" for i in range(len(members))])
         check_same_classes(members, self.names)
+        self.input_contract = common_contract(members, self.names)
         if combiner == "stacked" and meta_learner is None:
             raise ValueError("combiner 'stacked' needs a meta_learner")
         self.members = list(members)
@@ -53,6 +56,10 @@ class EnsemblePredictor:
     @torch.inference_mode()
     def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.combine([member.predict_logits(audio, lengths) for member in self.members])
+
+    @torch.inference_mode()
+    def predict_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.combine([member.predict_features(features, lengths) for member in self.members])
 
     @torch.inference_mode()
     def combine(self, member_logits: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -71,6 +78,24 @@ def check_same_classes(members: Sequence[Predictor], names: Sequence[str]) -> No
                 f"ensemble member {name!r} has classes {list(member.class_names)}, but {names[0]!r} has "
                 f"{reference}: members must be trained on the same taxonomy, in the same class order"
             )
+
+
+def common_contract(members: Sequence[Predictor], names: Sequence[str]) -> InputContract | None:
+    """The members' shared input contract; members whose clips would be shaped differently are refused."""
+    def shape(member: Predictor) -> dict | None:
+        contract = member.input_contract
+        return None if contract is None else {k: v for k, v in contract.to_dict().items() if k != "taxonomy"}
+
+    reference = shape(members[0])
+    for name, member in zip(names, members):
+        if shape(member) != reference:
+            raise ValueError(
+                f"ensemble member {name!r} was trained on other inputs than {names[0]!r} "
+                f"({member.input_contract.describe() if member.input_contract else 'no input contract'} vs "
+                f"{members[0].input_contract.describe() if members[0].input_contract else 'no input contract'}): "
+                "the ensemble feeds every member the same clips"
+            )
+    return members[0].input_contract
 
 
 def save_ensemble(

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ensemble.artefact import COMBINERS, save_ensemble
+from data_preparation.input_contract import InputOverrides
+from ensemble.artefact import COMBINERS, common_contract, save_ensemble
 from ensemble.averaging import average_logits, normalized_weights
 from ensemble.meta_learner import MetaLearnerConfig, fit_meta_learner
 from evaluation.logits import SplitLogits, collect_logits
@@ -103,19 +104,22 @@ def _cell(value: Any) -> str:
 def build_ensemble(
     members: Mapping[str, str], data_root: str, output_dir: str, meta_learner: MetaLearnerConfig,
     combiner: str = "stacked", weight_metric: str = "weighted_f1", val_split: str = "val", test_split: str = "test",
-    batch_size: int = 16, device: str = "auto", max_seconds: float | None = None, copy_members: bool = True,
+    batch_size: int = 16, device: str = "auto", overrides: InputOverrides | None = None, copy_members: bool = True,
 ) -> list[dict[str, Any]]:
-    """Collect val/test logits of ``members`` (name -> checkpoint), fit, report, and save the artefact."""
+    """Collect val/test logits of ``members`` (name -> checkpoint), fit, report, and save the artefact.
+
+    Clips are shaped by the members' common input contract (``overrides`` departs from it)."""
     if combiner not in COMBINERS:
         raise ValueError(f"combiner={combiner!r}: expected one of {COMBINERS}")
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least two members, got {list(members)}")
     output = Path(output_dir)
     predictors = {name: load_predictor(path, device=device) for name, path in members.items()}
+    common_contract(list(predictors.values()), list(predictors))  # refuse before minutes of logit collection
     splits = {}
     for split in (val_split, test_split):
         log.info("collecting %s logits of %s", split, ", ".join(predictors))
-        splits[split] = collect_logits(predictors, data_root, split, batch_size, max_seconds)
+        splits[split] = collect_logits(predictors, data_root, split, batch_size, overrides)
         splits[split].save(output / "logits" / f"{split}.npz")
     fit = fit_ensemble(splits[val_split], splits[test_split], meta_learner, weight_metric)
     rows = comparison_rows(splits[test_split], fit, output)

@@ -80,18 +80,21 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 def _train_one(features: Tensor, labels: Tensor, num_classes: int, config: MetaLearnerConfig,
                weights: Tensor, seed: int) -> MetaLearner:
-    torch.manual_seed(seed)
-    learner = MetaLearner(features.shape[1], num_classes, config.hidden, config.dropout)
-    learner.mean.copy_(features.mean(dim=0))
-    learner.std.copy_(features.std(dim=0).clamp_min(1e-6) if len(features) > 1 else torch.ones(features.shape[1]))
-    optimizer = torch.optim.AdamW(learner.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    criterion = nn.CrossEntropyLoss(weight=weights)
-    learner.train()
-    for _ in range(config.epochs):
-        optimizer.zero_grad()
-        criterion(learner(features), labels).backward()
-        optimizer.step()
-    return learner.eval()
+    # nn.Linear's initialisation and dropout draw from torch's global generator (neither takes a
+    # generator argument): fork it, so the fit is seeded without changing the caller's random state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        learner = MetaLearner(features.shape[1], num_classes, config.hidden, config.dropout)
+        learner.mean.copy_(features.mean(dim=0))
+        learner.std.copy_(features.std(dim=0).clamp_min(1e-6) if len(features) > 1 else torch.ones(features.shape[1]))
+        optimizer = torch.optim.AdamW(learner.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        criterion = nn.CrossEntropyLoss(weight=weights)
+        learner.train()
+        for _ in range(config.epochs):
+            optimizer.zero_grad()
+            criterion(learner(features), labels).backward()
+            optimizer.step()
+        return learner.eval()
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 Decoding happens once per sample however many predictors there are, so collecting the logits of
 every base model of an ensemble costs one pass over the data. Order is the shards' order (no
 shuffling), every sample is seen exactly once, and a sample that cannot be read is counted with its
-key and reason instead of stopping the run.
+key and reason instead of stopping the run. Each predictor's clips are cropped and padded by its
+checkpoint's input contract (data_preparation/input_contract.py), as train.py's test loop did.
 """
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+import torch
+
+from data_preparation.input_contract import ClipPlan, InputOverrides, check_data_matches
 from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
-from datamodules.pipeline_stages import DecodeWaveform
+from datamodules.pipeline_stages import DecodeLogMel, DecodeWaveform, crop_clip, pad_clip
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.predictor import Predictor
-from prediction.segments import pad_batch
 
 
 @dataclass
@@ -63,12 +66,11 @@ class _CountingHandler:
         return True
 
 
-def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: float | None,
-             info: DatasetInfo) -> Iterator[tuple[str, np.ndarray, SampleMeta]]:
+def _samples(urls: Sequence[str], skipped: list[dict[str, str]],
+             decode: DecodeWaveform | DecodeLogMel) -> Iterator[tuple[str, np.ndarray, SampleMeta]]:
     """Decoded, validated samples in shard order; the datamodule's decode stage decides what is valid."""
     import webdataset as wds
 
-    decode = DecodeWaveform(info.sample_rate, len(info.classes), info.codec)
     dataset = wds.WebDataset(list(urls), shardshuffle=False, handler=_CountingHandler(skipped), empty_check=False)
     for sample in dataset:
         key = sample.get("__key__", "?")
@@ -77,31 +79,64 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]], max_seconds: fl
         except ValueError as error:
             skipped.append({"key": key, "reason": f"{type(error).__name__}: {error}"})
             continue
-        wave = decoded["signal"]
-        if max_seconds is not None:
-            wave = wave[: int(max_seconds * info.sample_rate)]
-        yield key, wave, decoded["meta"]
+        yield key, decoded["signal"], decoded["meta"]
 
 
-def split_urls(info: DatasetInfo, data_root: str, split: str) -> list[str]:
-    if split not in info.splits:
-        raise ValueError(f"split {split!r} is not in {data_root}/stats.json; it has {sorted(info.splits)}")
-    return shard_urls(data_root, info.splits[split])
+def split_urls(info: DatasetInfo, data_root: str, split: str, features: str = "waveform") -> list[str]:
+    """The shard URLs of ``split``: waveform shards, or the log-mel shards for log-mel models."""
+    splits = info.splits if features == "waveform" else (info.logmel or {}).get("splits", {})
+    kind = "" if features == "waveform" else "log-mel "
+    if split not in splits:
+        raise ValueError(f"split {split!r} is not in {data_root}/stats.json's {kind}shards; it has {sorted(splits)}")
+    return shard_urls(data_root, splits[split])
+
+
+def clip_plans(predictors: Mapping[str, Predictor], info: DatasetInfo, overrides: InputOverrides,
+               where: str) -> dict[str, ClipPlan]:
+    """Each predictor's clip plan from its input contract and the overrides; all must read the same shards."""
+    plans = {}
+    for name, predictor in predictors.items():
+        contract = predictor.input_contract
+        if contract is not None:
+            if contract.sample_rate != info.sample_rate:
+                raise ValueError(f"{name} was trained on {contract.sample_rate} Hz audio, {where} is {info.sample_rate} Hz")
+            check_data_matches(contract, info.logmel, where)
+        plans[name] = overrides.plan(contract, info.sample_rate)
+    kinds = {plan.features for plan in plans.values()}
+    if len(kinds) > 1:
+        raise ValueError(f"the models were trained on different features ({sorted(kinds)}): evaluate them separately")
+    return plans
+
+
+def _stack(clips: Sequence[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fitted clips [.., T_i] and their valid lengths -> a batch padded on the last axis, and lengths [B]."""
+    width = max(signal.shape[-1] for signal, _ in clips)
+    batch = np.zeros((len(clips), *clips[0][0].shape[:-1], width), dtype=np.float32)
+    for row, (signal, _) in enumerate(clips):
+        batch[row, ..., : signal.shape[-1]] = signal
+    return torch.from_numpy(batch), torch.tensor([length for _, length in clips], dtype=torch.int64)
+
+
+def model_inputs(signals: Sequence[np.ndarray], plan: ClipPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop and pad each clip as the model's datamodule did at evaluation (its input contract), then batch."""
+    pad_value = 0.0 if plan.features == "waveform" else None  # log-mel: the clip's floor, as the datamodule
+    clips = [pad_clip(crop_clip(signal, plan.crop_size, plan.crop)[0], plan.pad_size, plan.padding, pad_value)
+             for signal in signals]
+    return _stack(clips)
 
 
 def collect_logits(
     predictors: Mapping[str, Predictor], data_root: str | Path, split: str = "test", batch_size: int = 16,
-    max_seconds: float | None = None, class_mapping: Mapping[str, str | None] | None = None,
-    pad_to_seconds: float | None = None,
+    overrides: InputOverrides | None = None, class_mapping: Mapping[str, str | None] | None = None,
 ) -> SplitLogits:
     """Run every predictor over ``split`` of the prepared dataset at ``data_root``.
 
     Each predictor's classes are checked against the data's (evaluation.taxonomy): a mismatch
     without ``class_mapping`` raises TaxonomyMismatchError naming the differing classes.
-    ``max_seconds`` crops clips to their first seconds (as training may have); None keeps them whole.
-    ``pad_to_seconds`` zero-pads every clip to at least that length (true lengths passed), as the
-    datamodule pads to ``clip_seconds``: a network that is not invariant to padding is then scored
-    as it was trained, and independently of which clips share a batch. None pads to the batch's longest.
+    Clips are shaped by each predictor's input contract (the checkpoint's clip length, padding,
+    crop and features), exactly as train.py's test loop shaped them, so the scores are the ones
+    train.py reported; ``overrides`` departs from it explicitly. A predictor without a contract
+    gets whole clips, zero-padded to the batch's longest, unless overridden.
     """
     data_root = str(data_root)
     info = load_dataset_info(data_root)
@@ -109,23 +144,27 @@ def collect_logits(
     mappings: dict[str, ClassMapping] = {
         name: resolve_class_mapping(p.class_names, info.classes, class_mapping, where) for name, p in predictors.items()
     }
+    plans = clip_plans(predictors, info, overrides or InputOverrides(), where)
+    features = next(iter(plans.values())).features if plans else "waveform"
+    decode = (DecodeWaveform(info.sample_rate, len(info.classes), info.codec) if features == "waveform"
+              else DecodeLogMel(int(info.logmel["n_mels"]), len(info.classes)))
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
     result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors})
     labels: list[int] = []
-    min_samples = round(pad_to_seconds * info.sample_rate) if pad_to_seconds else 0
     batch: list[tuple[str, np.ndarray, SampleMeta]] = []
 
     def flush() -> None:
-        audio, lengths = pad_batch([wave for _, wave, _ in batch], min_samples)
         for name, predictor in predictors.items():
-            result.logits[name].append(mappings[name].apply(predictor.predict_logits(audio, lengths)).numpy())
+            inputs = model_inputs([signal for _, signal, _ in batch], plans[name])
+            logits = predictor.predict_logits(*inputs) if features == "waveform" else predictor.predict_features(*inputs)
+            result.logits[name].append(mappings[name].apply(logits).numpy())
         for key, _, meta in batch:
             result.keys.append(key)
             result.corpora.append(meta.corpus)
             labels.append(info.classes.index(meta.label))
         batch.clear()
 
-    for key, wave, meta in _samples(split_urls(info, data_root, split), result.skipped, max_seconds, info):
+    for key, wave, meta in _samples(split_urls(info, data_root, split, features), result.skipped, decode):
         label = meta.label
         if label not in info.classes:
             result.skipped.append({"key": key, "reason": f"label {label!r} is not a class of stats.json"})

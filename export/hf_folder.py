@@ -9,7 +9,7 @@ network does (``do_normalize=network.normalize``).
 The ``mlp`` and attentive-pooling heads have no transformers class, so they export as a
 custom-code folder that needs ``trust_remote_code=True``. That folder holds config.json (id2label/label2id, the encoder's config, the head's shape, and an
 ``auto_map`` to the bundled ``modeling_ser.py``), model.safetensors and preprocessor_config.json
-(a Wav2Vec2FeatureExtractor at 16 kHz without normalisation: the model normalises each utterance
+(a Wav2Vec2FeatureExtractor at the checkpoint's sample rate, without normalisation: the model normalises each utterance
 itself, exactly as in training). Anyone can then run::
 
     pipeline("audio-classification", model=FOLDER, trust_remote_code=True)
@@ -24,6 +24,7 @@ from typing import Sequence
 
 from torch import nn
 
+from data_preparation.shard_format import SAMPLE_RATE
 from export import hf_modeling
 from export.hf_modeling import MODEL_TYPE, SERSpeechClassifier, SERSpeechClassifierConfig
 
@@ -80,7 +81,7 @@ def _native_state_dict(network: nn.Module, prefix: str) -> dict:
 
 
 def export_native_folder(network: nn.Module, class_names: Sequence[str], folder: str | Path,
-                         sample_rate: int = 16_000) -> Path:
+                         sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a linear-head network as transformers' own *ForSequenceClassification folder (no remote code)."""
     from transformers import AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
 
@@ -103,7 +104,7 @@ def export_native_folder(network: nn.Module, class_names: Sequence[str], folder:
 
 
 def export_hf_folder(network: nn.Module, class_names: Sequence[str], folder: str | Path,
-                     sample_rate: int = 16_000) -> Path:
+                     sample_rate: int = SAMPLE_RATE) -> Path:
     """Write ``network`` (a trained SpeechEncoderClassifier) as a transformers audio-classification folder.
 
     Native (plain ``pipeline``) for the linear head with mean pooling; otherwise custom code that
@@ -137,7 +138,7 @@ def export_hf_folder(network: nn.Module, class_names: Sequence[str], folder: str
 
 
 def check_hf_folder(folder: str | Path, network: nn.Module, class_names: Sequence[str], seconds: Sequence[float] = (1.3, 2.0),
-                    atol: float = 1e-5, seed: int = 0) -> float:
+                    atol: float = 1e-5, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> float:
     """Largest |probability difference| between the transformers pipeline on ``folder`` and ``network``.
 
     Raises RuntimeError beyond ``atol``: the folder would not reproduce the checkpoint. Native folders
@@ -152,7 +153,7 @@ def check_hf_folder(folder: str | Path, network: nn.Module, class_names: Sequenc
     rng = np.random.default_rng(seed)
     worst = 0.0
     for duration in seconds:
-        audio = rng.normal(0.0, 0.1, int(duration * 16_000)).astype(np.float32)
+        audio = rng.normal(0.0, 0.1, int(duration * sample_rate)).astype(np.float32)
         scores = {row["label"]: row["score"] for row in classifier(audio, top_k=None)}
         with torch.inference_mode():
             device = next(network.parameters()).device

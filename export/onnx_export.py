@@ -3,7 +3,7 @@ checked against ONNX Runtime.
 
 Batch and time are dynamic axes. Spectrogram front-ends are swapped for their convolutional DFT
 form first (export/dft_spectrogram.py), so log-mel / MFCC models export whole: the ONNX file takes
-raw 16 kHz audio like the checkpoint does. The class names travel in the file's metadata
+raw audio at the checkpoint's sample rate like the checkpoint does. The class names travel in the file's metadata
 (``class_names``, JSON). A network that ignores ``lengths`` (spectrogram-image models resize the
 whole clip) gets an ONNX graph with the ``audio`` input only. ``check_onnx`` runs the file in ONNX Runtime on inputs of other batch
 sizes and lengths than the export example and fails when any logit differs from PyTorch's by
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,9 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from data_preparation.input_contract import InputContract
+from data_preparation.shard_format import SAMPLE_RATE
 from export.dft_spectrogram import replace_spectrograms
 
-OPSET = 17
+OPSET = 18  # the dynamo exporter's own opset; lower ones go through its version converter
+EXPORTERS = ("dynamo", "legacy")
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-4  # float32 logits after different kernel orders and an STFT-as-conv
 
 
@@ -50,26 +52,40 @@ def exportable_copy(network: nn.Module) -> nn.Module:
 
 def export_onnx(
     network: nn.Module, path: str | Path, class_names: Sequence[str], example_seconds: float = 2.0,
-    sample_rate: int = 16_000, opset: int = OPSET,
+    sample_rate: int = SAMPLE_RATE, opset: int = OPSET, contract: InputContract | None = None,
+    exporter: str = "dynamo",
 ) -> Path:
-    """Write ``network`` as ONNX with inputs audio [batch, time] float32, lengths [batch] int64."""
+    """Write ``network`` as ONNX with inputs audio [batch, time] float32, lengths [batch] int64.
+
+    ``exporter``: 'dynamo' (torch.export, PyTorch's exporter since 2.9) or 'legacy' (TorchScript
+    tracing, deprecated and slated for removal, kept for networks dynamo cannot capture). Their
+    warnings reach the caller. The metadata holds ``class_names``, ``sample_rate`` and, when given,
+    the ``input_contract`` (JSON).
+    """
     import onnx
 
+    if exporter not in EXPORTERS:
+        raise ValueError(f"exporter={exporter!r}: expected one of {list(EXPORTERS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clone = exportable_copy(network)
     samples = int(example_seconds * sample_rate)
     audio = torch.randn(2, samples) * 0.1
     lengths = torch.tensor([samples, samples * 3 // 4])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python ints; check_onnx verifies the result
-        torch.onnx.export(
-            clone, (audio, lengths), str(path), dynamo=False, opset_version=opset,
-            input_names=["audio", "lengths"], output_names=["logits"],
-            dynamic_axes={"audio": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
-        )
+    names = {"input_names": ["audio", "lengths"], "output_names": ["logits"]}
+    if exporter == "dynamo":
+        dynamic = torch.export.Dim.DYNAMIC  # the exporter infers each axis's range and relations
+        torch.onnx.export(clone, (audio, lengths), str(path), dynamo=True, opset_version=opset, **names,
+                          dynamic_shapes={"audio": {0: dynamic, 1: dynamic}, "lengths": {0: dynamic}})
+    else:
+        torch.onnx.export(clone, (audio, lengths), str(path), dynamo=False, opset_version=opset, **names,
+                          dynamic_axes={"audio": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                                        "logits": {0: "batch"}})
     model = onnx.load(str(path))
-    for key, value in (("class_names", json.dumps(list(class_names))), ("sample_rate", str(sample_rate))):
+    metadata = {"class_names": json.dumps(list(class_names)), "sample_rate": str(sample_rate)}
+    if contract is not None:
+        metadata["input_contract"] = json.dumps(contract.to_dict())
+    for key, value in metadata.items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

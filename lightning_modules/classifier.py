@@ -2,16 +2,18 @@
 
 The network is injected (``net``: a builder taking ``num_classes``, written in config as
 ``class_path``/``init_args``), as the lightning-hydra-template's MNIST module does. Class names,
-class weights and the sample rate are kept in the hyperparameters, so a checkpoint alone is
-enough to predict::
+class weights, the sample rate and the input contract (clip length, padding, crop, features:
+data_preparation/input_contract.py) are kept in the hyperparameters, so a checkpoint alone is
+enough to predict exactly as the model was tested::
 
     model = EmotionClassifier.load_from_checkpoint(path)
     probs = model(audio, lengths).softmax(-1)           # audio [B, T] at model.hparams.sample_rate
-    names = model.hparams.class_names
+    names, contract = model.hparams.class_names, model.contract
 """
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,9 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
+from data_preparation.input_contract import HPARAM_KEY, InputContract, legacy_contract
+from data_preparation.shard_format import SAMPLE_RATE
+from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, param_groups
@@ -27,6 +32,7 @@ from training.faults import guard_loss
 
 Batch = dict[str, Any]
 STAGES = ("train", "val", "test")
+log = logging.getLogger(__name__)
 
 
 class EmotionClassifier(LightningModule):
@@ -37,7 +43,9 @@ class EmotionClassifier(LightningModule):
             to logits [B, C]; for precomputed log-mel batches it also needs ``forward_features``.
         class_names: the classes in label-id order (linked from ``data.classes``).
         class_weights: per-class loss weights (linked from ``data.class_weights``, from train counts).
-        sample_rate: the audio rate the network expects (Hz).
+        sample_rate: the audio rate the network expects (Hz); front-ends left without one take it.
+        input_contract: what the model is trained on (linked from ``data.input_contract``), as plain
+            values; evaluation, prediction and export read it back from the checkpoint.
         loss: 'weighted_ce' (default, as seed 000), 'ce' or 'focal'.
         lr / encoder_lr: head and pretrained-encoder learning rates (encoder_lr None: lr).
         scheduler: 'cosine' (linear warm-up then cosine, per step), 'plateau' or 'constant'.
@@ -51,7 +59,7 @@ class EmotionClassifier(LightningModule):
         net: Callable[[int], nn.Module],
         class_names: list[str],
         class_weights: list[float] | None = None,
-        sample_rate: int = 16_000,
+        sample_rate: int = SAMPLE_RATE,
         loss: str = "weighted_ce",
         label_smoothing: float = 0.0,
         focal_gamma: float = 2.0,
@@ -66,6 +74,7 @@ class EmotionClassifier(LightningModule):
         plateau_factor: float = 0.5,
         monitor: str = "val/f1_weighted",
         augment: nn.Module | None = None,
+        input_contract: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if not class_names:
@@ -74,7 +83,9 @@ class EmotionClassifier(LightningModule):
             raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
         # augment is training-time only (the run's config.yaml keeps it): a loaded checkpoint predicts without it
         self.save_hyperparameters(logger=False, ignore=["augment"])
+        check_contract(input_contract, class_names, sample_rate)
         self.net = net(len(class_names))
+        bind_sample_rate(self.net, sample_rate)
         self.augment = augment
         self.criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
         # ModuleDict keys must not shadow nn.Module attributes ("train"), hence the suffix.
@@ -85,6 +96,12 @@ class EmotionClassifier(LightningModule):
     @property
     def class_names(self) -> list[str]:
         return list(self.hparams.class_names)
+
+    @property
+    def contract(self) -> InputContract | None:
+        """The input contract (None: a model built without a datamodule, or an old checkpoint without one)."""
+        data = self.hparams.get(HPARAM_KEY)
+        return InputContract.from_dict(data) if data else None
 
     def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
         """audio [B, T] float at ``hparams.sample_rate``, lengths [B] valid samples -> logits [B, C]."""
@@ -153,6 +170,18 @@ class EmotionClassifier(LightningModule):
     def on_test_epoch_end(self) -> None:
         self._end_eval_epoch("test")
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint from before input contracts: rebuild its contract from the datamodule settings
+        Lightning stored beside the model's (a log-mel one is refused: its settings were not stored)."""
+        if self.hparams.get(HPARAM_KEY):
+            return
+        where = "checkpoint"
+        contract = legacy_contract(self.hparams, checkpoint.get("datamodule_hyper_parameters"), where)
+        if contract is not None:
+            self.hparams[HPARAM_KEY] = contract.to_dict()
+            log.warning("this checkpoint predates the input contract; rebuilt it from the training datamodule's "
+                        "settings: %s", contract.describe())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Make the stored network config self-contained: no pretrained download when loading it.
 
@@ -177,3 +206,13 @@ class EmotionClassifier(LightningModule):
         scheduler = build_scheduler(hp.scheduler, optimizer, int(total) if not math.isinf(total) else 0,
                                     hp.warmup, hp.min_lr_ratio, hp.plateau_patience, hp.plateau_factor, hp.monitor)
         return {"optimizer": optimizer} if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def check_contract(contract: dict[str, Any] | None, class_names: list[str], sample_rate: int) -> None:
+    """The contract must describe this model: same classes in the same order, same sample rate."""
+    if not contract:
+        return
+    record = InputContract.from_dict(contract, "model.input_contract")
+    if list(record.class_names) != list(class_names) or record.sample_rate != sample_rate:
+        raise ValueError(f"model.input_contract (classes {list(record.class_names)}, {record.sample_rate} Hz) does not "
+                         f"match model.class_names {list(class_names)} / model.sample_rate {sample_rate}")

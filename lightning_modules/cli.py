@@ -2,7 +2,8 @@
 
 ``python train.py --config configs/wavlm.yaml --trainer.max_epochs=2 --model.lr=1e-4``: jsonargparse
 builds every object from ``class_path``/``init_args``, rejects unknown keys naming them, and links
-the dataset's classes, class weights and sample rate into the model when both are instantiated.
+the dataset's classes, class weights, sample rate and input contract (clip length, padding, crop,
+features: data_preparation/input_contract.py) into the model when both are instantiated.
 
 A run lives in ``<run.root>/<run.name>/`` (checkpoints/, csv/, wandb/, reports/). The name is
 derived deterministically from the config (so every DDP rank and every SLURM requeue agrees on
@@ -20,7 +21,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
+from callbacks.wandb_summary import WandbSummary
 from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
@@ -108,6 +111,8 @@ class SERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.add_lightning_class_args(ReportCallback, "report")
+        parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
+        parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
         # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
         parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
         parser.add_lightning_class_args(RequeueOnSignal, "preemption")
@@ -126,6 +131,7 @@ class SERLightningCLI(LightningCLI):
         parser.link_arguments("data.classes", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.class_weights", "model.class_weights", apply_on="instantiate")
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
+        parser.link_arguments("data.input_contract", "model.input_contract", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
         """Fix the run folder, and point the trainer, checkpoints and reports into it."""

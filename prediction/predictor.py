@@ -6,24 +6,31 @@ and the web page load one with ``load_predictor(path)`` and never ask which kind
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
 
+from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import SAMPLE_RATE
 
+log = logging.getLogger(__name__)
 ENSEMBLE_MANIFEST = "ensemble.json"
 CHECKPOINT_SUFFIXES = (".ckpt",)
 
 
 @runtime_checkable
 class Predictor(Protocol):
-    """Maps padded 16 kHz audio to logits; ``class_names[i]`` names logit ``i``."""
+    """Maps padded audio at ``sample_rate`` to logits; ``class_names[i]`` names logit ``i``.
+
+    ``input_contract`` says how clips must be shaped for it (None: no record, e.g. a bare module).
+    """
 
     class_names: list[str]
     sample_rate: int
+    input_contract: InputContract | None
 
     def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """audio float32 [B, T] at ``sample_rate``, lengths int64 [B] (valid samples) -> float32 [B, C] on CPU."""
@@ -42,17 +49,26 @@ class ModelPredictor:
 
     def __init__(
         self, module: nn.Module, class_names: Sequence[str], device: str | torch.device = "cpu",
-        sample_rate: int = SAMPLE_RATE, name: str = "",
+        sample_rate: int = SAMPLE_RATE, name: str = "", input_contract: InputContract | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.module = module.eval().to(self.device)
         self.class_names = list(class_names)
         self.sample_rate = sample_rate
         self.name = name or type(module).__name__
+        self.input_contract = input_contract
 
     @torch.inference_mode()
     def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        logits = self.module(audio.to(self.device, torch.float32), lengths.to(self.device))
+        return self._checked(self.module(audio.to(self.device, torch.float32), lengths.to(self.device)))
+
+    @torch.inference_mode()
+    def predict_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Precomputed log-mel [B, n_mels, frames] and valid frames [B] -> logits (features="logmel" models)."""
+        batch = {"features": features.to(self.device, torch.float32), "lengths": lengths.to(self.device)}
+        return self._checked(self.module.logits_of(batch))
+
+    def _checked(self, logits: torch.Tensor) -> torch.Tensor:
         if logits.ndim != 2 or logits.shape[1] != len(self.class_names):
             raise ValueError(
                 f"{self.name}: model returned logits of shape {tuple(logits.shape)}, "
@@ -69,8 +85,12 @@ def load_checkpoint_predictor(path: str | Path, device: str | torch.device = "cp
     class_names = list(model.hparams.get("class_names") or [])
     if not class_names:
         raise ValueError(f"{path}: checkpoint has no hparams.class_names; was it trained by train.py?")
-    sample_rate = int(model.hparams.get("sample_rate", SAMPLE_RATE))
-    return ModelPredictor(model, class_names, device, sample_rate=sample_rate, name=Path(path).name)
+    contract = model.contract
+    if contract is None:
+        log.warning("%s carries no input contract (clip length, padding, crop): clips are fed whole unless "
+                    "overridden; pass --max_seconds / --pad_to_seconds / --padding as in its training", path)
+    return ModelPredictor(model, class_names, device, sample_rate=int(model.hparams.sample_rate),
+                          name=Path(path).name, input_contract=contract)
 
 
 def is_ensemble(path: str | Path) -> bool:

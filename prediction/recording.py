@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from data_preparation.audio_io import AudioReadError, probe, read_audio
 from data_preparation.shard_format import SAMPLE_RATE
+from datamodules.pipeline_stages import pad_clip
 from prediction.predictor import Predictor
 from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_bounds
 
@@ -70,28 +71,50 @@ def top_k(probabilities: np.ndarray, class_names: list[str], k: int) -> list[dic
     return [{"label": class_names[i], "probability": round(float(probabilities[i]), 6)} for i in order]
 
 
+def check_predictable(predictor: Predictor) -> None:
+    """Prediction feeds waveforms at the preparation rate; refuse, in one line, a model that needs something else."""
+    contract = predictor.input_contract
+    if contract is not None and contract.features != "waveform":
+        raise ValueError(f"the model was trained on precomputed {contract.features} shards ({contract.logmel}); "
+                         "prediction on recordings needs a model trained on waveforms (data.features: waveform)")
+    if predictor.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
+
+
+def window_batch(wave: np.ndarray, bounds: Sequence[tuple[int, int]], window: int,
+                 padding: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windows of one padded size, padded as the model's clips were in training (zero or repeat)."""
+    if padding == "zero":
+        return pad_batch([wave[start:end] for start, end in bounds], window)
+    clips = [pad_clip(wave[start:end], window, padding) for start, end in bounds]
+    audio, lengths = pad_batch([clip for clip, _ in clips], window)
+    return audio, torch.tensor([length for _, length in clips], dtype=torch.long)
+
+
 def predict_wave(
     predictor: Predictor, wave: np.ndarray, spec: SegmentSpec, batch_size: int = 16, k: int = 3
 ) -> list[SegmentPrediction]:
-    """Top-``k`` emotions of every window of a 16 kHz waveform.
+    """Top-``k`` emotions of every window of a waveform at the model's rate.
 
-    Short windows are zero-padded to the window length with their true lengths, and batches hold
-    windows of one padded size only (prediction/segments.py explains why).
+    Short windows are padded to the window length as the model's training clips were (its input
+    contract: zero padding with true lengths, or repetition), and batches hold windows of one
+    padded size only (prediction/segments.py explains why).
     """
-    if predictor.sample_rate != SAMPLE_RATE:
-        raise ValueError(f"model expects {predictor.sample_rate} Hz audio; prediction feeds {SAMPLE_RATE} Hz")
-    bounds = segment_bounds(len(wave), SAMPLE_RATE, spec)
+    check_predictable(predictor)
+    rate = predictor.sample_rate
+    padding = predictor.input_contract.padding if predictor.input_contract is not None else "zero"
+    bounds = segment_bounds(len(wave), rate, spec)
     names = predictor.class_names
     probabilities = np.zeros((len(bounds), len(names)))
-    window = round(spec.length * SAMPLE_RATE)
+    window = round(spec.length * rate)
     for indices in length_groups(bounds, batch_size, window):
-        audio, lengths = pad_batch([wave[bounds[i][0]:bounds[i][1]] for i in indices], window)
+        audio, lengths = window_batch(wave, [bounds[i] for i in indices], window, padding)
         logits = predictor.predict_logits(audio, lengths)
         probabilities[indices] = torch.softmax(logits.double(), dim=1).numpy()
     segments: list[SegmentPrediction] = []
     for index, ((start, end), row) in enumerate(zip(bounds, probabilities)):
         segments.append(SegmentPrediction(
-            index=index, start=round(start / SAMPLE_RATE, 4), end=round(end / SAMPLE_RATE, 4),
+            index=index, start=round(start / rate, 4), end=round(end / rate, 4),
             top=top_k(row, names, k), probabilities={n: round(float(p), 6) for n, p in zip(names, row)},
         ))
     return segments

@@ -55,6 +55,14 @@ else
   echo "slurm/train.sh: no virtual environment at $venv (bash scripts/setup_env.sh); using $(command -v python)" >&2
 fi
 
+# accelerator: auto would quietly train on the CPU for the whole time limit if the node's CUDA is
+# broken (wrong torch build, driver mismatch): a job that was given GPUs refuses to start without them.
+gpus="${SLURM_JOB_GPUS:-${SLURM_STEP_GPUS:-${SLURM_GPUS_ON_NODE:-}}}"
+if [ -n "$gpus" ] && ! python -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  echo "slurm/train.sh: SLURM gave this job GPUs ($gpus) but $(command -v python) sees no CUDA: install a CUDA build of torch (README, 'Install')" >&2
+  exit 2
+fi
+
 job="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID:-}}"
 job="${job:-${SLURM_JOB_ID:?slurm/train.sh runs under sbatch (SLURM_JOB_ID is not set)}}"
 nodes="${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}"

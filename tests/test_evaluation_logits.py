@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from data_preparation.input_contract import InputOverrides
 from data_preparation.shard_format import STATS_FILE
 from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report
@@ -114,7 +115,8 @@ def test_unknown_split_names_the_available_ones(dataset):
 def test_pad_to_seconds_makes_scores_independent_of_batching(dataset):
     """The stand-in's FFT sees padding, like a CNN trained on fixed-length clips: fixed padding fixes it."""
     def run(batch_size, pad_to_seconds):
-        return collect_logits({"m": oracle()}, dataset, "test", batch_size, pad_to_seconds=pad_to_seconds).logits["m"]
+        overrides = InputOverrides(pad_to_seconds=pad_to_seconds)
+        return collect_logits({"m": oracle()}, dataset, "test", batch_size, overrides).logits["m"]
 
     np.testing.assert_allclose(run(1, 1.0), run(5, 1.0), rtol=1e-5, atol=1e-5)
     assert np.abs(run(1, None) - run(5, None)).max() > 1e-3

@@ -88,22 +88,33 @@ def test_real_world_mess_ends_well(tmp_path: Path) -> None:
     manifest = by_path(read_manifest(out / "manifest.csv"))
     assert len(manifest) == len(rows) == info.extra["input_files"]  # every input file accounted for
     expected_drops = {
-        "odd/zero.wav": "empty file (0 bytes)", "odd/text.wav": "unreadable", "odd/nan.wav": "non-finite samples",
-        "odd/silent.wav": "silent", "odd/short.wav": "too short", "odd/forty_minutes.wav": "(from header)",
+        "odd/zero.wav": "empty file", "odd/text.wav": "unreadable", "odd/nan.wav": "non-finite samples",
+        "odd/silent.wav": "silent", "odd/short.wav": "too short", "odd/forty_minutes.wav": "too long",
+        "odd/truncated.wav": "truncated",
     }
-    # Of two identical files the first in path order is kept, the other names it.
+    # Of two identical files the first in path order is kept, the other names it; the copy was
+    # listed as neutral and the original as sad, so it is a label conflict naming both labels.
     assert manifest["ok/clip3.wav"]["fate"] == "dropped"
-    assert manifest["ok/clip3.wav"]["reason"] == "duplicate: same audio as mess/odd/copy_of_clip3.wav"
-    expected_drops["ok/clip3.wav"] = "duplicate"
-    for path, fragment in expected_drops.items():
-        assert manifest[path]["fate"] == "dropped" and fragment in manifest[path]["reason"], manifest[path]
+    assert manifest["ok/clip3.wav"]["reason"] == "label conflict"
+    assert manifest["ok/clip3.wav"]["reason_detail"] == (
+        "same audio as mess/odd/copy_of_clip3.wav labelled 'neutral'; this file is labelled 'sad'; the first is kept")
+    assert (manifest["ok/clip3.wav"]["label"], manifest["ok/clip3.wav"]["speaker"]) == ("sad", "s3")
+    assert [c["path"] for c in info.extra["label_conflicts"]] == ["ok/clip3.wav"]
+    expected_drops["ok/clip3.wav"] = "label conflict"
+    for path, category in expected_drops.items():
+        assert manifest[path]["fate"] == "dropped" and manifest[path]["reason"] == category, manifest[path]
+    assert manifest["odd/forty_minutes.wav"]["reason_detail"] == "> 4 s (from header)"
+    assert info.extra["dropped_by_reason"]["too long"] == 1
     kept = {p: r for p, r in manifest.items() if p not in expected_drops}
     assert all(r["fate"] in ("train", "val", "test") and not r["reason"] for r in kept.values()), kept
     assert float(manifest["odd/hi_96k.wav"]["duration"]) == pytest.approx(2.0, abs=1e-3)
     assert manifest["odd/hi_96k.wav"]["native_rate"] == "96000"
     assert manifest["odd/three_channels.wav"]["native_channels"] == "3"
     assert 1.2 < float(manifest["odd/truncated.wav"]["duration"]) < 1.8
-    assert float(manifest["odd/forty_minutes.wav"]["duration"]) == pytest.approx(2400.0)
+    assert float(manifest["odd/truncated.wav"]["header_duration"]) == pytest.approx(3.0, abs=1e-3)
+    assert manifest["odd/truncated.wav"]["truncated"] == "yes"
+    assert float(manifest["odd/forty_minutes.wav"]["header_duration"]) == pytest.approx(2400.0)
+    assert float(manifest["odd/forty_minutes.wav"]["reason_value"]) == pytest.approx(2400.0)
     check = verify(out)
     assert check.problems == []
     assert sum(sum(c.values()) for c in check.counts.values()) == len(kept)
@@ -175,9 +186,10 @@ def test_duplicates_kept_once_and_rare_classes_dropped(tmp_path: Path) -> None:
                               split=SplitSpec(mode="stratified")))
     manifest = by_path(read_manifest(out / "manifest.csv"))
     for copy in ("b_copy.wav", "c_copy.flac"):
-        assert manifest[copy]["fate"] == "dropped" and "same audio as csv/a/4.wav" in manifest[copy]["reason"]
+        assert manifest[copy]["reason"] == "duplicate" and manifest[copy]["reason_detail"] == "same audio as csv/a/4.wav"
+        assert (manifest[copy]["label"], manifest[copy]["speaker"]) == ("happy", {"b_copy.wav": "s0"}.get(copy, "s1"))
     assert manifest["a/4.wav"]["fate"] != "dropped"
-    assert manifest["rare.wav"]["reason"].startswith("rare class: 'anger'")
+    assert manifest["rare.wav"]["reason"] == "rare class" and manifest["rare.wav"]["reason_detail"].startswith("'anger'")
     assert info.classes == ["happy"] and info.extra["dropped_classes"] == {"anger": 1}
     assert info.extra["duplicates"] == 2 and sum(s.num_samples for s in info.splits.values()) == 12
 
@@ -213,7 +225,7 @@ def test_mixed_fixture_tree_end_to_end(tmp_path: Path) -> None:
     assert len(rows) + skipped == len(audio_files) == 112
     assert Counter(r["corpus"] for r in rows) == {"crema_d": 24, "ravdess": 32, "tess": 28, "emodb": 28}
     boredom = [r for r in rows if r["corpus"] == "emodb" and r["native_label"] == "L"]
-    assert len(boredom) == 4 and all("not in taxonomy" in r["reason"] for r in boredom)
+    assert len(boredom) == 4 and all(r["reason"] == "not in taxonomy" for r in boredom)
     assert info.classes == ["anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
     speakers = {}
     for row in rows:

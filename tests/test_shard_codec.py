@@ -13,6 +13,7 @@ import torch
 from data_preparation import audio_codec
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, parse_config, validate
 from data_preparation.demo_corpus import generate
+from data_preparation.input_contract import InputOverrides
 from data_preparation.pipeline import prepare
 from data_preparation.shard_format import STATS_FILE, DatasetInfo, decode_audio, encode_audio, load_dataset_info
 from data_preparation.shards import read_samples
@@ -155,7 +156,8 @@ def test_evaluation_scores_are_identical_across_codecs(tmp_path: Path) -> None:
     for codec in CODECS:
         root = tmp_path / codec
         make_dataset(root, num_classes=3, per_class={"train": 1, "val": 1, "test": 5}, seconds=(0.5, 1.5), codec=codec)
-        logits = collect_logits({"net": predictor}, root, "test", batch_size=4, pad_to_seconds=1.5)
+        logits = collect_logits({"net": predictor}, root, "test", batch_size=4,
+                                overrides=InputOverrides(pad_to_seconds=1.5))
         report = build_report(logits.labels, logits.logits["net"], logits.class_names)
         scores[codec] = (logits.keys, logits.logits["net"], report)
     for codec in ("wav", "raw"):

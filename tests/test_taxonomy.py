@@ -152,10 +152,3 @@ def test_all_taxonomy_with_rare_drop_gives_seed_000_nine() -> None:
     dropped = [d for d in kept if d.label is None]
     assert len(dropped) == 21 and "class 'calm' is rare (0.40% < 1.00% of the data)" in {d.reason for d in dropped}
 
-
-def test_docstring_examples() -> None:
-    import doctest
-
-    import corpora.taxonomy
-
-    assert doctest.testmod(corpora.taxonomy).failed == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from evaluation.curves import epoch_curves
 from lightning_modules import EmotionClassifier
 from lightning_modules.cli import SERLightningCLI, fit_and_test
 from tests.shard_factory import make_dataset
@@ -105,7 +106,8 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
                  seconds=(1.0, 1.5), seed=1)
     args = ["--config", "configs/demo.yaml", *SMALL, "--wandb.mode=auto", f"--data.data_root={root}",
             f"--run.root={tmp_path / 'runs'}", "--data.batch_size=16", "--data.clip_seconds=1.5",
-            "--trainer.max_epochs=4", "--early_stopping.patience=4"]
+            "--trainer.max_epochs=4", "--early_stopping.patience=4",
+            "--wandb_summary.artifact=always"]  # offline runs skip the artifact by default
     cli, scores = run(args)
     chance = 0.25
     assert scores["test/f1_macro"] > chance + 0.4, scores
@@ -115,11 +117,21 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
     folder = Path(run_folders[0])
     records = read_wandb_records(folder)
     assert {"model", "data", "trainer", "checkpoint"} <= set(records["config"])
+    assert not {"data_root", "batch_size", "lr", "_instantiator"} & set(records["config"]), "hparams duplicated as flat keys"
+    assert records["metrics"]["val/f1_macro"] == ["max"] and records["metrics"]["val/loss"] == ["min"]
+    best = cli.trainer.checkpoint_callback
+    assert records["summary"]["val/f1_macro"] == {"max": pytest.approx(float(best.best_model_score))}
+    assert records["summary"]["best_checkpoint"] == str(Path(best.best_model_path).resolve())
+    assert [name for name in records["artifacts"] if name.startswith("model-")] == ["model-demo"]  # id = run name
     assert {"train/loss_step", "val/f1_macro", "test/f1_macro", "lr-AdamW/head"} <= set(records["history"])
     assert list((folder / "files" / "media" / "images" / "test").glob("confusion_matrix*.png"))
     assert list((folder / "files" / "media" / "table" / "test").glob("per_class*.json"))
     report = json.loads((tmp_path / "runs" / "demo" / "reports" / "test" / "report.json").read_text())
     assert report["num_samples"] == 40  # every test sample exactly once
+    curves = epoch_curves(tmp_path / "runs" / "demo" / "csv" / "metrics.csv")
+    assert len(curves["val/f1_macro"]) == 4 and len(curves["train/loss_epoch"]) == 4
+    assert (tmp_path / "runs" / "demo" / "reports" / "curves.png").stat().st_size > 10_000
+    assert list((folder / "files" / "media" / "images" / "train").glob("curves*.png"))
 
 
 def parse_only(args: list[str]) -> SERLightningCLI:

@@ -1,13 +1,15 @@
 """Read what an offline W&B run recorded, from its ``.wandb`` transaction log."""
 from __future__ import annotations
 
+import json
 import struct
 import time
 from pathlib import Path
+from typing import Any
 
 
-def read_wandb_records(run_folder: Path, timeout: float = 60.0) -> dict[str, list]:
-    """Config keys, history keys and exit codes of a finished offline run.
+def read_wandb_records(run_folder: Path, timeout: float = 60.0) -> dict[str, Any]:
+    """Config keys, history keys, exit codes, summary, metric definitions and artifacts of a finished offline run.
 
     wandb-core writes the log from its own process; ``wandb.finish()`` can return before the last
     buffered records reach the file, so wait (up to ``timeout`` s) for the run's exit record.
@@ -20,8 +22,8 @@ def read_wandb_records(run_folder: Path, timeout: float = 60.0) -> dict[str, lis
         time.sleep(0.5)
 
 
-def _parse(data: bytes) -> dict[str, list]:
-    """Config keys, history keys and exit codes in the records of an offline run's .wandb log.
+def _parse(data: bytes) -> dict[str, Any]:
+    """What :func:`read_wandb_records` returns, from the records of an offline run's .wandb log.
 
     The log is a LevelDB-style record file (7-byte W&B header, 32 KiB blocks, chunks with a 7-byte
     header) of protobuf ``Record``s; wandb-core writes config/summary files only when syncing.
@@ -44,7 +46,7 @@ def _parse(data: bytes) -> dict[str, list]:
         elif kind == 4:
             records.append(pending + chunk)
             pending = b""
-    found: dict[str, list] = {"config": [], "history": [], "exit": []}
+    found: dict[str, Any] = {"config": [], "history": [], "exit": [], "summary": {}, "metrics": {}, "artifacts": []}
     for raw in records:
         record = pb.Record()
         record.ParseFromString(raw)
@@ -55,4 +57,12 @@ def _parse(data: bytes) -> dict[str, list]:
             found["exit"].append(record.exit.exit_code)
         elif kind == "history":
             found["history"] += [item.key or "/".join(item.nested_key) for item in record.history.item]
+        elif kind == "summary":  # later updates win, as in the run's summary
+            found["summary"].update({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                                     for item in record.summary.update})
+        elif kind == "metric":
+            summary = [field.name for field, on in record.metric.summary.ListFields() if on]
+            found["metrics"][record.metric.name or record.metric.glob_name] = summary
+        elif kind == "artifact":
+            found["artifacts"].append(record.artifact.name)
     return found

@@ -5,6 +5,10 @@ waveform shards feed speech encoders and spectrogram models alike. Front-ends ru
 even under autocast: an STFT in bf16 loses the low-energy detail that emotion cues live in.
 Decibels are clamped ``top_db`` below each clip's own peak (torchaudio clamps below the batch
 peak for 3-D input), so a clip's features do not depend on what else is in its batch.
+
+The sample rate comes from the data, not from a config literal: a front-end left at
+``sample_rate: null`` takes the rate of the model's input contract when EmotionClassifier calls
+``bind_sample_rate`` (the preparation default until then); one set explicitly must agree with it.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from data_preparation.shard_format import SAMPLE_RATE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -29,11 +35,12 @@ class LogMel(nn.Module):
 
     Defaults: 25 ms windows and 10 ms hops at 16 kHz, 64 mel bands, an 80 dB floor below each
     clip's peak. ``frame_lengths`` maps valid sample counts to valid frame counts.
+    ``sample_rate`` None: the model's data rate, bound by ``bind_sample_rate``.
     """
 
     def __init__(
         self,
-        sample_rate: int = 16_000,
+        sample_rate: int | None = None,
         n_fft: int = 400,
         win_length: int | None = None,
         hop_length: int = 160,
@@ -44,10 +51,22 @@ class LogMel(nn.Module):
     ) -> None:
         super().__init__()
         self.hop_length, self.n_mels, self.top_db = hop_length, n_mels, top_db
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, win_length=win_length, hop_length=hop_length,
-            n_mels=n_mels, f_min=f_min, f_max=f_max, power=2.0,
-        )
+        self.explicit_rate = sample_rate is not None
+        self._mel_args = {"n_fft": n_fft, "win_length": win_length, "hop_length": hop_length, "n_mels": n_mels,
+                          "f_min": f_min, "f_max": f_max, "power": 2.0}
+        self._build(sample_rate or SAMPLE_RATE)
+
+    def _build(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.mel = torchaudio.transforms.MelSpectrogram(sample_rate=sample_rate, **self._mel_args)
+
+    def use_sample_rate(self, sample_rate: int) -> None:
+        """Take the data's rate (the mel filterbank depends on it); an explicit, different rate is an error."""
+        if self.explicit_rate and sample_rate != self.sample_rate:
+            raise ValueError(f"LogMel: sample_rate={self.sample_rate} is set in the network config, but the data is "
+                             f"{sample_rate} Hz; leave frontend sample_rate unset to follow the data")
+        if sample_rate != self.sample_rate:
+            self._build(sample_rate)
 
     def forward(self, audio: Tensor) -> Tensor:
         audio, no_autocast = _float32(audio)
@@ -92,6 +111,13 @@ class MFCC(nn.Module):
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         return self.logmel.frame_lengths(lengths)
+
+
+def bind_sample_rate(network: nn.Module, sample_rate: int) -> None:
+    """Give every part of ``network`` that depends on the audio rate (``use_sample_rate``) the data's rate."""
+    for module in network.modules():
+        if hasattr(module, "use_sample_rate"):
+            module.use_sample_rate(sample_rate)
 
 
 class SpectrogramImage(nn.Module):

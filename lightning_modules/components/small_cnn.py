@@ -15,6 +15,9 @@ from lightning_modules.components.pooling import frame_mask, masked_max, masked_
 from lightning_modules.components.registry import register_network
 
 
+PROBE_SAMPLES = 8192  # a probe clip for shape inference, longer than any n_fft a config uses
+
+
 def valid_frames(lengths: Tensor, samples: int, frames: int) -> Tensor:
     """Frames [B] of a front-end output that cover the ``lengths`` valid samples of ``samples``.
 
@@ -36,7 +39,7 @@ def conv_block(in_channels: int, out_channels: int, dropout: float) -> nn.Sequen
 
 
 def default_frontend() -> nn.Module:
-    """The log-mel front-end with its default settings (16 kHz, 64 mel bands)."""
+    """The log-mel front-end with its default settings (the data's rate, 64 mel bands)."""
     from lightning_modules.components.frontends import LogMel
 
     return LogMel()
@@ -60,13 +63,13 @@ class SmallCNN(nn.Module):
         channels: Sequence[int] = (16, 32, 64),
         hidden: int = 128,
         dropout: float = 0.1,
-        sample_rate: int = 16_000,
     ) -> None:
         super().__init__()
         self.frontend = frontend if frontend is not None else default_frontend()
         self.spec_augment = spec_augment
         with torch.no_grad():
-            probe = self._as_image(self.frontend(torch.zeros(1, sample_rate)))
+            # any length works: only the probe's channels and frequency rows are read
+            probe = self._as_image(self.frontend(torch.zeros(1, PROBE_SAMPLES)))
         widths = [probe.shape[1], *channels]
         # Log-mel in dB sits around -50 with a spread of tens: a batch norm on the input scales it
         # for the first conv while keeping the loudness differences between clips (anger vs sad).
@@ -90,7 +93,7 @@ class SmallCNN(nn.Module):
         return list(self.body.parameters())
 
     def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
-        """audio [B, T] at 16 kHz, lengths [B] valid samples -> logits [B, num_classes]."""
+        """audio [B, T] at the data's rate, lengths [B] valid samples -> logits [B, num_classes]."""
         features = self.frontend(audio)
         if hasattr(self.frontend, "frame_lengths"):
             frames = self.frontend.frame_lengths(lengths).clamp(1, features.shape[-1])

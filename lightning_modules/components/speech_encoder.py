@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel
 
+from data_preparation.shard_format import SAMPLE_RATE
 from lightning_modules.components.pooling import build_pooling, frame_mask
 from lightning_modules.components.registry import register_network
 
@@ -126,6 +127,7 @@ class SpeechEncoderClassifier(nn.Module):
             overrides["mask_time_prob"] = mask_time_prob
         self.encoder = load_encoder(model_name, pretrained, cache_dir, local_files_only, encoder_config, **overrides)
         self.encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
+        self.sample_rate = SAMPLE_RATE  # the preparation default until bind_sample_rate gives the data's
         self.normalize = normalize
         hidden = self.encoder.config.hidden_size
         num_layers = self.encoder.config.num_hidden_layers
@@ -148,6 +150,10 @@ class SpeechEncoderClassifier(nn.Module):
                 layer.requires_grad_(True)
         if feature_encoder:
             self.encoder.feature_extractor.requires_grad_(False)
+
+    def use_sample_rate(self, sample_rate: int) -> None:
+        """Record the data's rate (bind_sample_rate), which export writes into the feature extractor's config."""
+        self.sample_rate = sample_rate
 
     def checkpoint_init_args(self) -> dict[str, object]:
         """Init args that rebuild this network with no hub or folder access (weights come from the checkpoint)."""

@@ -1,0 +1,77 @@
+"""Is there anything in a clip but silence or its own noise floor? Decided the way speech tools do.
+
+An absolute RMS over the whole clip errs both ways: a clip that is only a DC offset has a large
+RMS, and quiet but clear speech (soft-spoken actors, peaks near -40 dBFS) falls below -60 dBFS
+because its pauses pull the mean down. So, after removing the mean:
+
+* the *loud frames* (95th percentile of 20 ms frame levels in the 80 Hz - 7.6 kHz speech band)
+  must reach an absolute floor (``silence_threshold_db``): below it the clip is digital silence,
+  a constant, or inaudible;
+* they must stand ``min_contrast_db`` above the clip's own *noise floor* (10th percentile of the
+  frame levels): speech comes and goes in syllables and pauses, a noise floor does not;
+* a clip that does not (stationary) is noise only when its long-term spectrum is flat
+  (``noise_flatness_db``, the spectral flatness over 100 Hz - 3.8 kHz, 0 dB for white noise):
+  a steady tone or a held vowel is not flat, hiss is. The 3.8 kHz top keeps 8 kHz sources fair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from data_preparation.shard_format import SAMPLE_RATE
+
+FRAME = SAMPLE_RATE // 50  # 20 ms
+LOUD_PERCENTILE = 95.0  # a click or two does not make a silent clip loud
+FLOOR_PERCENTILE = 10.0  # the quiet tenth of a clip is its noise floor
+LEVEL_BAND = (80.0, 7600.0)  # Hz: the speech band; rumble and DC drift do not count as activity
+FLATNESS_BAND = (100.0, 3800.0)  # Hz
+FLOOR_DB = -200.0  # level of an all-zero frame
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A clip's activity; levels in dB relative to full scale (a mean square of 1.0 is 0 dB)."""
+
+    loud_db: float  # level of the loud frames
+    floor_db: float  # the clip's noise floor
+    flatness_db: float  # long-term spectral flatness, 0 dB = white noise, very negative = tonal
+    dc_offset: float  # the mean that was removed
+
+    @property
+    def contrast_db(self) -> float:
+        return self.loud_db - self.floor_db
+
+
+def measure_activity(wave: np.ndarray) -> Activity:
+    """Frame levels and spectral flatness of a 16 kHz clip (any length; shorter than a frame is one frame).
+
+    >>> a = measure_activity(np.full(16000, 0.25, np.float32))
+    >>> a.loud_db, round(a.dc_offset, 2)
+    (-200.0, 0.25)
+    """
+    x = np.asarray(wave, dtype=np.float64)
+    dc = float(x.mean()) if x.size else 0.0
+    x = x - dc
+    if x.size < FRAME:
+        x = np.pad(x, (0, FRAME - x.size))
+    frames = x[: x.size // FRAME * FRAME].reshape(-1, FRAME)
+    window = np.hanning(FRAME)
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
+    in_band = (freqs >= LEVEL_BAND[0]) & (freqs <= LEVEL_BAND[1])
+    # Parseval with the window's energy: a frame's band power as a mean square (1.0 = 0 dBFS).
+    mean_square = 2 * power[:, in_band].sum(axis=1) / (FRAME * np.sum(window**2))
+    levels = np.maximum(10 * np.log10(np.maximum(mean_square, 1e-30)), FLOOR_DB)
+    spectrum = power[:, (freqs >= FLATNESS_BAND[0]) & (freqs <= FLATNESS_BAND[1])].mean(axis=0)
+    if spectrum.max() <= 0:
+        flatness = 0.0
+    else:
+        spectrum = np.maximum(spectrum, spectrum.max() * 1e-12)
+        flatness = float(10 * np.log10(np.exp(np.mean(np.log(spectrum))) / np.mean(spectrum)))
+    return Activity(
+        loud_db=round(float(np.percentile(levels, LOUD_PERCENTILE)), 1),
+        floor_db=round(float(np.percentile(levels, FLOOR_PERCENTILE)), 1),
+        flatness_db=round(flatness, 1),
+        dc_offset=dc,
+    )
