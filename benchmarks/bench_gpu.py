@@ -81,8 +81,8 @@ def training_rate(net: nn.Module, batch: dict, device: torch.device, steps: int,
         if step == warmup:
             synchronize(device)
             start = time.perf_counter()
+        noisy, noisy_lengths = augment(audio, lengths)  # outside autocast, as on_after_batch_transfer runs
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            noisy, noisy_lengths = augment(audio, lengths)
             loss = criterion(net(noisy, noisy_lengths).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
