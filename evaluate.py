@@ -9,6 +9,9 @@ checkpoint's input contract says (the clip length, padding and crop it was teste
 scores are train.py's; --max_seconds, --pad_to_seconds, --padding and --eval_crop override it.
 A model whose classes differ from the data's stops with an error naming them, unless
 --class_mapping says how to relate them (e.g. --class_mapping '{"joy": "happy", "boredom": null}').
+Missing shards stop it naming each; a score over fewer samples than stats.json lists (unreadable
+or mislabelled ones skipped) is written, says "scored N of M" and exits 1, unless
+--allow_incomplete true accepts it.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any, Optional
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from data_preparation.input_contract import InputOverrides
+from evaluation.coverage import Coverage, IncompleteScoreError
 from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report, format_classification_report, summary_row, write_report
 from prediction.predictor import load_predictor
@@ -41,6 +45,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
                         help="model class -> data class (null drops it), for models of another taxonomy")
     parser.add_argument("--top_confusions", type=int, default=10)
+    parser.add_argument("--allow_incomplete", type=bool, default=False,
+                        help="accept a score over fewer samples than stats.json lists; the report says so")
     return parser
 
 
@@ -52,6 +58,12 @@ def report_for(logits: SplitLogits, name: str, top_confusions: int = 10) -> dict
     return report
 
 
+def coverage_of(logits: SplitLogits, split: str, allowed: bool) -> Coverage:
+    """How many of the split's samples (stats.json) the logits cover, the class mapping's exclusions aside."""
+    expected = len(logits.keys) + sum(logits.excluded.values()) if logits.expected is None else logits.expected
+    return Coverage(split, len(logits.keys), expected, excluded=sum(logits.excluded.values()), allowed=allowed)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = build_parser().parse_args(argv)
@@ -60,6 +72,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logits = collect_logits({"model": predictor}, config.data_root, config.split, config.batch_size,
                             overrides, config.class_mapping)
     report = report_for(logits, "model", config.top_confusions)
+    coverage = coverage_of(logits, config.split, config.allow_incomplete)
+    report["coverage"] = coverage.as_dict()
     contract = predictor.input_contract
     report["source"] = {"model": config.model, "data_root": config.data_root, "split": config.split,
                         "input_contract": contract.to_dict() if contract else None,
@@ -75,9 +89,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(format_classification_report(report))
     print(json.dumps(summary_row(report), indent=2))
     log.info("report written to %s", output)
+    coverage.check(allow_with="--allow_incomplete true")
     return report
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except IncompleteScoreError as error:  # the report is written; the score is not the split's
+        print(f"evaluate.py: {error}", file=sys.stderr)
+        sys.exit(1)
     sys.exit(0)

@@ -179,7 +179,7 @@ def _decode_split(datamodule: ShardDataModule, stages: list, first: int) -> list
     samples = list(wds.DataPipeline(*stages[:first + 1]))
     decode_stage = next(s.args[0] for s in stages if _stage_name(s) == "DecodeWaveform")
     whole = timed(lambda: sum(1 for s in samples if decode_stage(s)), 3)
-    meta = timed(lambda: sum(1 for s in samples if _meta(s, datamodule.num_classes)), 3)
+    meta = timed(lambda: sum(1 for s in samples if _meta(s, tuple(datamodule.classes))), 3)
     return [("  of which audio decode", 1e6 / whole.per_cpu - 1e6 / meta.per_cpu),
             ("  of which JSON metadata + label check", 1e6 / meta.per_cpu)]
 

@@ -7,7 +7,10 @@ WandbLogger is attached): the confusion matrices as images, the per-class scores
 the audio of the most confident mistakes.
 
 Predictions are gathered from every rank to rank zero; the datamodule guarantees each evaluation
-sample is seen exactly once, so the report covers the split exactly.
+sample is seen exactly once, so the report covers the split exactly, unless samples were skipped
+as unreadable. Each report says how many of the split's samples it scored ("scored N of M", from
+the datamodule's stats.json); a test that scored fewer stops the run after writing its report,
+unless the datamodule allows it (``data.allow_incomplete``) or the trainer limits test batches.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from evaluation.coverage import Coverage
 from evaluation.report import build_report, summary_row, write_report
 
 
@@ -71,6 +75,7 @@ class ReportCallback(Callback):
         self.dirpath, self.mistakes, self.every_n_val_epochs = dirpath, mistakes, every_n_val_epochs
         self._state: dict[str, _Collected] = {}
         self.last_paths: dict[str, dict[str, Path]] = {}  # stage -> files of the last report written
+        self.coverage: dict[str, Coverage] = {}  # stage -> how much of its split the last report scored
 
     def _active(self, trainer: Trainer, stage: str) -> bool:
         if trainer.sanity_checking:
@@ -114,14 +119,25 @@ class ReportCallback(Callback):
         self._finish("test", trainer, pl_module, "test")
 
     def _finish(self, stage: str, trainer: Trainer, pl_module: LightningModule, subfolder: str) -> None:
-        """Gather this stage's predictions on rank zero, write the report files and log them."""
+        """Gather this stage's predictions, write the report files on rank zero and log them; then, on
+        every rank alike, stop a test that scored fewer samples than its split holds."""
         state = self._state.pop(stage, _Collected())
         local = (np.concatenate(state.logits) if state.logits else np.zeros((0, len(pl_module.class_names))),
                  np.concatenate(state.labels) if state.labels else np.zeros(0, dtype=np.int64),
                  state.corpora, state.mistakes)
         parts = _gather(local)
-        if trainer.global_rank != 0:
-            return
+        coverage = _coverage(stage, trainer, sum(len(p[1]) for p in parts))
+        if coverage is not None:
+            self.coverage[stage] = coverage
+            if not coverage.complete:
+                rank_zero_warn(f"{stage} report: {coverage.summary}")
+        if trainer.global_rank == 0:
+            self._write(stage, trainer, pl_module, subfolder, parts, coverage)
+        if coverage is not None and stage == "test":
+            coverage.check(allow_with="data.allow_incomplete=true")
+
+    def _write(self, stage: str, trainer: Trainer, pl_module: LightningModule, subfolder: str,
+               parts: list[Any], coverage: Coverage | None) -> None:
         logits = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         if len(labels) == 0:
@@ -129,9 +145,11 @@ class ReportCallback(Callback):
         corpora = [c for p in parts for c in p[2]]
         mistakes = heapq.nlargest(self.mistakes, (m for p in parts for m in p[3]))
         report = build_report(labels, logits, pl_module.class_names, corpora=corpora)
+        if coverage is not None:
+            report["coverage"] = coverage.as_dict()
         folder = Path(self.dirpath or Path(trainer.default_root_dir) / "reports") / subfolder
         self.last_paths[stage] = write_report(report, folder)
-        rank_zero_info(f"{stage} report ({len(labels)} samples) -> {folder}")
+        rank_zero_info(f"{stage} report ({coverage.summary if coverage else f'{len(labels)} samples'}) -> {folder}")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 self._log_wandb(logger, stage, report, self.last_paths[stage], mistakes, pl_module, trainer.global_step)
@@ -150,9 +168,26 @@ class ReportCallback(Callback):
                          data=[[n, rows[n]["precision"], rows[n]["recall"], rows[n]["f1-score"], rows[n]["support"]]
                                for n in names])
         logger.log_metrics({f"{stage}/report_{k}": v for k, v in summary_row(report).items() if v is not None}, step)
+        if "coverage" in report:  # "scored N of M" beside the scores, in the run's summary too
+            coverage = report["coverage"]
+            logger.log_metrics({f"{stage}/scored_samples": coverage["scored"],
+                                f"{stage}/expected_samples": coverage["expected"]}, step)
+            logger.experiment.summary[f"{stage}/coverage"] = coverage["summary"]
         if mistakes:
             rate = int(pl_module.hparams["sample_rate"])
             clips = [wandb.Audio(m.audio, sample_rate=rate,
                                  caption=f"{m.key}: true {names[m.true]}, predicted {names[m.predicted]} "
                                          f"({m.confidence:.2f})") for m in mistakes]
             logger.experiment.log({f"{stage}/confident_mistakes": clips, "trainer/global_step": step})
+
+
+def _coverage(stage: str, trainer: Trainer, scored: int) -> Coverage | None:
+    """How much of the split the datamodule's stats.json lists was scored; None for other datamodules."""
+    split_samples = getattr(getattr(trainer, "datamodule", None), "split_samples", None)
+    if split_samples is None:
+        return None
+    split, expected = split_samples(stage)
+    limit = getattr(trainer, f"limit_{stage}_batches", 1.0)
+    limited = None if isinstance(limit, float) and limit == 1.0 else f"trainer.limit_{stage}_batches={limit}"
+    return Coverage(split, scored, expected, allowed=bool(getattr(trainer.datamodule, "allow_incomplete", False)),
+                    limit=limited)

@@ -106,7 +106,7 @@ class PrepareConfig:
     augmentation: Optional[AugmentationSpec] = None
     logmel: Optional[LogmelSpec] = None
     progress: bool = True
-    overwrite: bool = False  # replace a different earlier preparation at `output` (an identical one is kept)
+    overwrite: bool = False  # prepare again and replace what `output` holds, even an identical preparation
 
 
 def build_parser() -> ArgumentParser:

@@ -2,7 +2,9 @@
 
 The run writes into ``<output>.partial`` and renames it into place only when everything is
 written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
-same settings finds stats.json with the same fingerprint and does nothing (idempotent).
+same settings finds stats.json with the same fingerprint and does nothing (idempotent); the
+fingerprint covers the settings and every input file's bytes (data_preparation/content_hash.py).
+``overwrite`` always prepares again.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Sequence
 
 from data_preparation import plots
 from data_preparation.config import PrepareConfig, fingerprint
+from data_preparation.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs import Entry, Inputs, collect_inputs
 from data_preparation.logmel import LogmelSettings
 from data_preparation.manifest import summarize, write_manifest
@@ -33,9 +36,12 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
     out = Path(config.output)
     inputs = collect_inputs(config.corpora, config.taxonomy)
-    stamp = f"{fingerprint(config)}-{input_fingerprint(inputs.entries)}"
+    digests = DigestCache.load(out / CACHE_FILE)
+    stamp = f"{fingerprint(config)}-{input_fingerprint(inputs.entries, digests)}"
     existing = _existing_info(out, stamp, config.overwrite)
     if existing is not None:
+        if digests.changed:  # e.g. touched but unchanged files: remember their digests again
+            digests.save(out / CACHE_FILE)
         _log(config, f"{out} already holds this preparation (fingerprint {stamp}); nothing to do")
         return existing
     staging = out.with_name(out.name + ".partial")
@@ -45,6 +51,7 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     info = _prepare_into(config, inputs, staging, spool)
     info.extra["fingerprint"] = stamp
     (staging / STATS_FILE).write_text(info.to_json())
+    digests.save(staging / CACHE_FILE)
     shutil.rmtree(spool)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
@@ -52,22 +59,26 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     return info
 
 
-def input_fingerprint(entries: Sequence[Entry]) -> str:
-    """Hash of every input's corpus, path, label and size: changed inputs mean a new preparation.
+def input_fingerprint(entries: Sequence[Entry], digests: DigestCache | None = None) -> str:
+    """Hash of every input's corpus, path, label and content: changed inputs mean a new preparation.
 
-    Sizes rather than contents or mtimes: cheap for 60,000 files, and a copied corpus still matches.
+    Contents, not sizes: a clip re-encoded in place at the same size is a changed input. The
+    per-file digests come from ``digests`` (cached by path, size and mtime, so an unchanged re-run
+    reads no audio); absolute paths and mtimes stay out of the hash, so a copied corpus still matches.
     """
+    digests = digests or DigestCache()
     digest = hashlib.sha256()
     for entry in entries:
-        size = entry.path.stat().st_size if entry.path.is_file() else -1
-        digest.update(f"{entry.corpus}\t{entry.source}\t{entry.native_label}\t{entry.speaker}\t{size}\n".encode())
+        content = digests.digest(entry.path) or "-"
+        digest.update(f"{entry.corpus}\t{entry.source}\t{entry.native_label}\t{entry.speaker}\t{content}\n".encode())
     return digest.hexdigest()[:16]
 
 
 def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None:
-    """The finished preparation at ``out`` if it matches (then nothing is redone).
+    """The finished preparation at ``out`` if it matches and ``overwrite`` is off (then nothing is redone).
 
-    A different preparation is replaced only with ``overwrite``; a folder that is not a prepared
+    ``overwrite`` prepares again even over an identical preparation (the way to force it); a
+    different preparation is replaced only with ``overwrite``; a folder that is not a prepared
     dataset (no stats.json) is never deleted, whatever the settings say.
     """
     if not out.exists():
@@ -83,10 +94,10 @@ def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None
         if overwrite:
             return None
         raise FileExistsError(f"output {out}: unreadable {STATS_FILE} ({error}); set overwrite: true to replace it") from error
-    if info.extra.get("fingerprint") == stamp:
-        return info
     if overwrite:
         return None
+    if info.extra.get("fingerprint") == stamp:
+        return info
     raise FileExistsError(
         f"output {out} holds a dataset prepared with other settings or inputs (fingerprint "
         f"{info.extra.get('fingerprint')} != {stamp}); set overwrite: true or choose another output"

@@ -2,7 +2,8 @@
 
 ``python -m data_preparation.verify data/prepared/demo`` prints the counts per split and class
 and exits non-zero listing every disagreement: a sample in the wrong split, a label that
-differs from the manifest, audio that does not decode at 16 kHz, a count that does not add up.
+differs from the manifest, audio that does not decode at 16 kHz, a count that does not add up, and
+every shard or member that cannot be read, with its reason (a corrupt one never stops the check).
 """
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+import webdataset as wds
 
 from data_preparation.manifest import read_manifest
 from data_preparation.shard_format import (
     LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
     load_dataset_info,
 )
-from data_preparation.shards import read_samples
 
 AUG_SPLIT = "train_aug"
 
@@ -75,15 +77,47 @@ def _augmented(train: dict[str, dict], split_info: SplitInfo, root: Path) -> dic
 
 
 def _keys_of(root: Path, split_info: SplitInfo) -> dict[str, dict]:
-    return {s["__key__"]: json.loads(s[META_EXT]) for s in read_samples([root / p for p in split_info.shards])}
+    # its problems are reported when _check_split reads the same shards
+    return {key: meta for key, meta, _ in _members(root, "", split_info, [])}
+
+
+class _Recorder:
+    """WebDataset handler: an unreadable shard or member becomes a problem with its reason; reading goes on."""
+
+    def __init__(self, split: str, shard: str, problems: list[str]) -> None:
+        self.where, self.problems = f"{split}: shard {shard}", problems
+
+    def __call__(self, error: Exception) -> bool:
+        self.problems.append(f"{self.where}: unreadable ({type(error).__name__}: {error})")
+        return True
+
+
+def _members(root: Path, split: str, split_info: SplitInfo, problems: list[str]) -> Iterator[tuple[str, dict, dict]]:
+    """(key, metadata, raw sample) of each readable member; a missing shard, an unreadable tar or JSON is a problem."""
+    for shard in split_info.shards:
+        if not (root / shard).is_file():
+            problems.append(f"{split}: shard {shard} is missing")
+            continue
+        pipeline = wds.DataPipeline(wds.SimpleShardList(str(root / shard)),
+                                    wds.tarfile_to_samples(handler=_Recorder(split, shard, problems)))
+        for sample in pipeline:
+            key = sample["__key__"]
+            try:
+                meta = json.loads(sample[META_EXT])
+                absent = [name for name in ("label", "label_id", "duration") if name not in meta]
+                if absent:
+                    raise KeyError(f"no {', '.join(absent)}")
+            except (KeyError, TypeError, ValueError) as error:
+                problems.append(f"{split}: {key} in {shard}: unreadable .{META_EXT} ({type(error).__name__}: {error})")
+                continue
+            yield key, meta, sample
 
 
 def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str, dict], info: DatasetInfo,
                  decode: bool, problems: list[str], logmel: dict | None = None) -> dict[str, int]:
     seen: Counter[str] = Counter()
     keys: set[str] = set()
-    for sample in read_samples([root / p for p in split_info.shards]):
-        key, meta = sample["__key__"], json.loads(sample[META_EXT])
+    for key, meta, sample in _members(root, split, split_info, problems):
         seen[meta["label"]] += 1
         if key in keys:
             problems.append(f"{split}: sample {key} appears twice")
@@ -94,7 +128,7 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
             continue
         if row.get("label") not in (meta["label"], None):
             problems.append(f"{split}: {key} labelled {meta['label']!r} in the shard, {row.get('label')!r} in the manifest")
-        if info.classes[meta["label_id"]] != meta["label"]:
+        if not 0 <= meta["label_id"] < len(info.classes) or info.classes[meta["label_id"]] != meta["label"]:
             problems.append(f"{split}: {key} label_id {meta['label_id']} is not {meta['label']!r}")
         if decode:
             problems += _check_payload(split, key, sample, meta, info, logmel)
@@ -107,14 +141,22 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
 
 
 def _check_payload(split: str, key: str, sample: dict, meta: dict, info: DatasetInfo, logmel: dict | None) -> list[str]:
+    """Problems of one member's audio (in the dataset's codec) or log-mel; an undecodable one is listed with its reason."""
+    extension = info.audio_ext if logmel is None else LOGMEL_EXT
+    if extension not in sample:
+        return [f"{split}: {key} has no .{extension} member (stats.json codec {info.codec!r})"]
+    try:
+        if logmel is not None:
+            image = np.load(io.BytesIO(sample[extension]), allow_pickle=False)
+        else:
+            wave, rate = decode_audio(sample[extension], info.codec, info.sample_rate)
+    except Exception as error:  # libsndfile and numpy raise their own types; list the member either way
+        return [f"{split}: {key} in {Path(str(sample.get('__url__'))).name}: unreadable .{extension} "
+                f"({type(error).__name__}: {error})"]
     if logmel is not None:
-        image = np.load(io.BytesIO(sample[LOGMEL_EXT]), allow_pickle=False)
         if image.shape != (logmel["n_mels"], logmel["frames"]) or not np.isfinite(image).all():
             return [f"{split}: {key} log-mel has shape {image.shape} or non-finite values"]
         return []
-    if info.audio_ext not in sample:
-        return [f"{split}: {key} has no .{info.audio_ext} audio (stats.json codec {info.codec!r})"]
-    wave, rate = decode_audio(sample[info.audio_ext], info.codec, info.sample_rate)
     if rate != SAMPLE_RATE or abs(wave.size / rate - meta["duration"]) > 1e-3:
         return [f"{split}: {key} decodes to {wave.size / rate:.3f} s at {rate} Hz, meta says {meta['duration']} s"]
     return []

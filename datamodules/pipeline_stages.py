@@ -151,7 +151,10 @@ def seeded_shuffle(
     yield from wds.shuffle(bufsize=bufsize, initial=min(bufsize, 100), rng=rng)(src)
 
 
-def _meta(sample: Sample, num_classes: int) -> SampleMeta:
+def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
+    """The sample's metadata, its ``label`` and ``label_id`` checked against stats.json's classes.
+
+    A name that is not the id's class would otherwise train as the id's class without a word."""
     key = f"{sample['__key__']} in {sample.get('__url__')}"
     if META_EXT not in sample:
         raise ValueError(f"{key}: no .{META_EXT} metadata")
@@ -159,8 +162,11 @@ def _meta(sample: Sample, num_classes: int) -> SampleMeta:
         meta = SampleMeta(**json.loads(sample[META_EXT]))
     except (ValueError, TypeError) as error:
         raise ValueError(f"{key}: bad .{META_EXT} metadata: {error}") from error
-    if not 0 <= meta.label_id < num_classes:
-        raise ValueError(f"{key}: label_id {meta.label_id} outside the {num_classes} classes of stats.json")
+    if not isinstance(meta.label_id, int) or not 0 <= meta.label_id < len(classes):
+        raise ValueError(f"{key}: label_id {meta.label_id!r} outside the {len(classes)} classes of stats.json")
+    if meta.label != classes[meta.label_id]:
+        raise ValueError(f"{key}: label {meta.label!r} does not match label_id {meta.label_id}, which is "
+                         f"{classes[meta.label_id]!r} in stats.json's classes {list(classes)}")
     return meta
 
 
@@ -175,7 +181,7 @@ class DecodeWaveform:
     torch's per-op thread pool on small per-clip arrays when the loop runs in the training process."""
 
     sample_rate: int
-    num_classes: int
+    classes: tuple[str, ...]  # stats.json's classes, in label_id order
     codec: str = DEFAULT_CODEC
     pcm16: bool = False  # int16 signal for wav/raw (FLAC decodes straight to float32 either way)
 
@@ -195,7 +201,7 @@ class DecodeWaveform:
             raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
         if wave.size == 0:
             raise ValueError(f"{key}: empty audio")
-        return {"signal": wave, "meta": _meta(sample, self.num_classes)}
+        return {"signal": wave, "meta": _meta(sample, self.classes)}
 
 
 @dataclass
@@ -203,7 +209,7 @@ class DecodeLogMel:
     """Raw tar sample -> {"signal": float32 ndarray [n_mels, frames], "meta": SampleMeta}."""
 
     n_mels: int
-    num_classes: int
+    classes: tuple[str, ...]  # stats.json's classes, in label_id order
 
     def __call__(self, sample: Sample) -> Sample:
         key = f"{sample['__key__']} in {sample.get('__url__')}"
@@ -215,7 +221,7 @@ class DecodeLogMel:
             raise ValueError(f"{key}: undecodable .{LOGMEL_EXT}: {error}") from error
         if mel.ndim != 2 or mel.shape[0] != self.n_mels or mel.shape[1] == 0:
             raise ValueError(f"{key}: log-mel shape {mel.shape}, expected [{self.n_mels}, frames>0]")
-        return {"signal": mel.astype(np.float32), "meta": _meta(sample, self.num_classes)}
+        return {"signal": mel.astype(np.float32), "meta": _meta(sample, self.classes)}
 
 
 @dataclass

@@ -40,6 +40,7 @@ from datamodules.pipeline_stages import (
     split_by_rank,
     split_samples_by_rank,
 )
+from datamodules.shard_check import require_shards
 from datamodules.tar_samples import tar_samples
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ class ShardDataModule(LightningDataModule):
         resampled: draw training shards with replacement (for sets much larger than an epoch).
         eval_crop: deterministic crop of long clips at evaluation.
         max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
+        allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
+            skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
+            test stops the run with that message. Missing shards always stop the run.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class ShardDataModule(LightningDataModule):
         persistent_workers: bool = False,
         pin_memory: bool = True,
         max_bad_samples: int = 100,
+        allow_incomplete: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
@@ -179,12 +184,26 @@ class ShardDataModule(LightningDataModule):
         """Corrupt samples skipped so far, over this rank's loader processes."""
         return self.handler.count.value
 
+    @property
+    def allow_incomplete(self) -> bool:
+        return bool(self.hparams.allow_incomplete)
+
+    def split_samples(self, stage: str) -> tuple[str, int]:
+        """(split name, samples stats.json lists) of what the ``"val"`` or ``"test"`` stage scores."""
+        split = self.hparams.val_split if stage == "val" else self.hparams.test_split
+        return split, self._split(split).num_samples
+
     def setup(self, stage: str) -> None:
-        """Check the splits this stage streams exist, naming the one that does not, before any step runs."""
-        needed = {"fit": [*self.train_splits, self.hparams.val_split], "validate": [self.hparams.val_split],
-                  "test": [self.hparams.test_split]}.get(stage, [])
-        for split in needed:
-            self._split(split)
+        """Before any step runs: the splits this stage streams exist and every shard they list is there.
+
+        ``fit`` checks the test split's shards too (when stats.json lists it), so a run does not
+        train for hours and then stop at the test."""
+        h = self.hparams
+        needed = {"fit": [*self.train_splits, h.val_split], "validate": [h.val_split],
+                  "test": [h.test_split]}.get(stage, [])
+        if stage == "fit" and h.test_split in self._splits():
+            needed.append(h.test_split)
+        require_shards(self.data_root, {split: self._split(split) for split in needed})
 
     # -- loaders ------------------------------------------------------------------------------
 
@@ -238,10 +257,10 @@ class ShardDataModule(LightningDataModule):
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         h = self.hparams
         if h.features == "waveform":
-            decode = DecodeWaveform(self.info.sample_rate, self.num_classes, self.info.codec, pcm16=True)
+            decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
             signal, pad_value = "audio", 0.0
         else:
-            decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], self.num_classes), "features", None
+            decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
         crop_pad = CropPad(self.clip_size, h.padding, crop, h.seed, rank, self.epoch)
         collate = Collate(signal, self.clip_size, h.padding, pad_value)
         return [wds.map(decode, handler=self.handler), crop_pad,
@@ -283,14 +302,18 @@ class ShardDataModule(LightningDataModule):
                      h.samples_per_epoch)
         return plan
 
-    def _split(self, split: str) -> SplitInfo:
+    def _splits(self) -> dict[str, SplitInfo]:
         # __init__ already refused features='logmel' without log-mel shards
-        splits = self.info.splits if self.hparams.features == "waveform" else self.info.logmel["splits"]
+        return self.info.splits if self.hparams.features == "waveform" else self.info.logmel["splits"]
+
+    def _split(self, split: str) -> SplitInfo:
+        splits = self._splits()
         if split not in splits or not splits[split].shards:
             raise ValueError(f"split {split!r} has no shards in {self.data_root}/{STATS_FILE} (has: {sorted(splits)})")
         return splits[split]
 
     def _urls(self, split: str) -> list[str]:
+        require_shards(self.data_root, {split: self._split(split)})  # also when a loader is built without setup()
         return shard_urls(self.data_root, self._split(split))
 
     def _world(self) -> tuple[int, int]:

@@ -6,7 +6,8 @@ joins and slices them (three copies of every clip) and costs about as much CPU p
 a WAV clip ten times over. A local shard is a seekable file, so here tarfile parses the headers in
 random-access mode (``"r:"``: same parser, PAX and GNU headers included) and each member's bytes
 are read with one ``read`` at its offset. Streams that cannot seek (``pipe:``, http) keep
-WebDataset's own iterator. Opening URLs and grouping members into samples are WebDataset's.
+WebDataset's own iterator. Shards are opened by datamodules/shard_check.py's ``open_shards`` (a
+missing shard stops the run, naming it); grouping members into samples is WebDataset's.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import re
 import tarfile
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from webdataset.tariterators import group_by_keys, tar_file_iterator, url_opener
+from webdataset.tariterators import group_by_keys, tar_file_iterator
+
+from datamodules.shard_check import open_shards
 
 Sample = dict[str, Any]
 Handler = Callable[[Exception], bool]
@@ -24,10 +27,10 @@ _SKIP = re.compile(r"__[^/]*__($|/)")  # WebDataset's skip_meta: members named _
 def tar_samples(src: Iterable[Sample], handler: Handler) -> Iterator[Sample]:
     """``{"url": ...}`` items -> samples ``{"__key__", "__url__", ext: bytes, ...}``, as WebDataset's.
 
-    Errors (an unreadable shard, a corrupt header) go to ``handler``: True skips the rest of
-    that shard, False stops.
+    A shard that cannot be opened raises MissingShardsError; errors inside one (a corrupt header, a
+    truncated member) go to ``handler``: True skips the rest of that shard, False stops.
     """
-    return group_by_keys(_members(url_opener(src, handler=handler), handler), handler=handler)
+    return group_by_keys(_members(open_shards(src), handler), handler=handler)
 
 
 def _members(streams: Iterable[Sample], handler: Handler) -> Iterator[Sample]:

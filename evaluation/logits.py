@@ -3,8 +3,11 @@
 Decoding happens once per sample however many predictors there are, so collecting the logits of
 every base model of an ensemble costs one pass over the data. Order is the shards' order (no
 shuffling), every sample is seen exactly once, and a sample that cannot be read is counted with its
-key and reason instead of stopping the run. Each predictor's clips are cropped and padded by its
-checkpoint's input contract (data_preparation/input_contract.py), as train.py's test loop did.
+key and reason instead of stopping the run; a shard that is missing stops it, naming every one
+(datamodules/shard_check.py). ``expected`` is the split's size in stats.json, so callers can tell
+a complete score from one over fewer samples (evaluation/coverage.py). Each predictor's clips are
+cropped and padded by its checkpoint's input contract (data_preparation/input_contract.py), as
+train.py's test loop did.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import torch
 from data_preparation.input_contract import ClipPlan, InputOverrides, check_data_matches
 from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
 from datamodules.pipeline_stages import DecodeLogMel, DecodeWaveform, crop_clip, pad_clip
+from datamodules.shard_check import require_shards, tarfile_to_samples
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.predictor import Predictor
 
@@ -35,13 +39,15 @@ class SplitLogits:
     logits: dict[str, np.ndarray]  # predictor name -> float32 [N, C]
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"key", "reason"}
     excluded: dict[str, int] = field(default_factory=dict)  # unreachable data class -> samples left out
+    expected: int | None = None  # samples the split holds according to stats.json
 
     def save(self, path: str | Path) -> Path:
         """One .npz holding everything, so an ensemble can be refitted without re-running the models."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         extra = {"class_names": self.class_names, "keys": self.keys, "corpora": self.corpora,
-                 "skipped": self.skipped, "excluded": self.excluded, "names": list(self.logits)}
+                 "skipped": self.skipped, "excluded": self.excluded, "names": list(self.logits),
+                 "expected": self.expected}
         arrays = {f"logits_{i}": value for i, value in enumerate(self.logits.values())}
         np.savez_compressed(path, labels=self.labels, meta=np.array(json.dumps(extra)), **arrays)
         return path
@@ -52,7 +58,7 @@ class SplitLogits:
             extra = json.loads(str(data["meta"]))
             logits = {name: data[f"logits_{i}"] for i, name in enumerate(extra["names"])}
             return cls(extra["class_names"], extra["keys"], data["labels"], extra["corpora"], logits,
-                       extra["skipped"], extra["excluded"])
+                       extra["skipped"], extra["excluded"], extra.get("expected"))
 
 
 class _CountingHandler:
@@ -71,7 +77,7 @@ def _samples(urls: Sequence[str], skipped: list[dict[str, str]],
     """Decoded, validated samples in shard order; the datamodule's decode stage decides what is valid."""
     import webdataset as wds
 
-    dataset = wds.WebDataset(list(urls), shardshuffle=False, handler=_CountingHandler(skipped), empty_check=False)
+    dataset = wds.DataPipeline(wds.SimpleShardList(list(urls)), tarfile_to_samples(handler=_CountingHandler(skipped)))
     for sample in dataset:
         key = sample.get("__key__", "?")
         try:
@@ -88,6 +94,7 @@ def split_urls(info: DatasetInfo, data_root: str, split: str, features: str = "w
     kind = "" if features == "waveform" else "log-mel "
     if split not in splits:
         raise ValueError(f"split {split!r} is not in {data_root}/stats.json's {kind}shards; it has {sorted(splits)}")
+    require_shards(data_root, {split: splits[split]})
     return shard_urls(data_root, splits[split])
 
 
@@ -146,10 +153,11 @@ def collect_logits(
     }
     plans = clip_plans(predictors, info, overrides or InputOverrides(), where)
     features = next(iter(plans.values())).features if plans else "waveform"
-    decode = (DecodeWaveform(info.sample_rate, len(info.classes), info.codec) if features == "waveform"
-              else DecodeLogMel(int(info.logmel["n_mels"]), len(info.classes)))
+    decode = (DecodeWaveform(info.sample_rate, tuple(info.classes), info.codec) if features == "waveform"
+              else DecodeLogMel(int(info.logmel["n_mels"]), tuple(info.classes)))
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
-    result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors})
+    result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors},
+                         expected=info.splits[split].num_samples if split in info.splits else None)
     labels: list[int] = []
     batch: list[tuple[str, np.ndarray, SampleMeta]] = []
 

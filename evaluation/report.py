@@ -230,6 +230,8 @@ def format_classification_report(report: dict[str, Any]) -> str:
         lines.append(f"{name:>16} {row['precision']:9.4f} {row['recall']:9.4f} {row['f1-score']:9.4f} "
                      f"{int(row['support']):9d}")
     lines.append(f"{'accuracy':>16} {'':>9} {'':>9} {classification['accuracy']:9.4f} {report['num_samples']:9d}")
+    if "coverage" in report:  # evaluation/coverage.py: "scored N of M <split> samples (...)"
+        lines.append(report["coverage"]["summary"])
     return "\n".join(lines) + "\n"
 
 

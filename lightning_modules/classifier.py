@@ -27,7 +27,7 @@ from data_preparation.shard_format import SAMPLE_RATE
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
-from lightning_modules.optim import build_scheduler, param_groups
+from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from training.faults import guard_loss
 
 Batch = dict[str, Any]
@@ -81,6 +81,7 @@ class EmotionClassifier(LightningModule):
             raise ValueError("model.class_names is empty: link it from data.classes or list the classes")
         if class_weights is not None and len(class_weights) != len(class_names):
             raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
+        check_optimizer_settings(lr, encoder_lr, weight_decay)
         # augment is training-time only (the run's config.yaml keeps it): a loaded checkpoint predicts without it
         self.save_hyperparameters(logger=False, ignore=["augment"])
         check_contract(input_contract, class_names, sample_rate)

@@ -5,13 +5,18 @@ builds every object from ``class_path``/``init_args``, rejects unknown keys nami
 the dataset's classes, class weights, sample rate and input contract (clip length, padding, crop,
 features: data_preparation/input_contract.py) into the model when both are instantiated.
 
-A run lives in ``<run.root>/<run.name>/`` (checkpoints/, csv/, wandb/, reports/). The name is
-derived deterministically from the config (so every DDP rank and every SLURM requeue agrees on
-it without a broadcast) and is the W&B run id; ``--ckpt_path last`` resumes from that run's
-``checkpoints/last.ckpt`` when it exists and starts fresh otherwise.
+A run lives in ``<run.root>/<run.name>/`` (checkpoints/, csv/, wandb/, reports/, run.json). The
+default name is derived deterministically from the config and ends in the fingerprint of its
+experiment keys (so every DDP rank and every SLURM requeue agrees on it without a broadcast, and
+every variant of a sweep gets its own folder). run.json records the config the folder was made for
+and its W&B run id; a run whose config differs from it is refused (training/run_identity.py).
+``--ckpt_path last`` resumes from that run's newest complete checkpoint and starts fresh otherwise.
 """
 from __future__ import annotations
 
+import json
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
@@ -28,10 +33,13 @@ from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
+from training.config_files import resolve_config_args
 from training.faults import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
 from training.resume import RngStateCheckpoint, find_resume_checkpoint
+from training.run_identity import RunRecord, claim_run_folder, config_fingerprint, write_record
+from user_errors import UserError
 
 LAST_CHECKPOINT = "last.ckpt"
 
@@ -45,23 +53,25 @@ class RunSettings:
 
 
 class LogConfigCallback(SaveConfigCallback):
-    """Save config.yaml in the run folder and send the whole composed config to every logger (W&B's config)."""
+    """Send the whole composed config to every logger (W&B's config, the CSV log's config.yaml).
+
+    The run folder's own record of it is run.json (written by :func:`fit_and_test`).
+    """
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         config = self.parser.dump(self.config, skip_none=False, format="json")
-        import json
-
         for logger in trainer.loggers:
             logger.log_hyperparams(json.loads(config))
 
 
-def default_run_name(config: Any) -> str:
-    """``<config file stem>-<network>[-<model_name>]-lr<lr>-seed<seed>``: stable across ranks and requeues.
+def default_run_name(config: Any, fingerprint: str) -> str:
+    """``<config file stem>-<network>[-<model_name>]-lr<lr>-seed<seed>-<fingerprint>``: stable across
+    ranks and requeues, and different for every experiment config (training/run_identity.py).
 
     >>> from jsonargparse import Namespace
     >>> default_run_name(Namespace(config=["configs/demo.yaml"], seed_everything=0, model=Namespace(lr=0.001,
-    ...     net={"class_path": "lightning_modules.components.small_cnn.SmallCNN", "init_args": {}})))
-    'demo-smallcnn-lr0.001-seed0'
+    ...     net={"class_path": "lightning_modules.components.small_cnn.SmallCNN", "init_args": {}})), "1a2b3c4d")
+    'demo-smallcnn-lr0.001-seed0-1a2b3c4d'
     """
     files = config.get("config") or []
     stem = Path(str(files[-1])).stem if files else "run"
@@ -70,8 +80,30 @@ def default_run_name(config: Any) -> str:
     model_name = (net.get("init_args") or {}).get("model_name")
     if model_name:
         parts.append(Path(str(model_name)).name)
-    parts += [f"lr{config.model.lr:g}", f"seed{config.seed_everything}"]
+    parts += [f"lr{config.model.lr:g}", f"seed{config.seed_everything}", fingerprint]
     return "-".join(parts)
+
+
+def resolved_config(parser: LightningArgumentParser, config: Any) -> dict[str, Any]:
+    """The parsed config as plain JSON values, None values kept (``skip_none`` is ``skip_unset`` from
+    jsonargparse 4.49 on; the old name still works there, with a deprecation warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return json.loads(parser.dump(config, skip_none=False, format="json"))
+
+
+def check_data_root(data_root: str | None) -> None:
+    """A local ``data.data_root`` must be a folder with stats.json (URLs and ``pipe:`` are checked at open)."""
+    expected = "expected the folder prepare_data.py wrote (it holds stats.json), a URL or a pipe: command"
+    if data_root is None or not str(data_root).strip():
+        raise UserError(f"data.data_root={data_root!r}: empty; {expected}")
+    root = str(data_root)
+    if "://" in root or root.startswith("pipe:"):
+        return
+    if not Path(root).is_dir():
+        raise UserError(f"data.data_root={root!r}: no such folder; {expected}")
+    if not (Path(root) / "stats.json").is_file():
+        raise UserError(f"data.data_root={root!r}: the folder has no stats.json; {expected}")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
@@ -87,7 +119,7 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path
         rank_zero_info(f"ckpt_path=last: no checkpoint in {checkpoint_dir} yet, starting fresh")
         return None
     if not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file")
+        raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file; expected a .ckpt file, 'last' or null")
     return ckpt_path
 
 
@@ -97,11 +129,22 @@ class SERLightningCLI(LightningCLI):
     def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
         self.run_dir = Path("runs")
         self.run_name = "run"
+        self.run_record: RunRecord | None = None
+        self.resolved: dict[str, Any] = {}
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
             seed_everything_default=0, auto_configure_optimizers=False, **kwargs,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Resolve bare config names (``--config wavlm.yaml``) against configs/ first (training/config_files.py)."""
+        if args is None:  # the command line itself: parsed here, as LightningCLI would, minus its
+            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))  # "args and argv" warning
+            return
+        if isinstance(args, (list, tuple)):
+            args = resolve_config_args(list(args))
+        super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None,
@@ -134,9 +177,11 @@ class SERLightningCLI(LightningCLI):
         parser.link_arguments("data.input_contract", "model.input_contract", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """Fix the run folder, and point the trainer, checkpoints and reports into it."""
+        """Name the run folder (from the config's fingerprint unless run.name is set), and point the
+        trainer, checkpoints and reports into it."""
         config = self.config
-        self.run_name = config.run.name or default_run_name(config)
+        self.resolved = resolved_config(self.parser, config)
+        self.run_name = config.run.name or default_run_name(config, config_fingerprint(self.resolved))
         self.run_dir = Path(config.run.root) / self.run_name
         config.trainer.default_root_dir = str(self.run_dir)
         if config.checkpoint.dirpath is None:
@@ -144,13 +189,24 @@ class SERLightningCLI(LightningCLI):
         if config.report.dirpath is None:
             config.report.dirpath = str(self.run_dir / "reports")
 
+    def check_run(self) -> None:
+        """Before anything is built: the data root exists, and the run folder is this experiment's or new
+        (training/run_identity.py refuses one made for another config, naming the keys)."""
+        check_data_root(self.config.data.data_root)
+        self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
+
+    def instantiate_classes(self) -> None:
+        self.check_run()
+        super().instantiate_classes()
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The trainer, with CSV + W&B loggers unless the config sets ``trainer.logger`` itself."""
         if self.config.trainer.get("logger") is None and "logger" not in kwargs:
             settings = self.config_init.get("wandb")  # the instantiated WandbSettings
             if not isinstance(settings, WandbSettings):
                 settings = WandbSettings(**{k: v for k, v in vars(settings).items() if not k.startswith("__")})
-            kwargs["logger"] = build_loggers(self.run_dir, self.run_name, settings)
+            wandb_id = self.run_record.wandb_id if self.run_record is not None else None
+            kwargs["logger"] = build_loggers(self.run_dir, self.run_name, settings, wandb_id)
         if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
             kwargs["plugins"] = [AtomicCheckpointIO()]  # a kill mid-save never corrupts last.ckpt
         return super().instantiate_trainer(**kwargs)
@@ -163,6 +219,8 @@ class SERLightningCLI(LightningCLI):
 def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
     """Fit (resuming when asked), test the best checkpoint, print where everything went."""
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    if cli.run_record is not None and rank_zero_only.rank == 0:  # the folder now belongs to this experiment
+        write_record(cli.run_dir, cli.run_record)
     try:
         trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path)
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -177,6 +235,10 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
 def _print_summary(cli: SERLightningCLI, scores: dict[str, float], best: str) -> None:
     lines = [f"run: {cli.run_dir}"]
     lines += [f"  {key:<24} {scores[key]:.4f}" for key in sorted(scores) if "/f1/" not in key]
+    coverage = next((c.coverage["test"] for c in cli.trainer.callbacks
+                     if isinstance(c, ReportCallback) and "test" in c.coverage), None)
+    if coverage is not None:  # "scored N of M test samples", and why when N < M
+        lines.append(f"  {coverage.summary}")
     lines += [f"best checkpoint: {best or '(none: no validation ran)'}",
               f"reports and plots: {Path(cli.config.report.dirpath)}"]
     if cli.trainer.is_global_zero:

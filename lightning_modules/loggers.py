@@ -1,18 +1,21 @@
 """Loggers of a run: CSV always, W&B online when an API key is configured and offline otherwise.
 
-The W&B run id is the run name, so a requeued or resumed job appends to the same W&B run.
+The W&B run id is the run folder's (training/run_identity.py, drawn when the folder is made and
+kept in its run.json), so a requeued or resumed job appends to the same W&B run and a new folder
+starts a new one.
 """
 from __future__ import annotations
 
 import netrc
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightning.pytorch.loggers import Logger, WandbLogger
 
 from training.csv_log import ResumableCSVLogger
+from training.run_identity import safe_wandb_id
+from user_errors import UserError
 
 WANDB_HOST = "api.wandb.ai"
 
@@ -43,26 +46,20 @@ def has_wandb_key() -> bool:
         return False
 
 
-def wandb_id(run_name: str) -> str:
-    """A W&B run id from a run name: W&B ids take letters, digits, '-', '_' and '.' only.
+def build_loggers(run_dir: Path, run_name: str, settings: WandbSettings, wandb_id: str | None = None) -> list[Logger]:
+    """CSV logger in ``run_dir/csv`` and, unless disabled, a W&B logger writing to ``run_dir/wandb``.
 
-    >>> wandb_id("wavlm/lr=2e-5 seed:0")
-    'wavlm-lr-2e-5-seed-0'
+    ``wandb_id``: the run folder's W&B id (default: the run name made W&B-safe).
     """
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", run_name).strip("-")[:128]
-
-
-def build_loggers(run_dir: Path, run_name: str, settings: WandbSettings) -> list[Logger]:
-    """CSV logger in ``run_dir/csv`` and, unless disabled, a W&B logger writing to ``run_dir/wandb``."""
     loggers: list[Logger] = [ResumableCSVLogger(save_dir=str(run_dir), name="", version="csv")]  # appends on resume
     modes = ("auto", "online", "offline", "disabled")
     if settings.mode not in modes:
-        raise ValueError(f"wandb.mode={settings.mode!r}: expected one of {list(modes)}")
+        raise UserError(f"wandb.mode={settings.mode!r}: expected one of {list(modes)}")
     if settings.mode == "disabled":
         return loggers
     offline = settings.mode == "offline" or (settings.mode == "auto" and not has_wandb_key())
     loggers.append(WandbLogger(
-        name=run_name, id=wandb_id(run_name), save_dir=str(run_dir), project=settings.project,
+        name=run_name, id=wandb_id or safe_wandb_id(run_name), save_dir=str(run_dir), project=settings.project,
         entity=settings.entity, tags=list(settings.tags) or None, group=settings.group, offline=offline,
         log_model=settings.log_model and not offline, resume="allow",
     ))

@@ -11,7 +11,23 @@ from typing import Any
 import torch
 from torch import nn
 
+from user_errors import UserError
+
 SCHEDULERS = ("cosine", "plateau", "constant")
+
+
+def check_optimizer_settings(lr: float, encoder_lr: float | None, weight_decay: float) -> None:
+    """Reject values AdamW would only refuse after the trainer started, naming the config key.
+
+    >>> check_optimizer_settings(-1e-3, None, 0.01)
+    Traceback (most recent call last):
+    user_errors.UserError: model.lr=-0.001: expected a learning rate > 0 (e.g. 1e-3; 2e-5 to fine-tune a pretrained encoder)
+    """
+    for key, value in (("model.lr", lr), ("model.encoder_lr", encoder_lr)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UserError(f"{key}={value}: expected a learning rate > 0 (e.g. 1e-3; 2e-5 to fine-tune a pretrained encoder)")
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise UserError(f"model.weight_decay={weight_decay}: expected a number >= 0 (e.g. 0.01)")
 
 
 def param_groups(net: nn.Module, lr: float, encoder_lr: float | None, weight_decay: float) -> list[dict[str, Any]]:

@@ -74,9 +74,10 @@ export PYTHONUNBUFFERED=1
 
 echo "[$(date -Is)] job $job restart ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $nodes node(s) x $per_node task(s): $config $*"
 # One task per device; Lightning's SLURMEnvironment takes ranks and the master address from SLURM.
-# The run folder is derived from the config, so a requeued job (same id) finds its preemption
-# checkpoint there and `--ckpt_path last` resumes it; W&B runs are grouped by job id. Arguments
-# after CONFIG come last and win.
+# The run folder is derived from the config (its name ends in the config's fingerprint, which leaves
+# out devices, nodes, ckpt_path and W&B settings), so a requeued job (same id) finds its preemption
+# checkpoint there and `--ckpt_path last` resumes it, in the W&B run its run.json names; W&B runs
+# are grouped by job id. Arguments after CONFIG come last and win.
 srun --kill-on-bad-exit=1 python train.py --config "$config" \
   --trainer.num_nodes="$nodes" --trainer.devices="$per_node" \
   --ckpt_path=last --wandb.group="$job" "$@"

@@ -17,6 +17,7 @@ import torch
 
 from tests.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401 (session fixture)
 from tests.tiny_train_config import make_tiny_run
+from training.run_identity import read_record
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -80,7 +81,9 @@ def test_sbatch_train_sh_runs_two_task_ddp_to_completion(uninterrupted: Job) -> 
     assert final["global_step"] == len(steps) == max(steps) + 1 > EPOCHS  # every step logged once
     config = (uninterrupted.run_dir / "csv" / "config.yaml").read_text()
     assert re.search(rf"group: '?{uninterrupted.id}'?", config), "W&B group is not the job id"
-    assert list((uninterrupted.run_dir / "wandb").glob("offline-run-*-uninterrupted"))
+    wandb_id = read_record(uninterrupted.run_dir).wandb_id  # the run folder's W&B run (run.json)
+    assert wandb_id.startswith("uninterrupted-")
+    assert list((uninterrupted.run_dir / "wandb").glob(f"offline-run-*-{wandb_id}"))
 
 
 def test_preempted_job_requeues_and_resumes_to_the_same_end(
@@ -123,4 +126,5 @@ def test_preempted_job_requeues_and_resumes_to_the_same_end(
     assert len(steps) == len(set(steps))
     assert set(range(reference["global_step"])) - set(steps) <= {interrupted_at["global_step"] - 1}
     wandb_runs = sorted((job.run_dir / "wandb").glob("offline-run-*"))
-    assert len(wandb_runs) == 2 and all(p.name.endswith("-preempted") for p in wandb_runs), wandb_runs
+    wandb_id = read_record(job.run_dir).wandb_id  # the requeued job continued the folder's W&B run
+    assert len(wandb_runs) == 2 and all(p.name.endswith(f"-{wandb_id}") for p in wandb_runs), wandb_runs

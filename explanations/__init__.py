@@ -1,0 +1,1 @@
+"""Explanations of trained models: Grad-CAM over spectrogram inputs, integrated gradients over time."""

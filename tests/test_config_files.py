@@ -1,0 +1,31 @@
+"""``python train.py --config wavlm.yaml``: the design card's command, from any working directory."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SER_DEBUG", None)
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_bare_config_name_is_found_in_configs_and_reported(tmp_path: Path) -> None:
+    done = _train(tmp_path, "--config", "wavlm.yaml", "--print_config")
+    assert done.returncode == 0, done.stderr
+    assert f"config: {ROOT / 'configs' / 'wavlm.yaml'}" in done.stderr
+    assert "model_name: microsoft/wavlm-base-plus" in done.stdout
+
+
+def test_unknown_config_name_lists_the_configs_there_are(tmp_path: Path) -> None:
+    done = _train(tmp_path, "--config", "wavlmm.yaml")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    assert "--config wavlmm.yaml: no such file" in lines[0] and "demo, efficientnet_b5, hubert" in lines[0]
