@@ -35,6 +35,7 @@ import csv
 import logging
 import pstats
 import resource
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -93,7 +94,11 @@ def timed(run: Callable[[], int], repeats: int) -> Rate:
 
 
 def prepare_codec(specs, out: Path, codec: str, clips: int, workers: int) -> tuple[DatasetInfo, Rate]:
-    """The merge prepared in ``codec`` (1-5 s kept, stratified 70/15/15, >= 8 training shards), and how fast."""
+    """The merge prepared in ``codec`` (1-5 s kept, stratified 70/15/15, >= 8 training shards), and how fast.
+
+    An earlier run's output is removed first: prepare() would find it and do nothing, and time nothing.
+    """
+    shutil.rmtree(out, ignore_errors=True)
     per_shard = max(4, int(0.7 * clips) // 8)
     config = validate(PrepareConfig(
         corpora=specs, output=str(out), filter=AudioFilter(min_duration=1.0, max_duration=5.0),
@@ -253,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prep-workers", type=int, default=1, help="preparation processes")
     parser.add_argument("--prep-sample", type=int, default=60, help="files timed stage by stage")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one epoch per codec")
-    parser.add_argument("--work", type=Path, default=None, help="folder for the corpus and shards (kept, reused)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the corpus (kept, reused) and the shards (prepared again each run)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     logging.getLogger("datamodules").setLevel(logging.ERROR)  # short benchmark epochs warn of uneven shards
