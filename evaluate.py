@@ -28,6 +28,7 @@ from evaluation.coverage import Coverage, IncompleteScoreError
 from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report, format_classification_report, summary_row, write_report
 from prediction.predictor import load_predictor
+from user_errors import exit_on_user_error
 
 log = logging.getLogger("evaluate")
 
@@ -94,9 +95,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except IncompleteScoreError as error:  # the report is written; the score is not the split's
-        print(f"evaluate.py: {error}", file=sys.stderr)
-        sys.exit(1)
+    with exit_on_user_error("evaluate.py", also=(ValueError, FileNotFoundError)):  # bad model, data, unsafe checkpoint
+        try:
+            main()
+        except IncompleteScoreError as error:  # the report is written; the score is not the split's
+            print(f"evaluate.py: {error}", file=sys.stderr)
+            sys.exit(1)
     sys.exit(0)

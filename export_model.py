@@ -24,6 +24,7 @@ from export.hf_folder import check_hf_folder, export_hf_folder, is_native
 from export.model_card import run_folder_of, write_model_card
 from export.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL, OPSET, check_onnx, export_onnx
 from prediction.predictor import ModelPredictor, load_predictor
+from user_errors import exit_on_user_error
 
 FORMATS = ("hf", "onnx")
 log = logging.getLogger("export_model")
@@ -79,4 +80,5 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error("export_model.py", also=(ValueError, FileNotFoundError)):  # bad model, unsafe checkpoint: one line
+        main()

@@ -4,10 +4,12 @@
     python predict.py --config configs/after_training/predict.yaml --model runs/ensemble --inputs a.wav --segment.hop 2.5
 
 --model is a checkpoint or an ensemble folder (ensemble/); short windows are padded as its input
-contract says (zero or repeat, as in training). Files of any length, rate and channel
-count that soundfile or ffmpeg decodes; folders are searched recursively for audio files. Writes
-predictions.json (every probability, the settings, and the files that failed with their reasons)
-and predictions.csv (one row per segment with the top-k labels). Exit status 1 when a file failed.
+contract says (zero or repeat, as in training). Files of any length, rate and channel count that
+soundfile or ffmpeg decodes, read and scored block by block (memory does not grow with the
+length); folders are searched recursively for audio files. Writes predictions.json (every
+probability, the settings, and the files that failed with their reasons) and predictions.csv (one
+row per segment with the top-k labels). Exit status 1 when a file failed; 2 for a user error (a
+missing input, a folder without audio, an unusable or unsafe model).
 """
 from __future__ import annotations
 
@@ -43,12 +45,16 @@ def build_parser() -> ArgumentParser:
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given, and audio files (by suffix) under folders, sorted; a missing path is an error."""
+    """Files as given, and audio files (by suffix) under folders, sorted; a missing path or a folder
+    without audio files is an error."""
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"--inputs: {path} holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
+            paths += found
         elif path.is_file():
             paths.append(path)
         else:
@@ -62,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = SegmentSpec(**config.segment.as_dict())
     try:
         paths = expand_inputs(config.inputs)
-    except FileNotFoundError as error:
+        predictor = load_predictor(config.model, device=config.device)
+    except (FileNotFoundError, ValueError) as error:  # a missing input, a bad or unsafe model: one line
         log.error("%s", error)
         return 2
-    predictor = load_predictor(config.model, device=config.device)
     try:
         check_predictable(predictor)  # a log-mel-shard model cannot label recordings: one line, exit 2
     except ValueError as error:

@@ -18,6 +18,7 @@ from prediction.predictor import load_predictor
 from prediction.recording import check_predictable
 from prediction.segments import SegmentSpec
 from serving.app import EmotionServer, PredictionService, UploadLimits
+from user_errors import exit_on_user_error
 
 
 def build_parser() -> ArgumentParser:
@@ -59,4 +60,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error("serve.py", also=(ValueError, FileNotFoundError)):  # bad model, unsafe checkpoint: one line
+        main()

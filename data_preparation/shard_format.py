@@ -11,11 +11,17 @@ A prepared dataset is a folder (local path or any URL prefix WebDataset opens) h
 A waveform sample in a tar is ``{key}.{ext}`` (16 kHz mono 16-bit audio in the dataset's codec,
 stats.json ``codec``: ``.flac`` by default, ``.wav`` or raw int16 ``.s16``; see
 data_preparation/audio_codec.py) plus ``{key}.json`` (SampleMeta). A log-mel sample is
-``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``. Shard paths in stats.json are relative to the folder of stats.json.
+``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``.
+Shard paths in stats.json are relative to the folder of stats.json, and are checked when it is
+read (``check_shard_path``): relative, inside the dataset, letters, digits and ``._-/`` only. With a
+``pipe:`` data_root the path becomes part of a shell command, so a stats.json from someone else must
+not be able to smuggle ``; rm -rf ~`` into it.
 """
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +37,29 @@ AUDIO_EXT = "flac"  # the member extension of the default codec; DatasetInfo.aud
 META_EXT = "json"
 LOGMEL_EXT = "npy"
 SPLITS = ("train", "val", "test")
+PIPE_PREFIX = "pipe:"
+# "/"-separated parts of letters, digits and "._-", none starting with "." or "-" (no "..", no options)
+SAFE_SHARD_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+
+
+class ShardPathError(ValueError):
+    """A shard path in stats.json that could escape the dataset folder or a ``pipe:`` command."""
+
+
+def check_shard_path(path: object, where: str = STATS_FILE) -> str:
+    """``path`` if it is a safe relative shard path, else ShardPathError naming it.
+
+    >>> check_shard_path("shards/test-000000.tar")
+    'shards/test-000000.tar'
+    >>> check_shard_path("shards/test-000000.tar; touch X; #")
+    Traceback (most recent call last):
+    ...
+    data_preparation.shard_format.ShardPathError: stats.json: shard path 'shards/test-000000.tar; touch X; #' is not a relative path of letters, digits and ._-/ inside the dataset folder
+    """
+    if not isinstance(path, str) or len(path) > 255 or not SAFE_SHARD_PATH.fullmatch(path):
+        raise ShardPathError(f"{where}: shard path {path!r} is not a relative path of letters, digits and ._-/ "
+                             "inside the dataset folder")
+    return path
 
 
 def shard_name(split: str, index: int, folder: str = "shards") -> str:
@@ -98,13 +127,16 @@ class DatasetInfo:
         return audio_codec.member_ext(self.codec)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DatasetInfo":
+    def from_dict(cls, data: dict[str, Any], where: str = STATS_FILE) -> "DatasetInfo":
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{STATS_FILE}: format_version {data.get('format_version')!r}, expected {FORMAT_VERSION}")
         splits = {name: SplitInfo(**split) for name, split in data["splits"].items()}
         logmel = data.get("logmel")
         if logmel:
             logmel = {**logmel, "splits": {n: SplitInfo(**s) for n, s in logmel.get("splits", {}).items()}}
+        for split in [*splits.values(), *((logmel or {}).get("splits") or {}).values()]:
+            for path in split.shards:
+                check_shard_path(path, where)
         rest = {k: v for k, v in data.items() if k not in ("splits", "logmel")}
         try:
             audio_codec.check_codec(rest.get("codec", audio_codec.DEFAULT_CODEC))
@@ -114,8 +146,16 @@ class DatasetInfo:
 
 
 def shard_urls(root: str, split: SplitInfo) -> list[str]:
-    """A split's shard URLs: stats.json lists them relative to its own folder (local path or URL prefix)."""
-    return [f"{root.rstrip('/')}/{path}" for path in split.shards]
+    """A split's shard URLs: stats.json lists them relative to its own folder (local path or URL prefix).
+
+    Each path is checked again here (a SplitInfo may not come from ``from_dict``), and for a ``pipe:``
+    root it is shell-quoted, as whatever goes into a command must be.
+
+    >>> shard_urls("pipe:cat /data/ds", SplitInfo(shards=["shards/val-000000.tar"], num_samples=1))
+    ['pipe:cat /data/ds/shards/val-000000.tar']
+    """
+    quote = shlex.quote if root.startswith(PIPE_PREFIX) else str
+    return [f"{root.rstrip('/')}/{quote(check_shard_path(path))}" for path in split.shards]
 
 
 def load_dataset_info(root: str) -> DatasetInfo:
@@ -125,6 +165,6 @@ def load_dataset_info(root: str) -> DatasetInfo:
     url = f"{root.rstrip('/')}/{STATS_FILE}"
     try:
         with wds.gopen(url, "rb") as stream:
-            return DatasetInfo.from_dict(json.loads(stream.read()))
+            return DatasetInfo.from_dict(json.loads(stream.read()), where=url)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"no {STATS_FILE} at {url}: is this a prepared dataset (prepare_data.py)?") from error

@@ -6,7 +6,7 @@ class weights, the sample rate and the input contract (clip length, padding, cro
 data_preparation/input_contract.py) are kept in the hyperparameters, so a checkpoint alone is
 enough to predict exactly as the model was tested::
 
-    model = EmotionClassifier.load_from_checkpoint(path)
+    model = EmotionClassifier.load_from_checkpoint(path, weights_only=True)
     probs = model(audio, lengths).softmax(-1)           # audio [B, T] at model.hparams.sample_rate
     names, contract = model.hparams.class_names, model.contract
 """
@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from data_preparation.input_contract import HPARAM_KEY, InputContract, legacy_contract
 from data_preparation.shard_format import SAMPLE_RATE
+from lightning_modules.components.base import BatchAugmentation, EmotionNetwork
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
@@ -56,7 +57,7 @@ class EmotionClassifier(LightningModule):
 
     def __init__(
         self,
-        net: Callable[[int], nn.Module],
+        net: Callable[[int], EmotionNetwork],
         class_names: list[str],
         class_weights: list[float] | None = None,
         sample_rate: int = SAMPLE_RATE,
@@ -73,7 +74,7 @@ class EmotionClassifier(LightningModule):
         plateau_patience: int = 1,
         plateau_factor: float = 0.5,
         monitor: str = "val/f1_weighted",
-        augment: nn.Module | None = None,
+        augment: BatchAugmentation | None = None,
         input_contract: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()

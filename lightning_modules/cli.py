@@ -34,6 +34,7 @@ from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
 from training.config_files import resolve_config_args
+from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from training.faults import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
@@ -134,7 +135,8 @@ class SERLightningCLI(LightningCLI):
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
-            seed_everything_default=0, auto_configure_optimizers=False, **kwargs,
+            seed_everything_default=0, auto_configure_optimizers=False,
+            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION}, **kwargs,
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -147,6 +149,7 @@ class SERLightningCLI(LightningCLI):
         super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--help_full", action=FullHelpAction)
         parser.add_argument("--ckpt_path", type=str | None, default=None,
                             help="checkpoint to resume fit from; 'last' = this run's newest complete last/preemption checkpoint")
         parser.add_class_arguments(RunSettings, "run")
@@ -222,9 +225,9 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
     if cli.run_record is not None and rank_zero_only.rank == 0:  # the folder now belongs to this experiment
         write_record(cli.run_dir, cli.run_record)
     try:
-        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path)
+        trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path, weights_only=True)  # training/safe_load.py
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None)
+        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None, weights_only=True)
         scores = {k: float(v) for k, v in (results[0] if results else {}).items()}
         _print_summary(cli, scores, best)
         return scores

@@ -80,8 +80,10 @@ class ModelPredictor:
 def load_checkpoint_predictor(path: str | Path, device: str | torch.device = "cpu") -> ModelPredictor:
     """A Lightning checkpoint of ``lightning_modules.EmotionClassifier`` as a predictor."""
     from lightning_modules import EmotionClassifier
+    from training.safe_load import refuse_unsafe
 
-    model = EmotionClassifier.load_from_checkpoint(str(path), map_location="cpu")
+    with refuse_unsafe(path):  # weights_only explicitly, so TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot undo it
+        model = EmotionClassifier.load_from_checkpoint(str(path), map_location="cpu", weights_only=True)
     class_names = list(model.hparams.get("class_names") or [])
     if not class_names:
         raise ValueError(f"{path}: checkpoint has no hparams.class_names; was it trained by train.py?")

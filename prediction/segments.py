@@ -20,7 +20,7 @@ well: a 0.1 s tail says nothing about emotion and would only add a noisy row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -116,3 +116,35 @@ def batched(items: Sequence, batch_size: int) -> Iterator[Sequence]:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     for start in range(0, len(items), batch_size):
         yield items[start : start + batch_size]
+
+
+def stream_windows(
+    blocks: Iterable[np.ndarray], sample_rate: int, spec: SegmentSpec
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, end, samples)`` of every window of a recording that arrives in blocks, in order.
+
+    The windows are exactly ``segment_bounds(total, ...)`` of the whole recording, but only about one
+    window plus one hop plus one block is held at a time. A full window is yielded once the next one
+    is known to be full too: only the last full window can still change (``merge``, ``min_final``),
+    and which windows come last is decided when the blocks run out.
+
+    >>> blocks = [np.arange(4.0), np.arange(4.0, 12.0)]
+    >>> [(s, e) for s, e, _ in stream_windows(blocks, 1, SegmentSpec(length=5, hop=5, final="merge"))]
+    [(0, 5), (5, 12)]
+    >>> [w.tolist() for _, _, w in stream_windows([np.arange(7.0)], 1, SegmentSpec(length=5, hop=5))]
+    [[0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0]]
+    """
+    length = max(1, round(spec.length * sample_rate))
+    hop = max(1, round(spec.hop * sample_rate))
+    buffer, offset, next_start, total = np.zeros(0, np.float32), 0, 0, 0
+    for block in blocks:
+        buffer = np.concatenate([buffer, block])
+        total += len(block)
+        while next_start + hop + length <= total:  # this window is full and is not the last full one
+            yield next_start, next_start + length, buffer[next_start - offset: next_start - offset + length]
+            next_start += hop
+        drop = min(next_start - offset, len(buffer))  # samples no later window needs (hop may exceed length)
+        buffer, offset = buffer[drop:], offset + drop
+    for start, end in segment_bounds(total, sample_rate, spec):
+        if start >= next_start:
+            yield start, end, buffer[start - offset: end - offset]

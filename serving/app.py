@@ -4,23 +4,35 @@ Routes: ``GET /`` the page, ``GET /static/...`` its script and style, ``GET /api
 limits, ``POST /api/predict`` the raw bytes of one recording (file name in ``X-Filename``) ->
 JSON with every segment's top three emotions and a waveform envelope for drawing.
 
-Uploads are checked in order of cost: declared size, file type by name, then the decoded
-duration (read from the header before decoding). Each failure is a JSON error with a 4xx status
-that the page shows; any other exception in a request becomes a 500 for that request only, so a
-broken file never takes the server down. Inference is serialised by a lock: one model, one at a time.
+Uploads are checked in order of cost: declared size (a malformed Content-Length is a 400, one over
+the limit a 413 answered before a byte of the body is read), file type by name, then the duration,
+counted while decoding (a header cannot lie its way past it). Each failure is a JSON error with a
+4xx status that the page shows; any other exception in a request becomes a 500 for that request
+only, so a broken file never takes the server down. Error replies name the upload as the client
+called it, never a path on the server.
+
+Memory is bounded by configuration: at most ``limits.max_parallel`` uploads are received, decoded
+and predicted at a time (a semaphore); the others wait up to ``limits.queue_seconds`` for a slot and
+then get a 503. The body goes to a temporary file in 1 MB chunks, not into memory, so peak memory is
+about ``max_parallel`` decoded recordings of at most ``max_seconds``. Inference is serialised by a
+lock: one model, one at a time.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
+import socket
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 from urllib.parse import unquote
 
 import numpy as np
@@ -35,6 +47,9 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
                 ".css": "text/css; charset=utf-8"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 ENVELOPE_POINTS = 1200
+CHUNK = 1 << 20  # bytes read from a socket at a time
+LINGER_SECONDS = 2.0  # after refusing a body unread: how long to wait for the client to stop sending
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 class UploadError(ValueError):
@@ -47,9 +62,31 @@ class UploadError(ValueError):
 
 @dataclass(frozen=True)
 class UploadLimits:
+    """What one upload may cost, and how many may run at once (``max_parallel`` bounds peak memory)."""
+
     max_bytes: int = 50 * 1024 * 1024
-    max_seconds: float = 600.0
+    max_seconds: float = 600.0  # decoded audio, counted while decoding
     min_seconds: float = 0.2
+    max_parallel: int = 2  # uploads received + decoded + predicted at a time; the rest wait
+    queue_seconds: float = 30.0  # how long an upload waits for a free slot before a 503
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_seconds", "max_parallel", "queue_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"limits.{name}={getattr(self, name)!r}: must be positive")
+
+
+def parse_content_length(header: str | None) -> int | None:
+    """The declared body size; None when absent, UploadError (400) when it is not a plain decimal number.
+
+    >>> parse_content_length("1024"), parse_content_length(None)
+    (1024, None)
+    """
+    if header is None or header == "":
+        return None
+    if not CONTENT_LENGTH.fullmatch(header.strip()):
+        raise UploadError(HTTPStatus.BAD_REQUEST, f"Content-Length {header[:40]!r} is not a number of bytes")
+    return int(header)
 
 
 def waveform_envelope(wave: np.ndarray, points: int = ENVELOPE_POINTS) -> list[list[float]]:
@@ -69,6 +106,18 @@ class PredictionService:
     def __init__(self, predictor: Predictor, spec: SegmentSpec, limits: UploadLimits, batch_size: int = 16) -> None:
         self.predictor, self.spec, self.limits, self.batch_size = predictor, spec, limits, batch_size
         self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(limits.max_parallel)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """One of ``limits.max_parallel`` places to receive, decode and predict; 503 after ``queue_seconds``."""
+        if not self.slots.acquire(timeout=self.limits.queue_seconds):
+            raise UploadError(HTTPStatus.SERVICE_UNAVAILABLE,
+                              f"the server is busy with {self.limits.max_parallel} uploads; try again in a minute")
+        try:
+            yield
+        finally:
+            self.slots.release()
 
     def info(self) -> dict[str, Any]:
         return {"class_names": self.predictor.class_names, "segment": asdict(self.spec),
@@ -90,15 +139,28 @@ class PredictionService:
         return suffix
 
     def predict(self, filename: str, data: bytes) -> dict[str, Any]:
-        """Decode the uploaded bytes and predict every segment; RecordingError -> UploadError (422)."""
-        suffix = self.check_upload(filename, len(data))
+        """``predict_stream`` of bytes already in memory."""
+        return self.predict_stream(filename, io.BytesIO(data), len(data))
+
+    def predict_stream(self, filename: str, stream: BinaryIO, length: int) -> dict[str, Any]:
+        """Copy ``length`` bytes of ``stream`` to a temporary file, decode it and predict every segment.
+
+        RecordingError -> UploadError (422), with the server's temporary path replaced by ``filename``.
+        """
+        suffix = self.check_upload(filename, length)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"upload{suffix}"
-            path.write_bytes(data)
+            with path.open("wb") as target:
+                while length > 0:
+                    data = stream.read(min(CHUNK, length))
+                    if not data:
+                        raise UploadError(HTTPStatus.BAD_REQUEST, f"{filename}: the upload ended early")
+                    target.write(data)
+                    length -= len(data)
             try:
                 wave, rate, channels = load_recording(path, self.limits.max_seconds)
             except RecordingError as error:
-                reason = str(error).split(": ", 1)[-1]
+                reason = str(error).split(": ", 1)[-1].replace(str(path), filename).replace(folder, "")
                 raise UploadError(HTTPStatus.UNPROCESSABLE_ENTITY, f"{filename}: {reason}") from None
         duration = len(wave) / self.predictor.sample_rate
         if duration < self.limits.min_seconds:
@@ -126,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -145,30 +209,39 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if self.path != "/api/predict":
             return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {self.path}"})
+        service = self.server.service
         filename = unquote(self.headers.get("X-Filename", ""))
-        header = self.headers.get("Content-Length", "")
-        length = int(header) if header.isdigit() else None
+        length, started = None, False
         try:
-            try:
-                self.server.service.check_upload(filename, length)
-            except UploadError:
-                self._drain(length or 0)  # browsers send the whole body before reading any answer
-                raise
-            self._json(HTTPStatus.OK, self.server.service.predict(filename, self.rfile.read(length)))
+            length = parse_content_length(self.headers.get("Content-Length"))
+            service.check_upload(filename, length)
+            with service.slot():
+                started = True  # from here on the body is being read: no lingering over it afterwards
+                self._json(HTTPStatus.OK, service.predict_stream(filename, self.rfile, length))
         except UploadError as error:
+            if not started:  # the body was never read: answer now, then close the connection
+                self.close_connection = True
             self._json(error.status, {"error": str(error)})
-        except Exception as error:  # noqa: BLE001 - one bad request must never stop the server
+            if not started:
+                self._linger(min(length or 0, service.limits.max_bytes))
+        except Exception:  # noqa: BLE001 - one bad request must never stop the server
             log.exception("prediction failed for %s", filename)
             self.close_connection = True
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{filename}: internal error: {error}"})
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{filename}: internal error (see the server log)"})
 
-    def _drain(self, length: int, chunk: int = 1 << 20) -> None:
-        """Read and discard a refused body in 1 MB chunks, so the client gets to read the error."""
-        while length > 0:
-            data = self.rfile.read(min(chunk, length))
-            if not data:
-                break
-            length -= len(data)
+    def _linger(self, limit: int) -> None:
+        """After answering a refused request: discard what the client still sends (at most ``limit`` bytes,
+        until it pauses for LINGER_SECONDS), so a client that writes its whole body before reading gets to
+        read the answer instead of a reset connection. The answer itself never waited for the body."""
+        self.connection.settimeout(LINGER_SECONDS)
+        try:
+            while limit > 0:
+                data = self.rfile.read1(min(CHUNK, limit))
+                if not data:
+                    break
+                limit -= len(data)
+        except (socket.timeout, OSError):
+            pass
 
 
 class EmotionServer(ThreadingHTTPServer):

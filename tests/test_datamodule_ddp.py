@@ -104,7 +104,7 @@ def run(out: Path, data: Path, devices: int, workers: int) -> None:
     """Score the saved weights on val and test, then train one epoch, writing JSON per rank."""
     seed_everything(0)
     model = FrameClassifier(out)
-    model.load_state_dict(torch.load(out.parent / "weights.pt"))
+    model.load_state_dict(torch.load(out.parent / "weights.pt", weights_only=True))
     datamodule = ShardDataModule(str(data), batch_size=2, num_workers=workers, clip_seconds=1.0)
     settings = dict(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", max_epochs=1,
                     logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)

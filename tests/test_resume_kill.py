@@ -43,7 +43,7 @@ def test_kill_9_mid_run_then_same_command_resumes(tmp_path: Path) -> None:
             first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL
 
-    killed = torch.load(last, map_location="cpu", weights_only=False)  # complete, even if killed mid-save
+    killed = torch.load(last, map_location="cpu", weights_only=True)  # complete, even if killed mid-save
     assert killed["epoch"] < EPOCHS - 1, "the first run finished before the kill: nothing to resume"
     steps_per_epoch = killed["global_step"] // (killed["epoch"] + 1)
 
@@ -51,7 +51,7 @@ def test_kill_9_mid_run_then_same_command_resumes(tmp_path: Path) -> None:
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-3000:]
     assert f"resuming from {last}" in output
-    final = torch.load(last, map_location="cpu", weights_only=False)
+    final = torch.load(last, map_location="cpu", weights_only=True)
     assert final["epoch"] == EPOCHS - 1
     assert final["global_step"] == EPOCHS * steps_per_epoch
     assert "test/f1_macro" in output  # the resumed run went on to test its best checkpoint

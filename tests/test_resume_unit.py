@@ -86,7 +86,7 @@ def make_trainer(root: Path, *extra: pl.Callback, rng: bool = True) -> pl.Traine
 def run(root: Path, *extra: pl.Callback, ckpt_path: str | None = None, rng: bool = True) -> tuple[pl.Trainer, nn.Module]:
     pl.seed_everything(7, verbose=False)
     model, trainer = TinyClassifier(), make_trainer(root, *extra, rng=rng)
-    trainer.fit(model, *loaders(), ckpt_path=ckpt_path)
+    trainer.fit(model, *loaders(), ckpt_path=ckpt_path, weights_only=True)
     return trainer, model
 
 

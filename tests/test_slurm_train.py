@@ -37,7 +37,7 @@ class Job:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def last_checkpoint(self) -> dict:
-        return torch.load(self.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+        return torch.load(self.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
 
     def train_steps_logged(self) -> list[int]:
         """Optimiser steps of every ``train/loss_step`` row in the CSV log (logged every step)."""

@@ -77,17 +77,17 @@ def test_family_fits_checkpoints_by_f1_and_resumes(family, data_root, encoders, 
     assert (tmp_path / "run" / "reports" / "test" / "confusion_counts.png").is_file()
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
 
-    model = EmotionClassifier.load_from_checkpoint(best, map_location="cpu").eval()
+    model = EmotionClassifier.load_from_checkpoint(best, map_location="cpu", weights_only=True).eval()
     assert model.hparams.class_names == ["class0", "class1", "class2", "class3"]
     assert model.hparams.class_weights == pytest.approx([1.0] * 4)  # balanced: weights from stats.json
     with torch.no_grad():
         assert model(torch.zeros(2, 16000), torch.tensor([16000, 8000])).shape == (2, 4)
 
     if family in encoders:  # the checkpoint rebuilds the encoder from its stored config, no folder or hub
-        checkpoint = torch.load(best, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
         checkpoint["hyper_parameters"]["net"]["init_args"]["model_name"] = str(tmp_path / "gone")
         torch.save(checkpoint, tmp_path / "moved.ckpt")
-        assert EmotionClassifier.load_from_checkpoint(tmp_path / "moved.ckpt", map_location="cpu").net is not None
+        assert EmotionClassifier.load_from_checkpoint(tmp_path / "moved.ckpt", map_location="cpu", weights_only=True).net is not None
 
     resumed = SERLightningCLI(args=[*args, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert resumed.resume_path == str(tmp_path / "run" / "checkpoints" / "last.ckpt")

@@ -8,18 +8,23 @@ copy (time limit, preemption, ``kill -9``) leaves a truncated ``last.ckpt`` that
 It also never fsyncs. Here the temporary file lives next to the target (same filesystem), is
 fsynced, and replaces the target with ``os.replace``, which POSIX makes atomic: readers see the
 old complete file or the new complete file, never a partial one.
+
+Loads (``Trainer.fit/validate/test(ckpt_path=...)``) always unpickle with ``weights_only=True``,
+whatever the caller or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says (training/safe_load.py explains why).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from training.atomic import atomic_torch_save
+from training.safe_load import refuse_unsafe
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """TorchCheckpointIO whose local saves are atomic; remote URLs keep Lightning's own path.
+    """TorchCheckpointIO whose local saves are atomic (remote URLs keep Lightning's own path) and whose
+    loads are ``weights_only`` (a checkpoint holding code is refused with UnsafeCheckpointError).
 
     Use it as a Trainer plugin (``trainer.plugins: [{class_path: training.checkpoint_io.AtomicCheckpointIO}]``).
     """
@@ -32,3 +37,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path)  # object stores replace whole objects already
             return
         atomic_torch_save(checkpoint, text.removeprefix("file://"))
+
+    def load_checkpoint(
+        self, path: Any, map_location: Callable | None = lambda storage, loc: storage, weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        """Lightning's load, with ``weights_only=True`` forced: Lightning passes None unless told."""
+        with refuse_unsafe(path):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=True)

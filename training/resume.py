@@ -21,6 +21,8 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback
 
+from training.safe_load import load_checkpoint_file
+
 HPC_PATTERN = re.compile(r"^hpc_ckpt_(\d+)\.ckpt$")
 LAST_PATTERN = re.compile(r"^last(-v\d+)?\.ckpt$")
 
@@ -61,7 +63,7 @@ def best_checkpoint(folder: str | os.PathLike) -> Path:
     Read from the callback state rather than parsed from file names, which the checkpoint config may change.
     """
     folder = Path(folder)
-    state = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)
+    state = load_checkpoint_file(folder / "last.ckpt")
     for key, value in state.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and isinstance(value, dict) and value.get("best_model_path"):
             best = folder / Path(value["best_model_path"]).name

@@ -16,6 +16,8 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from lightning_modules.components.base import BatchAugmentation
+
 
 class _Seeded(nn.Module):
     """One generator per device, created lazily, so the module moves with the model."""
@@ -50,7 +52,7 @@ def valid_mask(lengths: Tensor, size: int) -> Tensor:
     return torch.arange(size, device=lengths.device) < lengths[:, None]
 
 
-class WaveformAugment(_Seeded):
+class WaveformAugment(_Seeded, BatchAugmentation):
     """Random gain, additive noise at a random SNR, time shift and speed perturbation on [B, T].
 
     Args:

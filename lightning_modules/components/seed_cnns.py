@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.conv_encoder import ConvEncoder, build_activation, valid_features
 from lightning_modules.components.pooling import frame_mask, masked_mean
 from lightning_modules.components.registry import register_network
@@ -39,7 +40,7 @@ def dense_head(in_dim: int, hidden: Sequence[int], num_classes: int, activation:
     return nn.Sequential(*layers, nn.Linear(in_dim, num_classes))
 
 
-class SeedCNN(nn.Module):
+class SeedCNN(EmotionNetwork):
     """waveform [B, T], lengths [B] -> ``encoder`` (a ConvEncoder) -> dense head -> logits [B, num_classes]."""
 
     def __init__(self, num_classes: int, encoder: nn.Module, hidden: Sequence[int] = (128,),
@@ -73,7 +74,7 @@ class AdditivePooling(nn.Module):
         return (weights.unsqueeze(-1) * x).sum(dim=1)
 
 
-class CNNBiLSTM(nn.Module):
+class CNNBiLSTM(EmotionNetwork):
     """conv blocks -> BiLSTM over the map's columns (valid columns only) -> attention / mean -> head.
 
     ``attention``: True for seed 002's best model (additive attention, ``attention_dim`` units);
@@ -135,7 +136,7 @@ class StatsEncoder(nn.Module):
         return self.mlp(self.input_norm(torch.cat([mean, std], dim=-1)))
 
 
-class FusionClassifier(nn.Module):
+class FusionClassifier(EmotionNetwork):
     """Branch embeddings concatenated -> dense head (seed 003: Linear 128, LayerNorm, activation, dropout 0.5)."""
 
     def __init__(self, num_classes: int, branches: Sequence[nn.Module], hidden: Sequence[int] = (128,),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.pooling import frame_mask, masked_max, masked_mean
 from lightning_modules.components.registry import register_network
 
@@ -46,7 +47,7 @@ def default_frontend() -> nn.Module:
 
 
 @register_network("small_cnn")
-class SmallCNN(nn.Module):
+class SmallCNN(EmotionNetwork):
     """waveform [B, T] -> front-end [B, (C,) F, frames] -> conv blocks -> per-frame projection of
     channels x frequency -> masked mean+max over valid frames -> logits.
 

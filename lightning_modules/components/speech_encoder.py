@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel
 
 from data_preparation.shard_format import SAMPLE_RATE
+from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.pooling import build_pooling, frame_mask
 from lightning_modules.components.registry import register_network
 
@@ -87,7 +88,7 @@ def build_head(head: str, pooling: str, in_dim: int, hidden: int, num_classes: i
 
 
 @register_network("speech_encoder", source="hf")
-class SpeechEncoderClassifier(nn.Module):
+class SpeechEncoderClassifier(EmotionNetwork):
     """Raw 16 kHz waveform -> transformer encoder -> pooled valid frames -> small head -> logits.
 
     ``trainable_layers``: fine-tune only the last N transformer layers (None: all of them).

@@ -10,6 +10,7 @@ import timm
 from timm.models import group_modules
 from torch import Tensor, nn
 
+from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.registry import register_network
 
 
@@ -34,7 +35,7 @@ def unfreeze_last_groups(model: nn.Module, count: int | None) -> None:
 
 
 @register_network("timm_image", source="timm")
-class TimmImageClassifier(nn.Module):
+class TimmImageClassifier(EmotionNetwork):
     """waveform [B, T] -> log-mel -> 3-channel normalised image -> timm backbone -> logits.
 
     ``image_size``: side of the square input (None: the backbone's pretrained input size).
