@@ -134,6 +134,7 @@ class PrepareConfig:
     filter: AudioFilter = field(default_factory=AudioFilter)
     split: SplitSpec = field(default_factory=SplitSpec)
     shard_max_samples: int = 1000
+    codec: Literal["flac", "wav", "raw"] = "flac"  # shard audio: flac smallest, wav/raw int16 fastest to read
     workers: int = 0
     augmentation: Optional[AugmentationSpec] = None
     logmel: Optional[LogmelSpec] = None
@@ -243,6 +244,8 @@ def fingerprint(config: PrepareConfig) -> str:
     folds = config.split.folds
     if config.split.mode == "folds" and folds is not None and folds.by == "partition" and folds.partition_dir:
         values["partition_files"] = _partition_digest(Path(folds.partition_dir))  # edited fold files: a new preparation
+    if values["codec"] == "flac":  # the default before codecs existed: earlier preparations keep their stamp
+        values.pop("codec")
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

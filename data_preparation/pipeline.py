@@ -132,13 +132,15 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
-    splits = {name: write_audio_split(group, out, name, config.shard_max_samples) for name, group in items.items()}
+    splits = {name: write_audio_split(group, out, name, config.shard_max_samples, config.codec)
+              for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
         class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
         splits=splits,
         taxonomy=inputs.taxonomy.name,
         folds=outcome.folds,
+        codec=config.codec,
         extra=_extra(config, inputs, entries, rare, duplicates, outcome),
     )
     if config.logmel is not None:

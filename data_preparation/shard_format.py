@@ -8,8 +8,10 @@ A prepared dataset is a folder (local path or any URL prefix WebDataset opens) h
     shards/{split}-{index:06d}.tar        # split in train, val, test, train_aug
     logmel/{split}-{index:06d}.tar        # optional precomputed log-mel shards
 
-A waveform sample in a tar is ``{key}.flac`` (16 kHz mono, PCM_16 FLAC) plus ``{key}.json``
-(SampleMeta). A log-mel sample is ``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``.
+A waveform sample in a tar is ``{key}.{ext}`` (16 kHz mono 16-bit audio in the dataset's codec,
+stats.json ``codec``: ``.flac`` by default, ``.wav`` or raw int16 ``.s16``; see
+data_preparation/audio_codec.py) plus ``{key}.json`` (SampleMeta). A log-mel sample is
+``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``.
 Shard paths in stats.json are relative to the folder of stats.json, and are checked when it is
 read (``check_shard_path``): relative, inside the dataset, letters, digits and ``._-/`` only. With a
 ``pipe:`` data_root the path becomes part of a shell command, so a stats.json from someone else must
@@ -17,7 +19,6 @@ not be able to smuggle ``; rm -rf ~`` into it.
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import shlex
@@ -25,13 +26,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import soundfile as sf
+
+from data_preparation import audio_codec
 
 SAMPLE_RATE = 16_000
 FORMAT_VERSION = 1
 STATS_FILE = "stats.json"
 MANIFEST_FILE = "manifest.csv"
-AUDIO_EXT = "flac"
+AUDIO_EXT = "flac"  # the member extension of the default codec; DatasetInfo.audio_ext is the dataset's
 META_EXT = "json"
 LOGMEL_EXT = "npy"
 SPLITS = ("train", "val", "test")
@@ -64,19 +66,14 @@ def shard_name(split: str, index: int, folder: str = "shards") -> str:
     return f"{folder}/{split}-{index:06d}.tar"
 
 
-def encode_audio(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """FLAC bytes of a mono float waveform in [-1, 1]; deterministic, so re-runs give identical shards."""
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(wave, -1.0, 1.0).astype(np.float32), sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+def encode_audio(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, codec: str = audio_codec.DEFAULT_CODEC) -> bytes:
+    """``codec`` bytes of a mono float waveform in [-1, 1]; deterministic, so re-runs give identical shards."""
+    return audio_codec.encode(wave, sample_rate, codec)
 
 
-def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
-    """float32 mono waveform and its sample rate from encoded audio bytes."""
-    wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
-    if wave.ndim > 1:
-        wave = wave.mean(axis=1)
-    return wave, rate
+def decode_audio(data: bytes, codec: str = audio_codec.DEFAULT_CODEC, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
+    """float32 mono waveform and its sample rate from ``codec`` bytes (raw int16 is taken to be at ``sample_rate``)."""
+    return audio_codec.decode(data, codec, sample_rate)
 
 
 @dataclass
@@ -117,12 +114,18 @@ class DatasetInfo:
     taxonomy: str = ""
     sample_rate: int = SAMPLE_RATE
     format_version: int = FORMAT_VERSION
+    codec: str = audio_codec.DEFAULT_CODEC  # shard audio codec; datasets from before codecs are FLAC
     logmel: dict[str, Any] | None = None  # {"n_mels", "hop_length", "n_fft", "frames", "splits": {name: SplitInfo}}
     folds: list[dict[str, Any]] | None = None  # split.mode=folds: per fold its train/val/test shard groups (fold_plan.py)
     extra: dict[str, Any] = field(default_factory=dict)  # dropped classes, filters, seeds, ...
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @property
+    def audio_ext(self) -> str:
+        """The tar member extension of this dataset's audio (``flac``, ``wav`` or ``s16``)."""
+        return audio_codec.member_ext(self.codec)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = STATS_FILE) -> "DatasetInfo":
@@ -136,6 +139,10 @@ class DatasetInfo:
             for path in split.shards:
                 check_shard_path(path, where)
         rest = {k: v for k, v in data.items() if k not in ("splits", "logmel")}
+        try:
+            audio_codec.check_codec(rest.get("codec", audio_codec.DEFAULT_CODEC))
+        except ValueError as error:
+            raise ValueError(f"{STATS_FILE}: codec: {error}") from None
         return cls(splits=splits, logmel=logmel, **rest)
 
 

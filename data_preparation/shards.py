@@ -15,7 +15,8 @@ import webdataset as wds
 
 from data_preparation.shard_format import shard_name
 
-TAR_MTIME = 0.0  # fixed member mtime: re-runs must not differ by timestamp
+TAR_MTIME = 0  # fixed member mtime: re-runs must not differ by timestamp; an int, since a float
+# mtime makes tarfile add a PAX header to every member (two more blocks each, and a quarter of read time)
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 KEY_MAX_CHARS = 80  # USTAR member names hold 100 characters; leave room for ".json"
 

@@ -21,7 +21,7 @@ import webdataset as wds
 
 from data_preparation.manifest import read_manifest
 from data_preparation.shard_format import (
-    AUDIO_EXT, LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
+    LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
     load_dataset_info,
 )
 
@@ -136,7 +136,7 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
         if not 0 <= meta["label_id"] < len(info.classes) or info.classes[meta["label_id"]] != meta["label"]:
             problems.append(f"{split}: {key} label_id {meta['label_id']} is not {meta['label']!r}")
         if decode:
-            problems += _check_payload(split, key, sample, meta, logmel)
+            problems += _check_payload(split, key, sample, meta, info, logmel)
     missing = sorted(set(wanted) - keys)
     if missing:
         problems.append(f"{split}: {len(missing)} manifest sample(s) missing from the shards, e.g. {missing[0]}")
@@ -145,14 +145,16 @@ def _check_split(root: Path, split: str, split_info: SplitInfo, wanted: dict[str
     return dict(sorted(seen.items()))
 
 
-def _check_payload(split: str, key: str, sample: dict, meta: dict, logmel: dict | None) -> list[str]:
-    """Problems of one member's audio or log-mel; an undecodable one is listed with its reason."""
-    extension = AUDIO_EXT if logmel is None else LOGMEL_EXT
+def _check_payload(split: str, key: str, sample: dict, meta: dict, info: DatasetInfo, logmel: dict | None) -> list[str]:
+    """Problems of one member's audio (in the dataset's codec) or log-mel; an undecodable one is listed with its reason."""
+    extension = info.audio_ext if logmel is None else LOGMEL_EXT
+    if extension not in sample:
+        return [f"{split}: {key} has no .{extension} member (stats.json codec {info.codec!r})"]
     try:
         if logmel is not None:
             image = np.load(io.BytesIO(sample[extension]), allow_pickle=False)
         else:
-            wave, rate = decode_audio(sample[extension])
+            wave, rate = decode_audio(sample[extension], info.codec, info.sample_rate)
     except Exception as error:  # libsndfile and numpy raise their own types; list the member either way
         return [f"{split}: {key} in {Path(str(sample.get('__url__'))).name}: unreadable .{extension} "
                 f"({type(error).__name__}: {error})"]

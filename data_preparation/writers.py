@@ -15,7 +15,8 @@ from data_preparation.config import AugmentationSpec
 from data_preparation.inputs import Entry
 from data_preparation.logmel import LogmelSettings, LogmelTask, logmel_npy
 from data_preparation.parallel import ordered_map
-from data_preparation.shard_format import AUDIO_EXT, LOGMEL_EXT, META_EXT, SampleMeta, SplitInfo
+from data_preparation.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
+from data_preparation.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo
 from data_preparation.shards import seeded_order, write_shards
 from data_preparation.stats import split_info
 
@@ -42,11 +43,24 @@ def split_items(entries: Sequence[Entry], split: str, classes: Sequence[str], sp
     return items
 
 
-def write_audio_split(items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int) -> SplitInfo:
-    """shards/{split}-NNNNNN.tar of FLAC + JSON; the FLAC bytes are copied from the spool, not re-encoded."""
-    samples = ({"__key__": it.key, AUDIO_EXT: it.flac_path.read_bytes(), META_EXT: it.meta.to_json()} for it in items)
+def write_audio_split(
+    items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int, codec: str = DEFAULT_CODEC
+) -> SplitInfo:
+    """shards/{split}-NNNNNN.tar of audio in ``codec`` + JSON; FLAC is copied from the spool as it is."""
+    ext = member_ext(codec)
+    samples = ({"__key__": it.key, ext: audio_payload(it.flac_path, codec), META_EXT: it.meta.to_json()}
+               for it in items)
     shards = write_shards(samples, out_dir, split, max_per_shard)
     return _info(shards, items)
+
+
+def audio_payload(flac_path: Path, codec: str) -> bytes:
+    """A spooled clip's bytes in ``codec``: the same int16 samples, so no codec changes the audio."""
+    data = flac_path.read_bytes()
+    if codec == "flac":
+        return data
+    pcm, rate = decode_pcm16(data, "flac", SAMPLE_RATE)
+    return encode_pcm16(pcm, rate, codec)
 
 
 def augment_items(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import multiprocessing as mp
 import random
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import torch
 import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
-from data_preparation.shard_format import AUDIO_EXT, LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
+from data_preparation.audio_codec import DEFAULT_CODEC, PCM_SCALE, decode_pcm16, member_ext
+from data_preparation.shard_format import LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
 
 log = logging.getLogger(__name__)
 
@@ -172,20 +174,29 @@ def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
 class DecodeWaveform:
     """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
 
-    Samples stay numpy until collation: single-threaded numpy beats torch's per-op thread pool on
-    small per-clip arrays when the loop runs in the training process (num_workers=0)."""
+    ``codec`` is stats.json's (data_preparation/audio_codec.py): it names the member to read and
+    how to decode it. With ``pcm16`` a wav or raw clip stays int16 (for raw, a view of the tar
+    bytes): Collate converts it to float32 while writing it into the batch, so each clip is
+    converted and copied once. Samples stay numpy until collation: single-threaded numpy beats
+    torch's per-op thread pool on small per-clip arrays when the loop runs in the training process."""
 
     sample_rate: int
     classes: tuple[str, ...]  # stats.json's classes, in label_id order
+    codec: str = DEFAULT_CODEC
+    pcm16: bool = False  # int16 signal for wav/raw (FLAC decodes straight to float32 either way)
 
     def __call__(self, sample: Sample) -> Sample:
         key = f"{sample['__key__']} in {sample.get('__url__')}"
-        if AUDIO_EXT not in sample:
-            raise ValueError(f"{key}: no .{AUDIO_EXT} audio")
+        ext = member_ext(self.codec)
+        if ext not in sample:
+            raise ValueError(f"{key}: no .{ext} audio (stats.json codec {self.codec!r})")
         try:
-            wave, rate = decode_audio(sample[AUDIO_EXT])
+            if self.pcm16 and self.codec != "flac":
+                wave, rate = decode_pcm16(sample[ext], self.codec, self.sample_rate)
+            else:
+                wave, rate = decode_audio(sample[ext], self.codec, self.sample_rate)
         except Exception as error:  # libsndfile raises its own types; name the sample either way
-            raise ValueError(f"{key}: undecodable .{AUDIO_EXT}: {error}") from error
+            raise ValueError(f"{key}: undecodable .{ext}: {error}") from error
         if rate != self.sample_rate:
             raise ValueError(f"{key}: sample rate {rate}, stats.json says {self.sample_rate}")
         if wave.size == 0:
@@ -215,20 +226,21 @@ class DecodeLogMel:
 
 @dataclass
 class CropPad:
-    """Crop or pad the last axis of ``signal`` to ``size``; adds ``length`` (valid positions).
+    """Crop the last axis of ``signal`` to ``size`` and set ``length`` (valid positions); Collate pads.
 
     ``crop="random"`` (training) takes a random offset seeded by (seed, epoch, rank, worker);
     ``"center"`` (the evaluation default) and ``"start"`` are deterministic, so every run scores
-    the same audio. Zero padding fills with ``pad_value`` and ``length`` is
-    the true length. Repetitive padding tiles the clip, every position is real signal, and
-    ``length`` is ``size``: a model then pools over the whole (periodic) clip, which is what seed
-    000 trained on; masking only the first copy would throw away the point of tiling.
+    the same audio. A crop is a view, and a short clip is passed on as it is: Collate writes every
+    row once into the batch and pads it there (``padding`` and ``pad_value`` are Collate's), so no
+    clip is copied twice. Zero padding: ``length`` is the true length. Repetitive padding tiles the
+    clip, every position is real signal, and ``length`` is ``size``: a model then pools over the
+    whole (periodic) clip, which is what seed 000 trained on; masking only the first copy would throw
+    away the point of tiling.
     """
 
     size: int
     padding: Padding
     crop: Crop
-    pad_value: float | None = 0.0  # None: the clip's own minimum (log-mel silence floor)
     seed: int = 0
     rank: int = 0
     epoch: SharedEpoch | None = None
@@ -242,7 +254,8 @@ class CropPad:
 
     def fit(self, sample: Sample, rng: random.Random) -> Sample:
         signal, _ = crop_clip(sample["signal"], self.size, self.crop, rng)
-        signal, length = pad_clip(signal, self.size, self.padding, self.pad_value)
+        total = signal.shape[-1]
+        length = total if total >= self.size or self.padding == "zero" else self.size
         return {**sample, "signal": signal, "length": length}
 
 
@@ -274,12 +287,48 @@ def pad_clip(signal: np.ndarray, size: int | None, padding: str, pad_value: floa
     total = signal.shape[-1]
     if size is None or total >= size:
         return signal, total
-    if padding == "repeat":
-        return signal[..., np.arange(size) % total], size  # position i holds sample i mod total
-    fill = float(signal.min()) if pad_value is None else pad_value
-    padded = np.full((*signal.shape[:-1], size), fill, dtype=signal.dtype)
-    padded[..., :total] = signal
-    return padded, total
+    padded = np.empty((*signal.shape[:-1], size), dtype=np.float32 if signal.dtype == np.int16 else signal.dtype)
+    pad_into(padded, signal, padding, pad_value)  # the batches' own padding, so both agree exactly
+    return padded, size if padding == "repeat" else total
+
+
+def pad_into(row: np.ndarray, signal: np.ndarray, padding: Padding, pad_value: float | None) -> None:
+    """Write ``signal`` (last axis <= the row's) into ``row``, padded by zeros/``pad_value`` or by tiling.
+
+    An int16 signal (DecodeWaveform ``pcm16``) is converted on the way: float = int16 / 32768.
+
+    >>> row = np.empty(5, np.float32); pad_into(row, np.array([1.0, 2.0]), "repeat", 0.0); row.tolist()
+    [1.0, 2.0, 1.0, 2.0, 1.0]
+    """
+    total, size = signal.shape[-1], row.shape[-1]
+    if signal.dtype == np.int16:
+        np.multiply(signal, np.float32(1.0 / PCM_SCALE), out=row[..., :total])
+    else:
+        row[..., :total] = signal
+    if total == size:
+        return
+    if padding == "repeat":  # position i holds signal[i mod total]: double the filled part until full
+        filled = total
+        while filled < size:
+            step = min(filled, size - filled)
+            row[..., filled:filled + step] = row[..., :step]
+            filled += step
+    else:
+        row[..., total:] = float(row[..., :total].min()) if pad_value is None else pad_value
+
+
+def batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
+    """An uninitialised float32 tensor; in a loader worker, in shared memory from the start.
+
+    A worker hands its batches to the training process through shared memory; a tensor that is not
+    there yet is copied into it when sent. Allocating it there, as torch's own ``default_collate``
+    does in workers, saves that copy of every batch.
+    """
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.float32)
+    elem = torch.empty(0, dtype=torch.float32)
+    storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
+    return elem.new(storage).resize_(*shape)
 
 
 @dataclass
@@ -287,15 +336,24 @@ class Collate:
     """A list of cropped samples -> the batch dict every LightningModule receives.
 
     ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
-    "label": int64 [B], "key": list[str], "corpus": list[str]}``
+    "label": int64 [B], "key": list[str], "corpus": list[str]}``. Rows are written straight into
+    one batch tensor and padded there (``pad_into``): one copy per clip, one allocation per batch.
     """
 
     signal_name: str = "audio"
+    size: int | None = None  # the padded length; None: the longest signal of the batch
+    padding: Padding = "zero"
+    pad_value: float | None = 0.0  # None: each clip's own minimum (log-mel silence floor)
 
     def __call__(self, samples: list[Sample]) -> dict[str, Any]:
+        signals = [sample["signal"] for sample in samples]
+        size = self.size or max(signal.shape[-1] for signal in signals)
+        batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
+        for row, signal in zip(batch.numpy(), signals):
+            pad_into(row, signal, self.padding, self.pad_value)
         metas = [sample["meta"] for sample in samples]
         return {
-            self.signal_name: torch.from_numpy(np.stack([sample["signal"] for sample in samples])),
+            self.signal_name: batch,
             "lengths": torch.tensor([sample["length"] for sample in samples], dtype=torch.int64),
             "label": torch.tensor([meta.label_id for meta in metas], dtype=torch.int64),
             "key": [meta.key for meta in metas],

@@ -94,7 +94,18 @@ def open_shards(src: Iterable[dict]) -> Iterator[dict]:
             with contextlib.suppress(Exception):  # a failed command raises its exit status on close
                 stream.close()
             raise MissingShardsError(f"shard {url} could not be opened (it gave no data): {REMEDY}")
-        yield {**sample, "stream": _Prefixed(head, stream)}
+        if _seekable(stream):  # a local file: rewound rather than wrapped, so readers may seek in it
+            stream.seek(0)
+            yield {**sample, "stream": stream}
+        else:
+            yield {**sample, "stream": _Prefixed(head, stream)}
+
+
+def _seekable(stream) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _tar_samples(src: Iterable[dict], handler: Callable[[Exception], bool]) -> Iterator[dict]:

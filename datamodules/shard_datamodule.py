@@ -2,8 +2,9 @@
 
 The pipeline is an explicit list of WebDataset stages (OpenCLIP's ``get_wds_dataset``): shard
 list (or resampled shards) -> shard shuffle by seed + epoch -> split by rank -> split by worker
--> tar to samples (counted bad-sample handler) -> shuffle buffer -> decode -> crop/pad ->
-batch inside the pipeline; the WebLoader gets ``batch_size=None``.
+-> tar to samples (datamodules/tar_samples.py; counted bad-sample handler) -> shuffle buffer ->
+decode -> crop -> batch (padding while collating) inside the pipeline; the WebLoader gets
+``batch_size=None``.
 
 Training: every rank yields ``EpochPlan.rank_batches`` batches (``with_epoch`` per worker), so
 DDP cannot hang on uneven shards. Evaluation: every sample exactly once over all ranks and
@@ -40,7 +41,8 @@ from datamodules.pipeline_stages import (
     split_by_rank,
     split_samples_by_rank,
 )
-from datamodules.shard_check import require_shards, tarfile_to_samples
+from datamodules.shard_check import require_shards
+from datamodules.tar_samples import tar_samples
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +227,7 @@ class ShardDataModule(LightningDataModule):
         else:
             source = [ShardList(urls, self.epoch, h.seed, shuffle=True),
                       partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker]
-        stages = [*source, tarfile_to_samples(handler=self.handler),
+        stages = [*source, partial(tar_samples, handler=self.handler),
                   partial(seeded_shuffle, bufsize=h.shuffle_buffer, seed=h.seed, epoch=self.epoch, rank=rank),
                   *self._decode_and_batch("random", rank, partial_batches=False)]
         dataset = wds.DataPipeline(*stages).with_epoch(plan.worker_batches)
@@ -254,9 +256,9 @@ class ShardDataModule(LightningDataModule):
         source = [ShardList(urls, self.epoch, self.hparams.seed, shuffle=False)]
         if len(urls) >= world_size:
             stages = [*source, partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker,
-                      tarfile_to_samples(handler=self.handler)]
+                      partial(tar_samples, handler=self.handler)]
         else:
-            stages = [*source, wds.split_by_worker, tarfile_to_samples(handler=self.handler),
+            stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
         stages += self._decode_and_batch(self.hparams.eval_crop, rank, partial_batches=True)
         return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None)
@@ -264,12 +266,14 @@ class ShardDataModule(LightningDataModule):
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         h = self.hparams
         if h.features == "waveform":
-            decode, signal, pad_value = DecodeWaveform(self.info.sample_rate, tuple(self.classes)), "audio", 0.0
+            decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
+            signal, pad_value = "audio", 0.0
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
-        crop_pad = CropPad(self.clip_size, h.padding, crop, pad_value, h.seed, rank, self.epoch)
+        crop_pad = CropPad(self.clip_size, h.padding, crop, h.seed, rank, self.epoch)
+        collate = Collate(signal, self.clip_size, h.padding, pad_value)
         return [wds.map(decode, handler=self.handler), crop_pad,
-                wds.batched(h.batch_size, collation_fn=Collate(signal), partial=partial_batches)]
+                wds.batched(h.batch_size, collation_fn=collate, partial=partial_batches)]
 
     def _loader(self, dataset: wds.DataPipeline) -> wds.WebLoader:
         h = self.hparams

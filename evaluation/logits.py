@@ -153,7 +153,7 @@ def collect_logits(
     }
     plans = clip_plans(predictors, info, overrides or InputOverrides(), where)
     features = next(iter(plans.values())).features if plans else "waveform"
-    decode = (DecodeWaveform(info.sample_rate, tuple(info.classes)) if features == "waveform"
+    decode = (DecodeWaveform(info.sample_rate, tuple(info.classes), info.codec) if features == "waveform"
               else DecodeLogMel(int(info.logmel["n_mels"]), tuple(info.classes)))
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
     result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors},

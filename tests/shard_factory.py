@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
+from data_preparation.audio_codec import member_ext
 from data_preparation.shard_format import (
-    AUDIO_EXT,
     LOGMEL_EXT,
     META_EXT,
     SAMPLE_RATE,
@@ -68,7 +68,8 @@ def logmel_of(wave: np.ndarray) -> np.ndarray:
 
 
 def _write_split(
-    root: Path, split: str, metas: list[SampleMeta], waves: list[np.ndarray], shards: int, folder: str, logmel: bool
+    root: Path, split: str, metas: list[SampleMeta], waves: list[np.ndarray], shards: int, folder: str, logmel: bool,
+    codec: str = "flac",
 ) -> list[str]:
     """Write ``metas`` round-robin into ``shards`` tars; returns their paths relative to root."""
     names = [shard_name(split, index, folder) for index in range(shards)]
@@ -76,7 +77,7 @@ def _write_split(
     writers = [wds.TarWriter(str(root / name)) for name in names]
     try:
         for index, (meta, wave) in enumerate(zip(metas, waves)):
-            payload = {LOGMEL_EXT: logmel_of(wave)} if logmel else {AUDIO_EXT: encode_audio(wave)}
+            payload = {LOGMEL_EXT: logmel_of(wave)} if logmel else {member_ext(codec): encode_audio(wave, codec=codec)}
             writers[index % shards].write({"__key__": meta.key, META_EXT: meta.to_json(), **payload})
     finally:
         for writer in writers:
@@ -105,13 +106,15 @@ def make_dataset(
     seconds: tuple[float, float] = (1.0, 3.0),
     seed: int = 0,
     logmel: bool = False,
+    codec: str = "flac",
 ) -> DatasetInfo:
     """Write a learnable synthetic dataset under ``root`` and return its stats.json content.
 
     ``per_class``: samples per class for each split (keys are split names, e.g. train/val/test/train_aug).
     ``shards_per_split``: one count for all splits or a count per split; samples go round-robin.
     ``seconds``: (min, max) clip length, drawn uniformly per clip. With ``logmel``, log-mel shards
-    of the same samples are written to ``logmel/`` as well. Keys are unique across splits.
+    of the same samples are written to ``logmel/`` as well. ``codec``: the waveform shards' audio
+    codec (data_preparation/audio_codec.py). Keys are unique across splits.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def make_dataset(
                 duration=len(wave) / SAMPLE_RATE, augmentation="synthetic_noise" if split == "train_aug" else None,
             ))
             waves.append(wave)
-        splits[split] = _split_info(_write_split(root, split, metas, waves, shards, "shards", False), metas)
+        splits[split] = _split_info(_write_split(root, split, metas, waves, shards, "shards", False, codec), metas)
         if logmel:
             logmel_splits[split] = _split_info(_write_split(root, split, metas, waves, shards, "logmel", True), metas)
     train_counts = [splits["train"].per_class.get(name, 0) for name in classes] if "train" in splits else []
@@ -145,7 +148,7 @@ def make_dataset(
         frames = int(seconds[1] * SAMPLE_RATE) // LOGMEL["hop_length"] + 1
         logmel_info = {**LOGMEL, "frames": frames, "splits": logmel_splits}
     info = DatasetInfo(classes=classes, class_weights=weights, splits=splits, taxonomy="synthetic",
-                       logmel=logmel_info, extra={"generator": "tests/shard_factory.py", "seed": seed})
+                       logmel=logmel_info, codec=codec, extra={"generator": "tests/shard_factory.py", "seed": seed})
     (root / STATS_FILE).write_text(info.to_json())
     return info
 
@@ -158,6 +161,6 @@ def read_keys(root: Path, split: str) -> list[str]:
     keys = []
     for name in info.splits[split].shards:
         for sample in wds.DataPipeline(wds.SimpleShardList(str(Path(root) / name)), wds.tarfile_to_samples()):
-            decode_audio(sample[AUDIO_EXT])  # the audio must decode, or the fixture is wrong
+            decode_audio(sample[info.audio_ext], info.codec)  # the audio must decode, or the fixture is wrong
             keys.append(sample["__key__"])
     return keys
