@@ -36,7 +36,7 @@ log = logging.getLogger("evaluate")
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
     parser.add_argument("--data_root", type=str, required=True, help="prepared dataset (folder of stats.json)")
     parser.add_argument("--split", type=str, default="test")
     parser.add_argument("--output_dir", type=str, required=True)

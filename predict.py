@@ -33,7 +33,7 @@ log = logging.getLogger("predict")
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
     parser.add_argument("--inputs", type=str, nargs="+", required=True, help="audio files and/or folders")
     parser.add_argument("--output_dir", type=str, default="predictions")
     parser.add_class_arguments(SegmentSpec, "segment")

@@ -24,7 +24,7 @@ from user_errors import exit_on_user_error
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt) or ensemble folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
     parser.add_argument("--host", type=str, default="127.0.0.1", help="127.0.0.1 or localhost only")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--device", type=str, default="auto")

@@ -14,7 +14,7 @@ from typing import Any
 
 from classical.estimators import load_model, log_probabilities
 from classical.features import split_features
-from classical.train import MODEL_FILE, RECORD_FILE
+from classical.run_files import MODEL_FILE, RECORD_FILE
 
 
 def load_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:

@@ -17,8 +17,8 @@ from typing import Any
 
 from classical.estimators import SearchSpec, grid_search, log_probabilities, save_model
 from classical.features import FEATURE_SETS, split_features
+from classical.run_files import MODEL_FILE, RECORD_FILE
 
-MODEL_FILE, RECORD_FILE = "model.skops", "model.json"
 
 
 @dataclass

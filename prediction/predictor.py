@@ -13,6 +13,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import torch
 from torch import nn
 
+from classical.run_files import MODEL_FILE, is_classical_run
 from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import SAMPLE_RATE
 
@@ -101,7 +102,8 @@ def is_ensemble(path: str | Path) -> bool:
 
 
 def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """A checkpoint (``*.ckpt``) or an ensemble folder (holding ``ensemble.json``) as a Predictor."""
+    """A checkpoint (``*.ckpt``), an ensemble folder (``ensemble.json``) or a classical run folder
+    (``model.skops``, classical/) as a Predictor."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}: expected a .ckpt checkpoint or an ensemble folder")
@@ -109,9 +111,13 @@ def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Pred
         from ensemble.artefact import load_ensemble
 
         return load_ensemble(path.parent if path.is_file() else path, device=device)
+    if is_classical_run(path):
+        from classical.predictor import ClassicalPredictor  # scikit-learn and openSMILE only when needed
+
+        return ClassicalPredictor(path)
     if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
         return load_checkpoint_predictor(path, device)
     raise ValueError(
         f"{path} is neither a Lightning checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) "
-        f"nor an ensemble folder with {ENSEMBLE_MANIFEST}"
+        f"nor an ensemble folder with {ENSEMBLE_MANIFEST}, nor a classical run folder with {MODEL_FILE}"
     )

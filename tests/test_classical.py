@@ -108,3 +108,28 @@ def test_a_missing_data_root_is_one_line_and_exit_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         classical_train.main(["--data_root", str(tmp_path / "nowhere"), "--run_root", str(tmp_path)])
     assert stop.value.code == 2 and "nowhere" in capsys.readouterr().err
+
+
+def test_evaluate_py_and_predict_py_load_a_classical_run_like_a_checkpoint(shards, tmp_path):
+    """The run folder is a Predictor: evaluate.py scores the split as classical.evaluate does, predict.py segments."""
+    import soundfile as sf
+
+    import evaluate
+    import predict
+    from classical import evaluate as classical_evaluate
+    from prediction.predictor import load_predictor
+    from tests.shard_factory import synth_clip
+
+    classical_train.run(config(shards, tmp_path), progress=False)
+    run_dir = tmp_path / "run"
+    assert type(load_predictor(run_dir)).__name__ == "ClassicalPredictor"
+    own = classical_evaluate.evaluate(run_dir, str(shards), "test", workers=1)
+    report = evaluate.main(["--model", str(run_dir), "--data_root", str(shards), "--output_dir", str(tmp_path / "ev")])
+    assert report["num_samples"] == own["num_samples"] == 12
+    assert report["confusion_matrix"] == own["confusion_matrix"]
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.concatenate([synth_clip(2, 3, 0.7, np.random.default_rng(5))] * 2), 16_000)
+    assert predict.main(["--model", str(run_dir), "--inputs", str(clip), "--output_dir", str(tmp_path / "p"),
+                         "--segment.length", "0.7", "--segment.hop", "0.7"]) == 0
+    segments = json.loads((tmp_path / "p" / "predictions.json").read_text())["recordings"][0]["segments"]
+    assert [s["top"][0]["label"] for s in segments] == ["class2", "class2"]
