@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_preparation.shard_format import SAMPLE_RATE
+
 FEATURE_SETS = ("egemaps", "compare", "librosa")
 
 
@@ -77,19 +79,22 @@ class ShardTask:
 
     url: str
     feature_set: str
+    codec: str = "flac"  # stats.json's shard audio codec
+    sample_rate: int = SAMPLE_RATE  # stats.json's rate (raw int16 members carry none)
 
 
 def featurise_shard(task: ShardTask) -> tuple[list[np.ndarray], list[int], list[str], list[str]]:
     """Features, label ids, keys and corpora of every sample in one shard."""
     import webdataset as wds
 
-    from data_preparation.shard_format import AUDIO_EXT, META_EXT, decode_audio
+    from data_preparation.audio_codec import member_ext
+    from data_preparation.shard_format import META_EXT, decode_audio
 
     extract = extractor(task.feature_set)
     out: tuple[list, list, list, list] = ([], [], [], [])
     for sample in wds.DataPipeline(wds.SimpleShardList(task.url), wds.tarfile_to_samples()):
         meta = json.loads(sample[META_EXT])
-        wave, rate = decode_audio(sample[AUDIO_EXT])
+        wave, rate = decode_audio(sample[member_ext(task.codec)], task.codec, task.sample_rate)
         for column, value in zip(out, (extract(wave, rate), int(meta["label_id"]), meta["key"], meta["corpus"])):
             column.append(value)
     return out
@@ -116,7 +121,7 @@ def split_features(data_root: str, split: str, feature_set: str, cache: Path, wo
     if path.is_file():
         return load_features(path)
     columns: tuple[list, list, list, list] = ([], [], [], [])
-    tasks = [ShardTask(url, feature_set) for url in urls]
+    tasks = [ShardTask(url, feature_set, info.codec, info.sample_rate) for url in urls]
     for result in ordered_map(featurise_shard, tasks, workers, f"{split} {feature_set} features", progress):
         for column, values in zip(columns, result):
             column.extend(values)

@@ -133,3 +133,14 @@ def test_evaluate_py_and_predict_py_load_a_classical_run_like_a_checkpoint(shard
                          "--segment.length", "0.7", "--segment.hop", "0.7"]) == 0
     segments = json.loads((tmp_path / "p" / "predictions.json").read_text())["recordings"][0]["segments"]
     assert [s["top"][0]["label"] for s in segments] == ["class2", "class2"]
+
+
+@pytest.mark.parametrize("codec", ["wav", "raw"])
+def test_features_follow_the_shard_codec(shards, tmp_path, codec):
+    """Every codec holds the same int16 samples, so the features are those of the FLAC shards."""
+    other = tmp_path / codec
+    make_dataset(other, num_classes=3, per_class={"train": 10, "val": 3, "test": 4}, shards_per_split=2,
+                 seconds=(0.5, 0.8), codec=codec)
+    flac = split_features(str(shards), "test", "librosa", tmp_path / "c1", workers=1, progress=False)
+    mine = split_features(str(other), "test", "librosa", tmp_path / "c2", workers=1, progress=False)
+    assert mine.keys == flac.keys and np.allclose(mine.features, flac.features, atol=1e-5)
