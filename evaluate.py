@@ -1,7 +1,7 @@
 """Score a checkpoint or an ensemble on one split of prepared shards and write its report folder.
 
-    python evaluate.py --model runs/wavlm/best.ckpt --data_root data/prepared --split test --output_dir reports/wavlm
-    python evaluate.py --config configs/evaluate.yaml --model runs/ensemble
+    python evaluate.py --model runs/demo --data_root data/prepared/demo --split test --output_dir reports/demo
+    python evaluate.py --config configs/after_training/evaluate.yaml --model runs/ensemble
 
 The folder gets report.json (every number), classification_report.txt, confusion_counts.png,
 confusion_normalized.png, per_corpus.csv and logits.npz. Clips are cropped and padded as the
@@ -36,7 +36,7 @@ log = logging.getLogger("evaluate")
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), train.py run folder (its best checkpoint), ensemble folder or classical run folder")
     parser.add_argument("--data_root", type=str, required=True, help="prepared dataset (folder of stats.json)")
     parser.add_argument("--split", type=str, default="test")
     parser.add_argument("--output_dir", type=str, required=True)

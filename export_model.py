@@ -1,6 +1,6 @@
 """Export a trained checkpoint: a transformers model folder (speech encoders) and/or ONNX (any network).
 
-    python export_model.py --model runs/wavlm/checkpoints/best.ckpt --output_dir exported/wavlm
+    python export_model.py --model runs/wavlm-... --output_dir exported/wavlm   # a run folder: its best checkpoint
     python export_model.py --model runs/demo/checkpoints/last.ckpt --formats '[onnx]' --output_dir exported/cnn
 
 The transformers folder gets a README.md model card (labels, input contract, training data and

@@ -1,6 +1,6 @@
 """Label every segment of one or many recordings with its top emotions.
 
-    python predict.py --model best.ckpt --inputs talk.mp3 interviews/ --output_dir predictions/
+    python predict.py --model runs/demo --inputs talk.mp3 interviews/ --output_dir predictions/
     python predict.py --config configs/after_training/predict.yaml --model runs/ensemble --inputs a.wav --segment.hop 2.5
 
 --model is a checkpoint or an ensemble folder (ensemble/); short windows are padded as its input
@@ -33,7 +33,7 @@ log = logging.getLogger("predict")
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), train.py run folder (its best checkpoint), ensemble folder or classical run folder")
     parser.add_argument("--inputs", type=str, nargs="+", required=True, help="audio files and/or folders")
     parser.add_argument("--output_dir", type=str, default="predictions")
     parser.add_class_arguments(SegmentSpec, "segment")

@@ -1,7 +1,7 @@
 """The web page: upload a recording, see its waveform, hear it, and watch the emotions of each segment.
 
     python serve.py --model runs/ensemble            # then open http://127.0.0.1:8000/
-    python serve.py --config configs/serve.yaml --model best.ckpt --port 8080
+    python serve.py --config configs/after_training/serve.yaml --model runs/demo --port 8080
 
 Binds the loopback interface only. Limits (size, duration) and segmenting are options; the page
 shows the top three emotions of the current five-second segment while the audio plays, coloured
@@ -24,7 +24,7 @@ from user_errors import exit_on_user_error
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), ensemble folder or classical run folder")
+    parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), train.py run folder (its best checkpoint), ensemble folder or classical run folder")
     parser.add_argument("--host", type=str, default="127.0.0.1", help="127.0.0.1 or localhost only")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--device", type=str, default="auto")

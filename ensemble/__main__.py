@@ -1,7 +1,7 @@
 """Build a stacked ensemble of trained models (seed 000 §6.3.4) and compare it with its members.
 
-    python -m ensemble --config configs/ensemble.yaml
-    python -m ensemble --members '{"wav2vec2": "runs/w2v/best.ckpt", "wavlm": "runs/wavlm/best.ckpt"}' \
+    python -m ensemble --config configs/after_training/ensemble.yaml
+    python -m ensemble --members '{"wav2vec2": "runs/wav2vec2-...", "wavlm": "runs/wavlm-..."}' \
         --data_root data/prepared --output_dir runs/ensemble
 
 The output folder is the artefact: ``python predict.py --model runs/ensemble`` and

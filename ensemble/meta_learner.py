@@ -50,7 +50,7 @@ class FoldAverage(nn.Module):
 
 @dataclass(frozen=True)
 class MetaLearnerConfig:
-    """Hyperparameters of the meta-learner and its K-fold training (configs/ensemble.yaml)."""
+    """Hyperparameters of the meta-learner and its K-fold training (configs/after_training/ensemble.yaml)."""
 
     hidden: int = 64
     dropout: float = 0.2

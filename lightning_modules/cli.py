@@ -42,8 +42,6 @@ from training.resume import RngStateCheckpoint, find_resume_checkpoint
 from training.run_identity import RunRecord, claim_run_folder, config_fingerprint, write_record
 from user_errors import UserError
 
-LAST_CHECKPOINT = "last.ckpt"
-
 
 @dataclass
 class RunSettings:

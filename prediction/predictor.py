@@ -16,10 +16,13 @@ from torch import nn
 from classical.run_files import MODEL_FILE, is_classical_run
 from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import SAMPLE_RATE
+from training.last_checkpoint import LAST_NAME
+from training.resume import best_checkpoint
 
 log = logging.getLogger(__name__)
 ENSEMBLE_MANIFEST = "ensemble.json"
 CHECKPOINT_SUFFIXES = (".ckpt",)
+RUN_CHECKPOINTS = "checkpoints"  # train.py's checkpoint folder inside a run folder
 
 
 @runtime_checkable
@@ -102,7 +105,8 @@ def is_ensemble(path: str | Path) -> bool:
 
 
 def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
-    """A checkpoint (``*.ckpt``), an ensemble folder (``ensemble.json``) or a classical run folder
+    """A checkpoint (``*.ckpt``), a train.py run folder (or its ``checkpoints/``: the best checkpoint
+    its ModelCheckpoint recorded), an ensemble folder (``ensemble.json``) or a classical run folder
     (``model.skops``, classical/) as a Predictor."""
     path = Path(path)
     if not path.exists():
@@ -111,6 +115,9 @@ def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Pred
         from ensemble.artefact import load_ensemble
 
         return load_ensemble(path.parent if path.is_file() else path, device=device)
+    if path.is_dir() and ((path / RUN_CHECKPOINTS / LAST_NAME).is_file() or (path / LAST_NAME).is_file()):
+        path = best_checkpoint(path / RUN_CHECKPOINTS if (path / RUN_CHECKPOINTS).is_dir() else path)
+        log.info("run folder: its best checkpoint is %s", path)
     if is_classical_run(path):
         from classical.predictor import ClassicalPredictor  # scikit-learn and openSMILE only when needed
 

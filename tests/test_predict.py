@@ -160,3 +160,12 @@ def test_predict_cli_on_checkpoint_and_ensemble(cnn_checkpoint, tmp_path):
     again = json.loads((out2 / "predictions.json").read_text())["recordings"][0]["segments"]
     for mine, theirs in zip(again, document["recordings"][0]["segments"]):
         assert mine["probabilities"] == pytest.approx(theirs["probabilities"], abs=1e-5)
+
+
+@pytest.mark.slow  # trains tiny checkpoints through train.py (memoised per session)
+def test_a_run_folder_stands_for_its_best_checkpoint(cnn_checkpoint):
+    from prediction.predictor import load_predictor
+
+    run_dir = cnn_checkpoint.parent.parent  # runs/<name>/checkpoints/<best>.ckpt
+    for path in (run_dir, run_dir / "checkpoints"):
+        assert load_predictor(path).name == cnn_checkpoint.name

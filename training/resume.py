@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback
 
+from training.last_checkpoint import LAST_NAME
 from training.safe_load import load_checkpoint_file
 
 HPC_PATTERN = re.compile(r"^hpc_ckpt_(\d+)\.ckpt$")
@@ -63,7 +64,7 @@ def best_checkpoint(folder: str | os.PathLike) -> Path:
     Read from the callback state rather than parsed from file names, which the checkpoint config may change.
     """
     folder = Path(folder)
-    state = load_checkpoint_file(folder / "last.ckpt")
+    state = load_checkpoint_file(folder / LAST_NAME)
     for key, value in state.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and isinstance(value, dict) and value.get("best_model_path"):
             best = folder / Path(value["best_model_path"]).name
