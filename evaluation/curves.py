@@ -7,6 +7,7 @@ redrawn for any finished run: ``python -m evaluation.curves runs/demo`` writes
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import sys
 from collections import defaultdict
@@ -29,22 +30,37 @@ PANELS: dict[str, tuple[str, ...]] = {
 def epoch_curves(metrics_csv: Path) -> Curves:
     """Per metric, the last value logged in each epoch (step-level rows of an epoch collapse to one).
 
+    Rows that carry a step but no epoch (LearningRateMonitor logs to the loggers directly, without
+    Lightning's epoch column) belong to the epoch of the last row with an epoch at or before that step.
+
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "metrics.csv"
-    >>> _ = path.write_text("epoch,step,lr-AdamW,val/loss\\n0,1,0.1,\\n0,2,0.2,\\n0,2,,1.5\\n1,4,0.3,1.2\\n")
+    >>> _ = path.write_text("epoch,step,lr-AdamW,val/loss\\n,1,0.1,\\n0,1,,\\n,2,0.2,\\n0,2,,1.5\\n,4,0.3,\\n1,4,,1.2\\n")
     >>> epoch_curves(path)
     {'lr-AdamW': {0: 0.2, 1: 0.3}, 'val/loss': {0: 1.5, 1: 1.2}}
     """
-    curves: Curves = defaultdict(dict)
     with metrics_csv.open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            epoch = row.get("epoch")
-            if not epoch:
-                continue
-            for name, value in row.items():
-                if name not in ("epoch", "step") and value not in ("", None):
-                    curves[name][int(float(epoch))] = float(value)
+        rows = list(csv.DictReader(stream))
+    epoch_at = sorted({(int(float(r["step"])), int(float(r["epoch"]))) for r in rows if r.get("epoch") and r.get("step")})
+    steps = [step for step, _ in epoch_at]
+    curves: Curves = defaultdict(dict)
+    for row in rows:
+        epoch = _epoch_of(row, steps, epoch_at)
+        if epoch is None:
+            continue
+        for name, value in row.items():
+            if name not in ("epoch", "step") and value not in ("", None):
+                curves[name][epoch] = float(value)
     return dict(curves)
+
+
+def _epoch_of(row: dict[str, str], steps: list[int], epoch_at: list[tuple[int, int]]) -> int | None:
+    if row.get("epoch"):
+        return int(float(row["epoch"]))
+    if not row.get("step") or not steps:
+        return None
+    position = bisect.bisect_right(steps, int(float(row["step"]))) - 1
+    return epoch_at[max(position, 0)][1]
 
 
 def _columns(curves: Curves, patterns: Sequence[str]) -> list[str]:

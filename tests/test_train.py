@@ -132,6 +132,7 @@ def test_small_cnn_learns_and_wandb_offline_run_holds_metrics_plots_config(tmp_p
     assert report["num_samples"] == 40  # every test sample exactly once
     curves = epoch_curves(tmp_path / "runs" / "demo" / "csv" / "metrics.csv")
     assert len(curves["val/macro_f1"]) == 4 and len(curves["train/loss_epoch"]) == 4
+    assert curves["lr-AdamW/head"] and set(curves["lr-AdamW/head"]) <= set(curves["val/macro_f1"])  # rows without epoch
     assert (tmp_path / "runs" / "demo" / "reports" / "curves.png").stat().st_size > 10_000
     assert list((folder / "files" / "media" / "images" / "train").glob("curves*.png"))
 
