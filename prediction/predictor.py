@@ -16,8 +16,6 @@ from torch import nn
 from classical.run_files import MODEL_FILE, is_classical_run
 from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import SAMPLE_RATE
-from training.last_checkpoint import LAST_NAME
-from training.resume import best_checkpoint
 
 log = logging.getLogger(__name__)
 ENSEMBLE_MANIFEST = "ensemble.json"
@@ -104,6 +102,22 @@ def is_ensemble(path: str | Path) -> bool:
     return (path.is_dir() and (path / ENSEMBLE_MANIFEST).is_file()) or path.name == ENSEMBLE_MANIFEST
 
 
+def _best_checkpoint_of_run(folder: Path) -> Path | None:
+    """The best checkpoint recorded in a train.py run folder (or its checkpoints/); None for other folders.
+
+    training/ (and so Lightning) is imported only here: ensembles and classical runs do not need it.
+    """
+    from training.last_checkpoint import LAST_NAME
+    from training.resume import best_checkpoint
+
+    for checkpoints in (folder / RUN_CHECKPOINTS, folder):
+        if (checkpoints / LAST_NAME).is_file():
+            best = best_checkpoint(checkpoints)
+            log.info("run folder: its best checkpoint is %s", best)
+            return best
+    return None
+
+
 def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Predictor:
     """A checkpoint (``*.ckpt``), a train.py run folder (or its ``checkpoints/``: the best checkpoint
     its ModelCheckpoint recorded), an ensemble folder (``ensemble.json``) or a classical run folder
@@ -115,9 +129,8 @@ def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Pred
         from ensemble.artefact import load_ensemble
 
         return load_ensemble(path.parent if path.is_file() else path, device=device)
-    if path.is_dir() and ((path / RUN_CHECKPOINTS / LAST_NAME).is_file() or (path / LAST_NAME).is_file()):
-        path = best_checkpoint(path / RUN_CHECKPOINTS if (path / RUN_CHECKPOINTS).is_dir() else path)
-        log.info("run folder: its best checkpoint is %s", path)
+    if path.is_dir():
+        path = _best_checkpoint_of_run(path) or path
     if is_classical_run(path):
         from classical.predictor import ClassicalPredictor  # scikit-learn and openSMILE only when needed
 
