@@ -41,7 +41,7 @@ class ConciseHelpFormatter(DefaultHelpFormatter):
         return super()._format_action(action)
 
     def add_text(self, text: str | None) -> None:
-        """Lightning's class docstrings head its brief sections; keep only their first line."""
+        """Section descriptions are class docstrings (Lightning's run to paragraphs): keep their first line."""
         super().add_text(text.split("\n", 1)[0] if text and "\n" in text else text)
 
 
