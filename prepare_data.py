@@ -1,4 +1,4 @@
-"""Prepare corpora into WebDataset shards: ``python prepare_data.py --config configs/data/demo.yaml``.
+"""Prepare corpora into WebDataset shards: ``python prepare_data.py --config configs/prepare/demo.yaml``.
 
 Dotted overrides follow the config, e.g. ``--split.mode stratified --workers 4``. User errors
 (bad config, unknown labels, missing folders) end with exit status 2 and a readable message.

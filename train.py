@@ -1,13 +1,13 @@
 """Train, then test the best checkpoint: ``python train.py --config configs/wavlm.yaml [--key=value ...]``.
 
-Composition only; the command line, run folders and loggers live in lightning_modules/cli.py.
+Composition only; the command line, run folders and loggers live in training/cli.py.
 On the command line a user error (a bad value, a missing dataset, a run folder made for another
 config) ends with one line on stderr and exit status 2; ``SER_DEBUG=1`` shows the traceback
 instead (user_errors.py). Called from Python, :func:`main` raises the error itself.
 """
 from __future__ import annotations
 
-from lightning_modules.cli import SERLightningCLI, fit_and_test
+from training.cli import SERLightningCLI, fit_and_test
 from user_errors import exit_on_user_error
 
 # Besides UserError: the project's constructors, datamodule and schedules reject a bad value with a

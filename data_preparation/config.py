@@ -1,6 +1,6 @@
 """Typed configuration of the preparation command, parsed by jsonargparse.
 
-``python prepare_data.py --config configs/data/demo.yaml --split.mode stratified``: YAML plus
+``python prepare_data.py --config configs/prepare/demo.yaml --split.mode stratified``: YAML plus
 dotted overrides; unknown keys and wrong types fail naming the key, required keys (corpora,
 output) fail when missing. Cross-field rules are checked in ``validate``.
 """
@@ -125,7 +125,7 @@ class LogmelSpec:
 
 @dataclass
 class PrepareConfig:
-    """Everything one preparation run needs; see configs/data/*.yaml."""
+    """Everything one preparation run needs; see configs/prepare/*.yaml."""
 
     corpora: list[CorpusSpec]
     output: str

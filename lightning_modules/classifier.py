@@ -29,7 +29,7 @@ from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
-from training.faults import guard_loss
+from lightning_modules.nonfinite_loss import guard_loss
 
 Batch = dict[str, Any]
 STAGES = ("train", "val", "test")

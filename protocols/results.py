@@ -70,7 +70,7 @@ def log_wandb_summary(folder: Path, name: str, project: str, summary: dict[str, 
     """
     import wandb
 
-    from lightning_modules.loggers import has_wandb_key
+    from training.loggers import has_wandb_key
     from training.run_identity import safe_wandb_id
 
     run = wandb.init(project=project, group=name, name=f"{name}-summary", id=safe_wandb_id(f"{name}-summary"),

@@ -19,7 +19,7 @@ if [ ! -f "$corpus/metadata.csv" ]; then
 fi
 # --overwrite true prepares again every time (byte-identical shards when nothing changed, so
 # the finished run below is resumed, not retrained) and picks up any change to the config or corpus.
-"$python" prepare_data.py --config configs/data/demo.yaml --overwrite true
+"$python" prepare_data.py --config configs/prepare/demo.yaml --overwrite true
 echo
 echo "Samples per split and class (read back from the shards and checked against the manifest):"
 "$python" -m data_preparation.verify "$prepared"

@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from callbacks.report import ReportCallback
-from lightning_modules.cli import resolve_ckpt_path
-from lightning_modules.loggers import WandbSettings, build_loggers, has_wandb_key
+from training.cli import resolve_ckpt_path
+from training.loggers import WandbSettings, build_loggers, has_wandb_key
 
 NAMES = ["anger", "happy", "sad"]
 

@@ -114,7 +114,7 @@ def write_protocol(root: Path, name: str) -> Path:
         demo_corpus.generate(corpus, speakers=4, clips_per_class=2, progress=False)
     (root / "tiny.yaml").write_text(yaml.safe_dump(TINY_TRAIN))
     protocol = {
-        "name": name, "data": str(REPO / "configs/data/demo.yaml"), "train": str(root / "tiny.yaml"),
+        "name": name, "data": str(REPO / "configs/prepare/demo.yaml"), "train": str(root / "tiny.yaml"),
         "data_overrides": {"corpora": [{"name": "csv", "root": str(corpus), "options": {"name": "demo"}}],
                            "output": str(root / "prepared"), "shard_max_samples": 4, "workers": 1,
                            "split": {"mode": "folds", "folds": {"by": "speaker", "k": 2, "val_fraction": 0.5}}},

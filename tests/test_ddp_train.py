@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_modules.cli import SERLightningCLI
+from training.cli import SERLightningCLI
 from tests.tiny_train_config import make_tiny_run
 
 pytestmark = pytest.mark.slow

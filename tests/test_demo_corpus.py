@@ -91,7 +91,7 @@ def test_learnable_on_unseen_speakers_but_not_trivially(tmp_path: Path) -> None:
 def test_demo_config_prepares_the_demo_corpus_end_to_end(tmp_path: Path) -> None:
     corpus, out = tmp_path / "demo_corpus", tmp_path / "prepared"
     demo_corpus.generate(corpus, workers=2, progress=False)
-    config = yaml.safe_load((REPO / "configs/data/demo.yaml").read_text())
+    config = yaml.safe_load((REPO / "configs/prepare/demo.yaml").read_text())
     config["corpora"][0]["root"], config["output"], config["progress"] = str(corpus), str(out), False
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
     info = prepare(parse_config(["--config", str(tmp_path / "demo.yaml")]))

@@ -23,7 +23,7 @@ def test_demo_run_beats_chance_on_held_out_speakers(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     corpus = tmp_path / "demo_corpus"
     demo_corpus.generate(corpus, progress=False)
-    config = parse_config(["--config", "configs/data/demo.yaml", "--output", str(tmp_path / "prepared")])
+    config = parse_config(["--config", "configs/prepare/demo.yaml", "--output", str(tmp_path / "prepared")])
     config = dataclasses.replace(config, corpora=[dataclasses.replace(config.corpora[0], root=str(corpus))])
     info = prepare(config)
     assert set(info.splits["test"].per_class) == set(info.classes)  # every class among the held-out speakers

@@ -169,7 +169,7 @@ def test_a_skipped_nonfinite_step_stays_out_of_the_logged_training_loss(tmp_path
     """The guard runs before logging: the epoch mean of train/loss stays finite, the skip is counted."""
     from lightning.pytorch import Trainer
 
-    from training.faults import NonFiniteLossGuard
+    from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 
     module = build_module(scheduler="constant")
     module.criterion = NaNOnCall(module.criterion, call=2)

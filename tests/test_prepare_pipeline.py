@@ -214,7 +214,7 @@ def test_unknown_labels_stop_the_command_with_a_readable_message(tmp_path: Path)
 def test_mixed_fixture_tree_end_to_end(tmp_path: Path) -> None:
     roots = write_mixed_fixture(tmp_path / "mixed")
     out = tmp_path / "out"
-    text = (REPO / "configs/data/mixed_fixture.yaml").read_text().replace("data/fixtures/mixed", str(tmp_path / "mixed"))
+    text = (REPO / "configs/prepare/mixed_fixture.yaml").read_text().replace("data/fixtures/mixed", str(tmp_path / "mixed"))
     (tmp_path / "mixed.yaml").write_text(text)
     config = parse_config(["--config", str(tmp_path / "mixed.yaml"), "--output", str(out), "--progress", "false"])
     assert {c.name: Path(c.root) for c in config.corpora} == roots

@@ -121,7 +121,7 @@ def test_config_rejects_unknown_keys_naming_them(tmp_path: Path, capsys) -> None
         parse_config(["--config", str(_write_config(tmp_path, base)), "--filter.min_duration", "5"])
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs/data").glob("*.yaml")),
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs/prepare").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_every_data_config_parses_and_names_known_parts(path: Path) -> None:
     parsed = parse_config(["--config", str(path)])

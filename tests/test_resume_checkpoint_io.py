@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_modules.cli import resolve_ckpt_path
+from training.cli import resolve_ckpt_path
 from training.atomic import TEMP_PREFIX, atomic_torch_save, remove_stale_temps
 from training.checkpoint_io import AtomicCheckpointIO
 from training.resume import find_resume_checkpoint, is_complete_checkpoint

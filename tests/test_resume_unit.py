@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from training.checkpoint_io import AtomicCheckpointIO
-from training.faults import METRIC, NonFiniteLoss, NonFiniteLossGuard, guard_loss
+from lightning_modules.nonfinite_loss import METRIC, NonFiniteLoss, NonFiniteLossGuard, guard_loss
 from training.csv_log import ResumableCSVLogger
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import Requeued, RequeueOnSignal

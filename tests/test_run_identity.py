@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import lightning_modules.cli
+import training.cli
 import train
 import training.run_identity
-from lightning_modules.cli import SERLightningCLI
+from training.cli import SERLightningCLI
 from training.run_identity import RECORD_FILE, claim_run_folder, read_record, write_record
 from tests.tiny_train_config import make_tiny_run
 
@@ -28,7 +28,7 @@ class ParseOnly(SERLightningCLI):
         self.check_run()
 
 
-@pytest.mark.parametrize("module", [training.run_identity, lightning_modules.cli], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [training.run_identity, training.cli], ids=lambda m: m.__name__)
 def test_doctests(module) -> None:
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import timm
 
-from lightning_modules.cli import SERLightningCLI
+from training.cli import SERLightningCLI
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
 

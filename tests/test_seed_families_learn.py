@@ -1,6 +1,6 @@
 """Each seed network family learns emotions of speakers it never heard (the embedded demo corpus).
 
-A small demo corpus (10 synthetic speakers, 4 classes) is prepared with configs/data/demo.yaml's
+A small demo corpus (10 synthetic speakers, 4 classes) is prepared with configs/prepare/demo.yaml's
 speaker-independent split; every family is trained by train.py on it with configs/demo.yaml's
 settings and a narrow version of its network, next to the existing small CNN as the reference.
 Each must beat chance (0.25 macro F1) by a clear margin on the held-out speakers.
@@ -59,7 +59,7 @@ FAMILIES = {
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     corpus = demo_corpus.generate(root / "corpus", speakers=10, clips_per_class=6, progress=False).parent
-    config = parse_config(["--config", "configs/data/demo.yaml", "--output", str(root / "prepared"),
+    config = parse_config(["--config", "configs/prepare/demo.yaml", "--output", str(root / "prepared"),
                            "--shard_max_samples", "16"])
     config = dataclasses.replace(config, corpora=[dataclasses.replace(config.corpora[0], root=str(corpus))])
     info = prepare(config)

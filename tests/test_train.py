@@ -15,7 +15,7 @@ import torch
 
 from evaluation.curves import epoch_curves
 from lightning_modules import EmotionClassifier
-from lightning_modules.cli import SERLightningCLI, fit_and_test
+from training.cli import SERLightningCLI, fit_and_test
 from tests.shard_factory import make_dataset
 from tests.tiny_models import FAMILIES, save_tiny_encoder
 from tests.wandb_records import read_wandb_records

@@ -1,1 +1,2 @@
-"""Surviving long runs: atomic checkpoints, SLURM preemption and requeue, resume, non-finite losses."""
+"""Run assembly and surviving long runs: the train.py command line, loggers, run folders, atomic
+checkpoints, SLURM preemption and requeue, resume."""

@@ -31,11 +31,11 @@ from callbacks.report import ReportCallback
 from callbacks.wandb_summary import WandbSummary
 from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
-from lightning_modules.loggers import WandbSettings, build_loggers
+from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
 from training.config_files import resolve_config_args
 from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
-from training.faults import NonFiniteLossGuard
+from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
 from training.resume import RngStateCheckpoint, find_resume_checkpoint

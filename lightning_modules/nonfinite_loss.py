@@ -8,9 +8,9 @@ step (a rank that skips its backward would leave the others waiting in all-reduc
 decision is reduced over ranks. Skipped steps are counted, logged as ``train/nonfinite_losses``
 and kept in the checkpoint, so a resumed run keeps its count.
 
-Configure as a callback (``configs/callbacks``)::
+Configure as a callback (``trainer.callbacks`` in a config)::
 
-    - class_path: training.faults.NonFiniteLossGuard
+    - class_path: lightning_modules.nonfinite_loss.NonFiniteLossGuard
       init_args: {policy: skip, max_consecutive: 20}   # or policy: stop
 """
 from __future__ import annotations
