@@ -27,6 +27,7 @@ from data_preparation.shard_format import SAMPLE_RATE
 from lightning_modules.components.base import BatchAugmentation, EmotionNetwork
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
+from lightning_modules.encoder_weights import load_encoder_weights
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
@@ -53,6 +54,10 @@ class EmotionClassifier(LightningModule):
         warmup: warm-up length, a fraction of all steps (< 1) or a step count.
         monitor: the metric the plateau schedule follows (the checkpoint callback has its own).
         augment: on-device waveform augmentation, applied to training batches only.
+        init_from: a pretrained-encoder file (``python pretrain.py``: lightning_modules/encoder_weights.py)
+            copied into the network when fitting starts; refused, naming the file and keys, when its
+            tensors or its input contract do not fit. A resumed fit then restores its checkpoint over it;
+            loading a checkpoint for evaluation never reads it.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class EmotionClassifier(LightningModule):
         monitor: str = "val/weighted_f1",
         augment: BatchAugmentation | None = None,
         input_contract: dict[str, Any] | None = None,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if not class_names:
@@ -114,6 +120,12 @@ class EmotionClassifier(LightningModule):
         if "features" in batch:
             return self.net.forward_features(batch["features"], batch["lengths"])
         return self(batch["audio"], batch["lengths"])
+
+    def setup(self, stage: str) -> None:
+        """Fitting starts from ``init_from``'s pretrained encoder (before any checkpoint is restored)."""
+        if stage == "fit" and self.hparams.get("init_from"):
+            loaded = load_encoder_weights(self.net, self.hparams.init_from, self.hparams.get(HPARAM_KEY))
+            log.info("model.init_from: %d pretrained tensors loaded from %s", len(loaded), self.hparams.init_from)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         """Augment on the device, in training only, so loader workers stay cheap."""

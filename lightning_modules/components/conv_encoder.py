@@ -172,14 +172,21 @@ class ConvEncoder(nn.Module):
             return features, valid_frames(lengths, audio.shape[-1], features.shape[-1])
         return valid_features(self.frontend, audio, lengths)
 
+    def body_input(self, features: Tensor, frame_lengths: Tensor) -> Tensor:
+        """features -> the first block's input [B, C, (F,) frames]: normalised, zero past the valid frames.
+
+        Also the target greedy autoencoder pretraining reconstructs with the first block
+        (lightning_modules/autoencoder_pretraining.py).
+        """
+        x = self.input_norm(self._shape(features).float())
+        keep = frame_mask(frame_lengths, x.shape[-1]).to(x.dtype)
+        return x * (keep[:, None, None, :] if self.dims == 2 else keep[:, None, :])
+
     def feature_map(self, features: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """features -> conv map [B, C, (F',) T'] and its valid columns [B]."""
         if self.spec_augment is not None and self.training:
             features = self.spec_augment(features, frame_lengths)
-        x = self.input_norm(self._shape(features).float())
-        keep = frame_mask(frame_lengths, x.shape[-1]).to(x.dtype)
-        x = x * (keep[:, None, None, :] if self.dims == 2 else keep[:, None, :])
-        return self.run_body(x, frame_lengths)
+        return self.run_body(self.body_input(features, frame_lengths), frame_lengths)
 
     def run_body(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
         """The conv blocks in turn, tracking each clip's valid columns: (map [B, C, (F',) T'], valid [B])."""

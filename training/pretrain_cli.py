@@ -1,0 +1,80 @@
+"""The pretraining command line: LightningCLI over GreedyAutoencoderPretraining and ShardDataModule.
+
+``python pretrain.py --config configs/seeds/001/pretrain/cnn3_autoencoder.yaml`` trains the conv
+blocks of the config's ``model.net`` greedily as autoencoders on the training split
+(lightning_modules/autoencoder_pretraining.py) and writes the encoder weights to ``--output`` (a
+safetensors file with the input contract in its metadata). A fine-tuning row names that file as
+``model.init_from``; train.py then checks the file against its own network and input contract.
+
+Its own small CLI rather than a mode of train.py: train.py's run is a classifier's (class names and
+weights linked in, F1 checkpointing, early stopping, test reports), none of which an unsupervised
+stage has. The data section and the network config are the fine-tuning row's own files.
+CSV logs and Lightning's checkpoints go beside the output file; ``--ckpt_path`` resumes from one.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
+
+from datamodules import ShardDataModule
+from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining
+from training.checkpoint_io import AtomicCheckpointIO
+from training.cli import check_data_root
+from training.config_files import resolve_config_args
+
+
+class PretrainCLI(LightningCLI):
+    """LightningCLI for the pretraining stage: ``--output`` names the weights file to write."""
+
+    def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(GreedyAutoencoderPretraining, ShardDataModule, run=False, args=args,
+                         save_config_callback=None, seed_everything_default=0, auto_configure_optimizers=False,
+                         **kwargs)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Bare config names resolve against configs/ as for train.py (training/config_files.py)."""
+        if args is None:  # the command line itself, parsed as LightningCLI would (as training/cli.py does)
+            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))
+            return
+        super().parse_arguments(parser, resolve_config_args(list(args)))
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--output", type=str, required=True,
+                            help="the encoder weights file to write (.safetensors); fine-tuning reads it as model.init_from")
+        parser.add_argument("--ckpt_path", type=str | None, default=None, help="a pretraining checkpoint to resume")
+        parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
+        parser.link_arguments("data.input_contract", "model.input_contract", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        check_data_root(self.config.data.data_root)
+        if not str(self.config.output).endswith(".safetensors"):
+            raise ValueError(f"--output={self.config.output!r}: expected a .safetensors file name")
+        if self.config.trainer.default_root_dir is None:
+            self.config.trainer.default_root_dir = str(Path(self.config.output).parent)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """CSV logs beside the output file unless the config sets ``trainer.logger``; atomic checkpoints."""
+        if self.config.trainer.get("logger") is None and "logger" not in kwargs:
+            kwargs["logger"] = CSVLogger(save_dir=self.config.trainer.default_root_dir, name="", version="csv")
+        if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
+            kwargs["plugins"] = [AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
+
+
+def pretrain(cli: PretrainCLI) -> dict[str, Any]:
+    """Fit the greedy stages, write the encoder file (rank zero), print each stage's first and last loss."""
+    trainer, model = cli.trainer, cli.model
+    trainer.fit(model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path, weights_only=True)
+    output = Path(cli.config.output)
+    if trainer.is_global_zero:
+        model.export_encoder(output)
+        lines = [f"encoder weights: {output}"]
+        lines += [f"  block {k}: train reconstruction MSE {h[0]:.4f} -> {h[-1]:.4f} over {len(h)} epochs"
+                  for k, h in enumerate(model.stage_history) if h]
+        print("\n".join(lines), flush=True)
+    return {"output": str(output), "stage_history": model.stage_history}
