@@ -5,6 +5,10 @@ each row the way timm's tests shrink their registry: conv widths capped at 8, ti
 for ``test_efficientnet`` unpretrained at 32 px (the row's own timm name is checked to exist), speech
 encoders pointed at a tiny local model; everything else (front-ends, heads, optimiser, schedule,
 padding, splits) is the row's own. No weights are downloaded.
+
+A row that fine-tunes a pretrained encoder (``model.init_from``) gets a real file: the pretraining
+config under ``pretrain/`` that writes that path is run first (shrunk the same way, fast_dev_run,
+into tmp_path), and the row loads what it wrote.
 """
 from __future__ import annotations
 
@@ -15,11 +19,13 @@ import pytest
 import timm
 
 from training.cli import SERLightningCLI
+from training.pretrain_cli import PretrainCLI, pretrain
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
 
-ROWS = sorted(p for p in Path("configs/seeds").rglob("*.yaml")
-              if not p.name.startswith("_") and p.parent.name != "classical")  # classical rows: test_classical.py
+ROWS = sorted(p for p in Path("configs/seeds").rglob("*.yaml")  # classical rows: test_classical.py
+              if not p.name.startswith("_") and p.parent.name not in ("classical", "pretrain"))
+PRETRAIN = sorted(Path("configs/seeds").rglob("pretrain/*.yaml"))  # pretrain.py configs, run for the rows that load them
 IDS = [f"{p.parent.name}/{p.stem}" for p in ROWS]
 MAX_WIDTH = 8
 SMALL = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true",
@@ -48,29 +54,53 @@ def shrink_encoder(spec: Any) -> None:
         args["channels"] = [min(int(c), MAX_WIDTH) for c in args["channels"]]
 
 
+def shrink_network(net: Any, tiny_encoder: str) -> None:
+    """The row's network made tiny in place (see the module docstring)."""
+    args, path = _init_args(net), _class_path(net)
+    if path.endswith("TimmImageClassifier"):
+        args["model_name"], args["pretrained"], args["image_size"], args["trainable_blocks"] = (
+            "test_efficientnet", False, 32, None)
+    elif path.endswith("SpeechEncoderClassifier"):
+        args["model_name"] = tiny_encoder
+        if args.get("trainable_layers"):
+            args["trainable_layers"] = 1
+    for key in ("encoder",):
+        if args.get(key) is not None:
+            shrink_encoder(args[key])
+    for branch in args.get("branches") or []:
+        shrink_encoder(branch)
+    if "lstm_hidden" in args:
+        args["lstm_hidden"], args["attention_dim"] = MAX_WIDTH, MAX_WIDTH
+
+
 class TinyRowCLI(SERLightningCLI):
-    """The row's config, shrunk before anything is built (see the module docstring)."""
+    """The row's config, shrunk before anything is built."""
 
     tiny_encoder: str = ""
 
     def before_instantiate_classes(self) -> None:
         super().before_instantiate_classes()
-        net = self.config.model.net
-        args, path = _init_args(net), _class_path(net)
-        if path.endswith("TimmImageClassifier"):
-            args["model_name"], args["pretrained"], args["image_size"], args["trainable_blocks"] = (
-                "test_efficientnet", False, 32, None)
-        elif path.endswith("SpeechEncoderClassifier"):
-            args["model_name"] = self.tiny_encoder
-            if args.get("trainable_layers"):
-                args["trainable_layers"] = 1
-        for key in ("encoder",):
-            if args.get(key) is not None:
-                shrink_encoder(args[key])
-        for branch in args.get("branches") or []:
-            shrink_encoder(branch)
-        if "lstm_hidden" in args:
-            args["lstm_hidden"], args["attention_dim"] = MAX_WIDTH, MAX_WIDTH
+        shrink_network(self.config.model.net, self.tiny_encoder)
+
+
+class TinyPretrainCLI(PretrainCLI):
+    """A pretraining config, its network shrunk as the rows' are (so the file fits the shrunk row)."""
+
+    def before_instantiate_classes(self) -> None:
+        super().before_instantiate_classes()
+        shrink_network(self.config.model.net, "")
+
+
+class ParseOnlyPretrain(PretrainCLI):
+    def instantiate_classes(self) -> None:
+        """Parsing and validation only."""
+
+
+def pretrain_config_writing(path: str) -> Path:
+    """The pretrain/ config whose ``output`` is ``path`` (a row's ``model.init_from``)."""
+    writers = {ParseOnlyPretrain(args=["--config", str(p)]).config.output: p for p in PRETRAIN}
+    assert path in writers, f"model.init_from={path!r}: no config under pretrain/ writes it ({sorted(writers)})"
+    return writers[path]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
@@ -84,6 +114,8 @@ def test_every_seed_row_parses_and_names_its_figure(row: Path) -> None:
     if _class_path(net).endswith("TimmImageClassifier"):
         assert timm.is_model(_init_args(net)["model_name"]), _init_args(net)["model_name"]
     assert config.checkpoint.monitor == config.early_stopping.monitor
+    if config.model.init_from:
+        pretrain_config_writing(config.model.init_from)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +136,20 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_every_seed_row_runs_fast_dev_run(row: Path, shards: str, tiny_encoder: str, tmp_path: Path) -> None:
     TinyRowCLI.tiny_encoder = tiny_encoder
     args = ["--config", str(row), *SMALL, f"--data.data_root={shards}", f"--run.root={tmp_path}", "--run.name=row"]
+    init_from = ParseOnly(args=["--config", str(row)]).config.model.init_from
+    if init_from:
+        args.append(f"--model.init_from={pretrained_encoder(pretrain_config_writing(init_from), shards, tmp_path)}")
     cli = TinyRowCLI(args=args)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.global_step == 1, "one optimiser step on the row's model"
     assert cli.trainer.callback_metrics["val/loss"].isfinite()
+
+
+def pretrained_encoder(config: Path, shards: str, tmp_path: Path) -> str:
+    """Run a pretraining config shrunk and with the rows' small settings; the encoder file it wrote."""
+    small = [a for a in SMALL if not a.startswith(("--wandb.", "--report."))]
+    output = tmp_path / "pretrained" / "encoder.safetensors"
+    cli = TinyPretrainCLI(args=["--config", str(config), *small, f"--data.data_root={shards}", f"--output={output}"])
+    pretrain(cli)
+    assert cli.trainer.global_step == 1, "one pretraining step"
+    return str(output)

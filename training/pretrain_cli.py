@@ -51,11 +51,14 @@ class PretrainCLI(LightningCLI):
         parser.link_arguments("data.input_contract", "model.input_contract", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        check_data_root(self.config.data.data_root)
         if not str(self.config.output).endswith(".safetensors"):
             raise ValueError(f"--output={self.config.output!r}: expected a .safetensors file name")
         if self.config.trainer.default_root_dir is None:
             self.config.trainer.default_root_dir = str(Path(self.config.output).parent)
+
+    def instantiate_classes(self) -> None:
+        check_data_root(self.config.data.data_root)  # before anything is built, as train.py does
+        super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """CSV logs beside the output file unless the config sets ``trainer.logger``; atomic checkpoints."""
