@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 import pretrain
+import train
 from datamodules import ShardDataModule
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining, block_decoder, masked_mse
 from lightning_modules.classifier import EmotionClassifier
@@ -22,6 +24,7 @@ from lightning_modules.components.frontends import LogMel
 from lightning_modules.components.seed_cnns import SeedCNN
 from lightning_modules.encoder_weights import load_encoder_weights, read_encoder_weights
 from tests.shard_factory import make_dataset
+from tests.test_seed_families_learn import CHANCE, LOGMEL, MARGIN, prepared  # noqa: F401  (prepared: the demo corpus)
 
 EPOCHS = 3  # per greedy stage
 TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "logger": False, "enable_checkpointing": False,
@@ -183,3 +186,31 @@ def test_pretrain_command_writes_the_file_and_refuses_a_bad_output_in_one_line(
     tensors, metadata = read_encoder_weights(result["output"])
     assert "encoder.body.1.conv.weight" in tensors and metadata["input_contract"]["clip_seconds"] == 1.0
     assert [len(h) for h in result["stage_history"]] == [1, 1]
+
+
+# Seed 001's CNN-3 (configs/net/seeds/seed001_cnn3.yaml), narrowed for a CPU: three blocks, flattened bins.
+NARROW_CNN3 = {"class_path": "lightning_modules.components.seed_cnns.SeedCNN", "init_args": {
+    "hidden": [32], "dropout": 0.0, "encoder": {
+        "class_path": "lightning_modules.components.conv_encoder.ConvEncoder",
+        "init_args": {"frontend": LOGMEL, "channels": [8, 16, 32], "pool": 2, "pooling": "bins", "time_bins": 4}}}}
+CPU = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true",
+       "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+
+
+@pytest.mark.slow
+def test_ae_pretrained_cnn3_beats_chance_on_held_out_speakers(prepared: Path, tmp_path: Path) -> None:
+    """The two commands of table 3's pretrained rows, narrowed: pretrain.py, then train.py with init_from."""
+    net = tmp_path / "net.yaml"
+    net.write_text(yaml.safe_dump(NARROW_CNN3))
+    data = [f"--model.net={net}", f"--data.data_root={prepared}", "--data.batch_size=16", "--data.num_workers=0",
+            "--data.clip_seconds=3.0", "--data.shuffle_buffer=200", *CPU]
+    encoder = tmp_path / "encoder.safetensors"
+    stages = pretrain.main(["--config", "configs/seeds/001/pretrain/cnn3_autoencoder.yaml", *data,
+                            "--model.epochs_per_block=2", "--trainer.max_epochs=6", f"--output={encoder}"])
+    assert all(h[-1] < h[0] for h in stages["stage_history"]), stages["stage_history"]
+    scores = train.main(["--config", "configs/seeds/001/table3_cnn3_pretrained_25ep.yaml", *data,
+                         f"--model.init_from={encoder}", "--trainer.max_epochs=10", "--early_stopping.patience=10",
+                         "--wandb.mode=disabled", "--report.every_n_val_epochs=1000", f"--run.root={tmp_path}",
+                         "--run.name=finetune"])
+    print(f"AE-pretrained CNN-3: test macro F1 {scores['test/macro_f1']:.3f}, WA {scores['test/wa']:.3f}")
+    assert scores["test/macro_f1"] > CHANCE + MARGIN, scores
