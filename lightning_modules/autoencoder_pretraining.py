@@ -9,8 +9,9 @@ network's ``ConvEncoder`` together with its own transposed-conv decoder, which r
 block's input (the normalised features for block 0, block k-1's output after it). Earlier blocks
 run without gradients in eval mode, so their weights and batch-norm statistics stay as their stage
 left them; later blocks are untouched. The loss is a mean squared error over the valid columns of
-each clip only (the batch's true lengths, as every network here masks padding). Because the stage
-follows the epoch counter, resuming from a checkpoint resumes the right stage.
+each clip only (the batch's true lengths, as every network here masks padding). The encoder's
+SpecAugment, if it has one, is not applied: the seed pretrained on the plain spectrograms. Because the
+stage follows the epoch counter, resuming from a checkpoint resumes the right stage.
 
 Under DDP, each stage leaves the other blocks' parameters without gradients: run several devices
 with ``--trainer.strategy=ddp_find_unused_parameters_true``.
