@@ -94,10 +94,10 @@ def write_corpus(root: Path) -> dict[str, tuple[float, float]]:
     return layouts
 
 
-def small_config(root: Path, out: Path, trim: TrimSpec | None) -> PrepareConfig:
+def small_config(root: Path, out: Path, trim: TrimSpec | None, progress: bool = False) -> PrepareConfig:
     return validate(PrepareConfig(corpora=[CorpusSpec("csv", str(root), {"name": "small"})], output=str(out),
                                   trim=trim, split=SplitSpec(mode="stratified"), shard_max_samples=2,
-                                  workers=1, progress=False))
+                                  workers=1, progress=progress))
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +106,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tu
     return root, write_corpus(root)
 
 
-def test_trimmed_preparation_cuts_reports_and_verifies(corpus, tmp_path: Path) -> None:
+def test_trimmed_preparation_cuts_reports_and_verifies(corpus, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root, layouts = corpus
     out = tmp_path / "trimmed"
-    info = prepare(small_config(root, out, TrimSpec(top_db=20, min_duration=0.2)))
+    info = prepare(small_config(root, out, TrimSpec(top_db=20, min_duration=0.2), progress=True))
+    printed = capsys.readouterr().err
+    assert "5 of 5 written clips trimmed" in printed and '1 set aside as "trimmed too short"' in printed
     for name, (lead, tail) in layouts.items():
         decoded = sf.read(root / name)[0]
         stored = audio_of(out, name)
