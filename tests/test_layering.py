@@ -46,7 +46,7 @@ LIBRARY, ENTRY_SCRIPTS = project_units()
 
 
 def source_files() -> list[Path]:
-    files = [p for p in ROOT.glob("*.py")]
+    files = list(ROOT.glob("*.py"))
     for unit in sorted(LIBRARY):
         if (ROOT / unit).is_dir():
             files += [p for p in (ROOT / unit).rglob("*.py") if ".venv" not in p.parts]
