@@ -33,7 +33,7 @@ from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
-from training.config_files import resolve_config_args
+from training.config_files import CONFIGS_DIR, resolve_config_args
 from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
@@ -122,6 +122,35 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path
     return ckpt_path
 
 
+CALLBACK_DEFAULTS = CONFIGS_DIR / "callbacks" / "default.yaml"
+
+
+def add_user_callbacks(parser: LightningArgumentParser) -> None:
+    """The callbacks a user tunes: one key group each, their settings in configs/callbacks/*.yaml
+    (:data:`CALLBACK_DEFAULTS`, the parser's default config file, composes them)."""
+    parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+    parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+    parser.add_lightning_class_args(ReportCallback, "report")
+    parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
+    parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
+
+
+def add_fault_tolerance(parser: LightningArgumentParser) -> None:
+    """The callbacks a run cannot do without, so they are in code and not in configs/callbacks/.
+
+    Their settings stay keys, but no config can drop them: without the non-finite-loss guard one NaN
+    step poisons the weights; without the requeue handler a SLURM time limit loses the epoch and the
+    job is not resubmitted; without the RNG state a resumed run is not the run it continues; without
+    last.ckpt after every epoch (ModelCheckpoint's ``save_last`` writes it only with a top-k save in
+    Lightning 2.6) ``--ckpt_path last`` has nothing to resume. The atomic checkpoint writer is a
+    plugin, set in :meth:`SERLightningCLI.instantiate_trainer`.
+    """
+    parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
+    parser.add_lightning_class_args(RequeueOnSignal, "preemption")
+    parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
+    parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+
+
 class SERLightningCLI(LightningCLI):
     """LightningCLI with run folders, default loggers, F1 checkpointing, early stopping and reports."""
 
@@ -134,7 +163,8 @@ class SERLightningCLI(LightningCLI):
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
             seed_everything_default=0, auto_configure_optimizers=False,
-            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION}, **kwargs,
+            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION,
+                           "default_config_files": [str(CALLBACK_DEFAULTS)]}, **kwargs,
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -152,23 +182,8 @@ class SERLightningCLI(LightningCLI):
                             help="checkpoint to resume fit from; 'last' = this run's newest complete last/preemption checkpoint")
         parser.add_class_arguments(RunSettings, "run")
         parser.add_class_arguments(WandbSettings, "wandb")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.add_lightning_class_args(ReportCallback, "report")
-        parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
-        parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
-        # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
-        parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
-        parser.add_lightning_class_args(RequeueOnSignal, "preemption")
-        parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
-        # last.ckpt after every epoch; ModelCheckpoint's save_last writes it only with a top-k save (Lightning 2.6)
-        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
-        parser.set_defaults({
-            "checkpoint.monitor": "val/weighted_f1", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
-            "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint, after every epoch
-            "checkpoint.filename": "epoch{epoch:03d}-wf1{val/weighted_f1:.4f}-ua{val/ua:.4f}",
-            "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
-        })
+        add_user_callbacks(parser)
+        add_fault_tolerance(parser)
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
         parser.link_arguments("checkpoint.mode", "early_stopping.mode")
         parser.link_arguments("checkpoint.monitor", "model.monitor")  # the plateau schedule follows it too

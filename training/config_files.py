@@ -17,7 +17,8 @@ from user_errors import UserError
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Folders of configs/ that hold pieces (a trainer, a net, labels, ...), not whole run configs.
-PIECE_FOLDERS = {"after_training", "augment", "labels", "logger", "net", "prepare", "protocols", "taxonomy", "trainer"}
+PIECE_FOLDERS = {"after_training", "augment", "callbacks", "debug", "labels", "logger", "net", "prepare", "protocols",
+                 "recipes", "taxonomy", "trainer"}
 
 
 def run_configs(configs_dir: Path = CONFIGS_DIR) -> list[str]:
