@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -103,6 +104,19 @@ def check_data_root(data_root: str | None) -> None:
         raise UserError(f"data.data_root={root!r}: no such folder; {expected}")
     if not (Path(root) / "stats.json").is_file():
         raise UserError(f"data.data_root={root!r}: the folder has no stats.json; {expected}")
+
+
+def check_gpu_available(accelerator: str | None) -> None:
+    """``trainer.accelerator: gpu`` (configs/trainer/gpu.yaml) where torch sees no GPU is a one-line user
+    error before anything is built: not Lightning's traceback, and never the silent CPU run that
+    ``accelerator: auto`` made of a GPU job whose CUDA install was broken (slurm/train.sh checks too)."""
+    if str(accelerator).lower() not in ("gpu", "cuda"):
+        return
+    if torch.cuda.is_available() or (str(accelerator).lower() == "gpu" and torch.backends.mps.is_available()):
+        return
+    raise UserError(f"trainer.accelerator={accelerator!r} (configs/trainer/gpu.yaml) but torch {torch.__version__} "
+                    f"(CUDA build: {torch.version.cuda}) sees no GPU: run on a GPU node, install a CUDA build of "
+                    "torch (README, 'Install'), or train on the CPU with --trainer configs/trainer/cpu.yaml")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
@@ -207,7 +221,9 @@ class SERLightningCLI(LightningCLI):
 
     def check_run(self) -> None:
         """Before anything is built: the data root exists, and the run folder is this experiment's or new
-        (training/run_identity.py refuses one made for another config, naming the keys)."""
+        (training/run_identity.py refuses one made for another config, naming the keys), and a GPU
+        trainer config has a GPU."""
+        check_gpu_available(self.config.trainer.get("accelerator"))
         check_data_root(self.config.data.data_root)
         self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
 
