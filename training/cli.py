@@ -173,6 +173,9 @@ class SERLightningCLI(LightningCLI):
         self.run_name = "run"
         self.run_record: RunRecord | None = None
         self.resolved: dict[str, Any] = {}
+        if not CALLBACK_DEFAULTS.is_file():  # jsonargparse skips a missing default file without a word
+            raise UserError(f"{CALLBACK_DEFAULTS}: missing; train.py runs from a clone of the repository "
+                            "(or an editable install), whose configs/ holds the callback settings")
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
