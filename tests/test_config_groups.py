@@ -140,6 +140,7 @@ def test_gpu_accelerator_without_a_gpu_is_a_user_error(monkeypatch):
     check_gpu_available("gpu")
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch, Lightning and transformers
 def test_gpu_trainer_config_without_cuda_ends_with_one_line_and_status_2(tmp_path):
     """``python train.py --config wavlm.yaml`` where CUDA is hidden: ends with one line, exit 2, no run folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
