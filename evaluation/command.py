@@ -94,11 +94,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return report
 
 
-if __name__ == "__main__":
+def run(argv: list[str] | None = None) -> None:
+    """``python evaluate.py`` / ``ser-evaluate``: :func:`main`, exit 2 for a user error, 1 for an incomplete score."""
     with exit_on_user_error("evaluate.py", also=(ValueError, FileNotFoundError)):  # bad model, data, unsafe checkpoint
         try:
-            main()
+            main(argv)
         except IncompleteScoreError as error:  # the report is written; the score is not the split's
             print(f"evaluate.py: {error}", file=sys.stderr)
             sys.exit(1)
     sys.exit(0)
+
+
+if __name__ == "__main__":
+    run()

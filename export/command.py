@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return summary
 
 
+def run(argv: list[str] | None = None) -> None:
+    """``python export_model.py`` / ``ser-export``: :func:`main`, a bad model or unsafe checkpoint as one line and exit 2."""
+    with exit_on_user_error("export_model.py", also=(ValueError, FileNotFoundError)):
+        main(argv)
+
+
 if __name__ == "__main__":
-    with exit_on_user_error("export_model.py", also=(ValueError, FileNotFoundError)):  # bad model, unsafe checkpoint: one line
-        main()
+    run()

@@ -101,5 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if errors else 0
 
 
+def run(argv: list[str] | None = None) -> None:
+    """``python predict.py`` / ``ser-predict``: :func:`main`'s status as the exit status."""
+    sys.exit(main(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -54,5 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if complete or invocation.fold is not None else 1
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The command line (``ser-cross-validate``): :func:`main`'s status as the exit status."""
+    sys.exit(main(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

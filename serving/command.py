@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
         server.server_close()
 
 
+def run(argv: list[str] | None = None) -> None:
+    """``python serve.py`` / ``ser-serve``: :func:`main`, a bad model or unsafe checkpoint as one line and exit 2."""
+    with exit_on_user_error("serve.py", also=(ValueError, FileNotFoundError)):
+        main(argv)
+
+
 if __name__ == "__main__":
-    with exit_on_user_error("serve.py", also=(ValueError, FileNotFoundError)):  # bad model, unsafe checkpoint: one line
-        main()
+    run()
