@@ -25,9 +25,9 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 
 from data_preparation.input_contract import InputOverrides
 from evaluation.coverage import Coverage, IncompleteScoreError
-from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report, format_classification_report, summary_row, write_report
 from prediction.predictor import load_predictor
+from prediction.split_logits import SplitLogits, collect_logits
 from user_errors import exit_on_user_error
 
 log = logging.getLogger("evaluate")

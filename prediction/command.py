@@ -21,12 +21,12 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from corpora.audio_suffixes import AUDIO_SUFFIXES
 from prediction.output import results_document, write_csv, write_json
 from prediction.predictor import load_predictor
 from prediction.recording import RecordingError, RecordingPrediction, check_predictable, predict_file
 from prediction.segments import SegmentSpec
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff", ".aif", ".mp4", ".webm"}
 log = logging.getLogger("predict")
 
 
@@ -53,7 +53,7 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
-                raise FileNotFoundError(f"--inputs: {path} holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
+                raise FileNotFoundError(f"--inputs: {path} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
             paths += found
         elif path.is_file():
             paths.append(path)

@@ -18,7 +18,7 @@ from data_preparation import verify
 from data_preparation.pipeline import prepare
 from data_preparation.shard_format import load_dataset_info
 from datamodules import ShardDataModule
-from evaluation.logits import split_urls
+from prediction.split_logits import split_urls
 from tests.shard_factory import make_dataset
 from tests.test_prepare_fingerprint import small_corpus
 

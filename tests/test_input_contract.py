@@ -185,7 +185,7 @@ def test_front_ends_take_the_data_rate_unless_set_explicitly():
 
 
 def test_ensemble_members_must_share_their_input_contract():
-    from ensemble.artefact import EnsemblePredictor
+    from prediction.ensemble_artefact import EnsemblePredictor
     from prediction.predictor import ModelPredictor
 
     names = ["a", "b"]

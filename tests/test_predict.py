@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from prediction import command as predict
-from ensemble.artefact import save_ensemble
+from prediction.ensemble_artefact import save_ensemble
 from prediction.predictor import ModelPredictor
 from prediction.recording import RecordingError, load_recording, predict_wave
 from prediction.segments import SegmentSpec, segment_bounds
