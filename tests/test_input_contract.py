@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-import evaluate
-import train
+from evaluation import command as evaluate
+from training import command as train
 from data_preparation.input_contract import InputContract, InputOverrides, legacy_contract
 from lightning_modules import EmotionClassifier
 from tests.shard_factory import LOGMEL, make_dataset

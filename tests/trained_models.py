@@ -44,7 +44,7 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
     """A checkpoint of network ``name`` (see NETWORKS) trained by train.py; memoised per process."""
     if name in _CACHE:
         return _CACHE[name]
-    import train
+    from training import command as train
 
     data = shared_dataset(base)
     net = json.loads(json.dumps(NETWORKS[name]))
