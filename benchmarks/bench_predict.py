@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-import predict
+from prediction import command as predict
 from prediction.predictor import ModelPredictor, Predictor, load_predictor
 from prediction.recording import load_recording, predict_wave
 from prediction.segments import SegmentSpec

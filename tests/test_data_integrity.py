@@ -175,8 +175,8 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     import subprocess
     import sys
 
-    import evaluate
-    import train
+    from evaluation import command as evaluate
+    from training import command as train
     from evaluation.coverage import IncompleteScoreError
     from tests.tiny_train_config import make_tiny_run
     from tests.wandb_records import read_wandb_records
