@@ -1,28 +1,10 @@
-"""Greedy autoencoder pretraining of a conv encoder: ``python pretrain.py --config configs/seeds/001/pretrain/cnn3_autoencoder.yaml``.
+"""Greedy autoencoder pretraining (seed 001's CNN-3): ``python pretrain.py --help``; the command lives in
+training/pretrain_command.py.
 
-Writes the encoder weights file (``--output``) that a fine-tuning row loads as ``model.init_from``
-(training/pretrain_cli.py). A user error is one stderr line and exit status 2, as for train.py.
+Kept so ``python pretrain.py ...`` works from the clone; after ``pip install -e .`` the same command is
+``ser-pretrain``. Packages never import this module (an installed distribution does not ship it).
 """
-from __future__ import annotations
-
-from typing import Any
-
-from training.pretrain_cli import PretrainCLI, pretrain
-from user_errors import exit_on_user_error
-
-USER_ERRORS = (ValueError, FileNotFoundError)
-
-
-def main(args: list[str] | None = None) -> dict[str, Any]:
-    """Parse ``args`` (default: sys.argv), pretrain, write the encoder file; returns its path and the losses."""
-    return pretrain(PretrainCLI(args=args))
-
-
-def run(args: list[str] | None = None) -> None:
-    """``python pretrain.py``: :func:`main`, with a user error as one stderr line and exit status 2."""
-    with exit_on_user_error("pretrain.py", also=USER_ERRORS):
-        main(args)
-
+from training.pretrain_command import USER_ERRORS, main, run  # noqa: F401  (the command's public names, for callers of this module)
 
 if __name__ == "__main__":
     run()

@@ -24,7 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 from datamodules import ShardDataModule
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining
 from training.checkpoint_io import AtomicCheckpointIO
-from training.cli import check_data_root
+from training.cli import check_data_root, check_gpu_available
 from training.config_files import resolve_config_args
 
 
@@ -58,6 +58,7 @@ class PretrainCLI(LightningCLI):
 
     def instantiate_classes(self) -> None:
         check_data_root(self.config.data.data_root)  # before anything is built, as train.py does
+        check_gpu_available(self.config.trainer.get("accelerator"))  # configs/trainer/gpu.yaml without a GPU: one line
         super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
