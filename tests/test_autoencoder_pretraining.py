@@ -181,8 +181,7 @@ def test_pretrain_command_writes_the_file_and_refuses_a_bad_output_in_one_line(
     with pytest.raises(SystemExit) as exit_info:
         pretrain.run([*common, f"--output={tmp_path / 'encoder.pt'}"])
     assert exit_info.value.code == 2 and "--output" in capsys.readouterr().err
-    result = pretrain.main([*common, "--model.epochs_per_block=1", "--trainer.max_epochs=2",
-                            f"--output={tmp_path / 'encoder.safetensors'}"])
+    result = pretrain.main([*common, "--model.epochs_per_block=1", f"--output={tmp_path / 'encoder.safetensors'}"])
     tensors, metadata = read_encoder_weights(result["output"])
     assert "encoder.body.1.conv.weight" in tensors and metadata["input_contract"]["clip_seconds"] == 1.0
     assert [len(h) for h in result["stage_history"]] == [1, 1]
@@ -206,7 +205,7 @@ def test_ae_pretrained_cnn3_beats_chance_on_held_out_speakers(prepared: Path, tm
             "--data.clip_seconds=3.0", "--data.shuffle_buffer=200", *CPU]
     encoder = tmp_path / "encoder.safetensors"
     stages = pretrain.main(["--config", "configs/seeds/001/pretrain/cnn3_autoencoder.yaml", *data,
-                            "--model.epochs_per_block=2", "--trainer.max_epochs=6", f"--output={encoder}"])
+                            "--model.epochs_per_block=2", f"--output={encoder}"])
     assert all(h[-1] < h[0] for h in stages["stage_history"]), stages["stage_history"]
     scores = train.main(["--config", "configs/seeds/001/table3_cnn3_pretrained_25ep.yaml", *data,
                          f"--model.init_from={encoder}", "--trainer.max_epochs=10", "--early_stopping.patience=10",

@@ -146,7 +146,11 @@ def test_every_seed_row_runs_fast_dev_run(row: Path, shards: str, tiny_encoder: 
 
 def pretrained_encoder(config: Path, shards: str, tmp_path: Path) -> str:
     """Run a pretraining config shrunk and with the rows' small settings; the encoder file it wrote."""
-    small = [a for a in SMALL if not a.startswith(("--wandb.", "--report."))]
+    # configs/debug/fast.yaml's trainer and data settings (pretrain.py has no wandb/report sections)
+    small = ["--trainer.fast_dev_run=true", "--trainer.logger=false", "--trainer.callbacks=[]",
+             "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true",
+             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--data.num_workers=0",
+             *[a for a in SMALL if a.startswith("--data.")]]
     output = tmp_path / "pretrained" / "encoder.safetensors"
     cli = TinyPretrainCLI(args=["--config", str(config), *small, f"--data.data_root={shards}", f"--output={output}"])
     pretrain(cli)

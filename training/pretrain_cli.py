@@ -10,6 +10,7 @@ Its own small CLI rather than a mode of train.py: train.py's run is a classifier
 weights linked in, F1 checkpointing, early stopping, test reports), none of which an unsupervised
 stage has. The data section and the network config are the fine-tuning row's own files.
 CSV logs and Lightning's checkpoints go beside the output file; ``--ckpt_path`` resumes from one.
+``trainer.max_epochs`` is set here to ``model.epochs_per_block`` times the number of conv blocks.
 """
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ class PretrainCLI(LightningCLI):
             kwargs["logger"] = CSVLogger(save_dir=self.config.trainer.default_root_dir, name="", version="csv")
         if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
             kwargs["plugins"] = [AtomicCheckpointIO()]
+        # The run's length follows from the stages: one ``model.epochs_per_block`` per conv block.
+        kwargs["max_epochs"] = self.model.hparams.epochs_per_block * self.model.blocks
         return super().instantiate_trainer(**kwargs)
 
 
