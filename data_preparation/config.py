@@ -16,6 +16,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 
 from data_preparation.decode import AudioFilter
 from data_preparation.splits import check_fractions
+from data_preparation.trim import TrimSpec
 
 
 @dataclass
@@ -132,6 +133,7 @@ class PrepareConfig:
     taxonomy: str = "four"
     min_class_share: float = 0.0
     filter: AudioFilter = field(default_factory=AudioFilter)
+    trim: Optional[TrimSpec] = None  # cut leading/trailing silence from every kept clip (seed 000 §6.2.1); null: off
     split: SplitSpec = field(default_factory=SplitSpec)
     shard_max_samples: int = 1000
     codec: Literal["flac", "wav", "raw"] = "flac"  # shard audio: flac smallest, wav/raw int16 fastest to read
@@ -163,7 +165,7 @@ def _to_config(values: dict[str, Any]) -> PrepareConfig:
     """Rebuild the dataclass tree from plain values (as_dict flattens nested dataclasses)."""
     values = dict(values)
     values["corpora"] = [c if isinstance(c, CorpusSpec) else CorpusSpec(**c) for c in values["corpora"]]
-    nested = {"filter": AudioFilter, "split": SplitSpec, "logmel": LogmelSpec}
+    nested = {"filter": AudioFilter, "split": SplitSpec, "logmel": LogmelSpec, "trim": TrimSpec}
     for key, cls in nested.items():
         if isinstance(values.get(key), dict):
             values[key] = cls(**values[key])
@@ -192,6 +194,8 @@ def validate(config: PrepareConfig) -> PrepareConfig:
     if limits.min_contrast_db < 0 or limits.noise_flatness_db > 0:
         raise ValueError(f"filter: need min_contrast_db >= 0 and noise_flatness_db <= 0 (dB), got "
                          f"{limits.min_contrast_db}, {limits.noise_flatness_db}")
+    if config.trim is not None:
+        _validate_trim(config.trim, limits)
     check_fractions(config.split.fractions)
     _validate_split(config)
     if config.shard_max_samples < 1:
@@ -216,6 +220,16 @@ def _validate_split(config: PrepareConfig) -> None:
             raise ValueError("split.folds.by=partition needs split.folds.partition_dir")
     if split.mode == "attribute" and not split.attribute:
         raise ValueError("split.mode=attribute needs split.attribute (e.g. meld_split)")
+
+
+def _validate_trim(trim: TrimSpec, limits: AudioFilter) -> None:
+    if trim.top_db <= 0:
+        raise ValueError(f"trim.top_db must be positive (dB below the clip's loud frames), got {trim.top_db}")
+    if trim.keep_margin < 0:
+        raise ValueError(f"trim.keep_margin must be >= 0 seconds, got {trim.keep_margin}")
+    if not 0 <= trim.min_duration <= limits.max_duration:
+        raise ValueError(f"trim.min_duration must be in [0, filter.max_duration = {limits.max_duration:g}] seconds, "
+                         f"got {trim.min_duration}")
 
 
 def _validate_augmentation(spec: AugmentationSpec) -> None:
@@ -246,6 +260,8 @@ def fingerprint(config: PrepareConfig) -> str:
         values["partition_files"] = _partition_digest(Path(folds.partition_dir))  # edited fold files: a new preparation
     if values["codec"] == "flac":  # the default before codecs existed: earlier preparations keep their stamp
         values.pop("codec")
+    if values["trim"] is None:  # off, as before trimming existed: earlier preparations keep their stamp
+        values.pop("trim")
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

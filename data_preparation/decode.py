@@ -16,6 +16,7 @@ from data_preparation.audio_io import AudioHeader, AudioReadError, DurationLimit
 from data_preparation.reasons import Reason
 from data_preparation.shard_format import SAMPLE_RATE, encode_audio
 from data_preparation.silence import measure_activity
+from data_preparation.trim import TrimSpec, trim_clip
 
 
 # Headers of compressed files (mp3) only estimate the length; near the limit the decoded length decides.
@@ -42,6 +43,7 @@ class DecodeTask:
     path: Path
     spool_path: Path
     audio_filter: AudioFilter
+    trim: TrimSpec | None = None  # cut leading/trailing silence before spooling (None: the clip as decoded)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class DecodeResult:
     native_channels: int | None = None
     header_duration: float | None = None  # seconds the header declares; None when it does not say
     truncated: bool = False  # the data ends before the header says
+    trimmed: float = 0.0  # seconds of leading/trailing silence cut (``duration`` is what is left)
 
 
 def decode_file(task: DecodeTask) -> DecodeResult:
@@ -90,8 +93,14 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
                         f"data holds {duration:.3f} s, header says {header.declared_duration:.3f} s (filter.keep_truncated)")
     if reason is not None:
         return DecodeResult(task.index, duration, None, reason, truncated=truncated, **base)
+    trimmed = 0.0
+    if task.trim is not None:  # after the filters: the seed kept 1-4 s clips, then removed their silence
+        cut = trim_clip(wave, task.trim)
+        wave, trimmed, duration = cut.wave, cut.trimmed, cut.wave.size / SAMPLE_RATE
+        if cut.reason is not None:
+            return DecodeResult(task.index, duration, None, cut.reason, truncated=truncated, trimmed=trimmed, **base)
     task.spool_path.write_bytes(encode_audio(wave))
-    return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, **base)
+    return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, trimmed=trimmed, **base)
 
 
 def _header_note(header: AudioHeader) -> str:

@@ -34,6 +34,7 @@ class Entry:
     duration: float | None = None  # seconds at 16 kHz, as decoded; None when nothing was decoded
     header_duration: float | None = None  # seconds the file's header declares (None: it does not say)
     truncated: bool = False  # its data ends before the header says
+    trimmed: float = 0.0  # seconds of leading/trailing silence cut by ``trim:`` (duration + trimmed = as decoded)
     digest: str | None = None
     native_rate: int | None = None
     native_channels: int | None = None

@@ -4,8 +4,9 @@ Fate is the split (train/val/test) or "dropped", and a dropped row says why: ``r
 category ("too long"), ``reason_value`` the number that decided it (seconds, dBFS, ...) and
 ``reason_detail`` the rest, so counting reasons counts categories. ``header_duration`` is what
 the file's header declares next to the decoded ``duration``; ``truncated`` marks data that ends
-early. Rows plus the files readers skipped on purpose (stats.json extra.skipped_by_readers) add
-up to the input files.
+early; ``trimmed`` is the silence ``trim:`` cut (seconds; ``duration`` is what is left). Rows
+plus the files readers skipped on purpose (stats.json extra.skipped_by_readers) add up to the
+input files.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from data_preparation.inputs import Entry
 from data_preparation.reasons import Reason
 
 COLUMNS = ("corpus", "path", "native_label", "label", "speaker", "fate", "reason", "reason_value", "reason_detail",
-           "duration", "header_duration", "truncated", "native_rate", "native_channels", "key")
+           "duration", "header_duration", "truncated", "native_rate", "native_channels", "key", "trimmed")
 
 
 def write_manifest(entries: Sequence[Entry], path: Path) -> None:
@@ -31,7 +32,7 @@ def write_manifest(entries: Sequence[Entry], path: Path) -> None:
                 e.corpus, e.source, e.native_label, e.label or "", e.speaker, e.fate, reason.category,
                 "" if reason.value is None else f"{reason.value:g}", reason.detail, _seconds(e.duration),
                 _seconds(e.header_duration), "yes" if e.truncated else "", e.native_rate or "", e.native_channels or "",
-                e.key if e.kept else "",
+                e.key if e.kept else "", _seconds(e.trimmed) if e.trimmed else "",
             ])
 
 

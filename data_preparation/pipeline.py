@@ -30,6 +30,7 @@ from data_preparation.shards import make_keys
 from data_preparation.split_assignment import SplitOutcome, fold_split_names
 from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
 from data_preparation.stats import class_weights
+from data_preparation.trim import TOO_SHORT, format_trim_summary, trim_summary
 from data_preparation.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
 
 AUG_SPLIT = "train_aug"
@@ -111,7 +112,7 @@ def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None
 def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
-    decode_entries(entries, spool, config.filter, config.workers, config.progress)
+    decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
     duplicates = mark_duplicates(entries)
     _warn_label_conflicts(config, entries)
     rare = drop_rare(entries, config.min_class_share)
@@ -143,6 +144,8 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
         codec=config.codec,
         extra=_extra(config, inputs, entries, rare, duplicates, outcome),
     )
+    if config.trim is not None:
+        _log(config, format_trim_summary(info.extra["trim"]))
     if config.logmel is not None:
         info.logmel = _write_logmel(config, items, out)
     _plot(config, entries, initial_labels, classes, splits, out)
@@ -181,14 +184,25 @@ def _extra(config: PrepareConfig, inputs: Inputs, entries: Sequence[Entry], rare
         "skipped_by_readers": inputs.skipped,
         "corpora": [{"name": c.name, "root": c.root} for c in config.corpora],
         "augmentation": None if config.augmentation is None else dataclasses.asdict(config.augmentation),
+        "trim": _trim_summary(config, entries),
         **summarize(entries),
     }
+
+
+def _trim_summary(config: PrepareConfig, entries: Sequence[Entry]) -> dict | None:
+    """What ``trim:`` cut from the clips written to shards, and how many it set aside; None when off."""
+    if config.trim is None:
+        return None
+    written = [e for e in entries if e.kept]
+    too_short = sum(1 for e in entries if e.reason is not None and e.reason.category == TOO_SHORT)
+    return trim_summary(config.trim, [e.trimmed for e in written], [e.duration or 0.0 for e in written], too_short)
 
 
 def _plot(config: PrepareConfig, entries: Sequence[Entry], initial: list[str], classes: list[str],
           splits: dict[str, SplitInfo], out: Path) -> None:
     plot_dir = out / "plots"
-    durations = [e.duration if e.duration is not None else e.header_duration for e in entries]
+    # As decoded (before any trim): the duration filter judged these.
+    durations = [e.duration + e.trimmed if e.duration is not None else e.header_duration for e in entries]
     durations = [d for d in durations if d is not None]
     plots.plot_durations(durations, config.filter.min_duration, config.filter.max_duration, plot_dir)
     plots.plot_initial_labels(initial, plot_dir)

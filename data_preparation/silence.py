@@ -50,19 +50,9 @@ def measure_activity(wave: np.ndarray) -> Activity:
     >>> a.loud_db, round(a.dc_offset, 2)
     (-200.0, 0.25)
     """
-    x = np.asarray(wave, dtype=np.float64)
-    dc = float(x.mean()) if x.size else 0.0
-    x = x - dc
-    if x.size < FRAME:
-        x = np.pad(x, (0, FRAME - x.size))
-    frames = x[: x.size // FRAME * FRAME].reshape(-1, FRAME)
-    window = np.hanning(FRAME)
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
-    in_band = (freqs >= LEVEL_BAND[0]) & (freqs <= LEVEL_BAND[1])
-    # Parseval with the window's energy: a frame's band power as a mean square (1.0 = 0 dBFS).
-    mean_square = 2 * power[:, in_band].sum(axis=1) / (FRAME * np.sum(window**2))
-    levels = np.maximum(10 * np.log10(np.maximum(mean_square, 1e-30)), FLOOR_DB)
+    x, dc = _without_dc(wave)
+    power, freqs = _frame_power(x[: x.size // FRAME * FRAME])
+    levels = _band_levels(power, freqs)
     spectrum = power[:, (freqs >= FLATNESS_BAND[0]) & (freqs <= FLATNESS_BAND[1])].mean(axis=0)
     if spectrum.max() <= 0:
         flatness = 0.0
@@ -75,3 +65,43 @@ def measure_activity(wave: np.ndarray) -> Activity:
         flatness_db=round(flatness, 1),
         dc_offset=dc,
     )
+
+
+def frame_levels(wave: np.ndarray) -> np.ndarray:
+    """Speech-band level (dBFS) of every 20 ms frame of a 16 kHz clip after removing its mean, shape (ceil(n / FRAME),).
+
+    Frame i covers samples [i * FRAME, (i + 1) * FRAME); a partial last frame is zero-padded into a
+    frame of its own, so every sample belongs to one frame (measure_activity drops that tail).
+    The same levels measure_activity judges, so a trim and the silence filter agree on what is silent.
+
+    >>> frame_levels(np.zeros(330, np.float32)).tolist()
+    [-200.0, -200.0]
+    """
+    x, _ = _without_dc(wave)
+    x = np.pad(x, (0, -x.size % FRAME))
+    return _band_levels(*_frame_power(x))
+
+
+def _without_dc(wave: np.ndarray) -> tuple[np.ndarray, float]:
+    """The clip as float64 minus its mean, at least one frame long (zero-padded), and the mean removed."""
+    x = np.asarray(wave, dtype=np.float64)
+    dc = float(x.mean()) if x.size else 0.0
+    x = x - dc
+    if x.size < FRAME:
+        x = np.pad(x, (0, FRAME - x.size))
+    return x, dc
+
+
+def _frame_power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hann-windowed power spectra of consecutive FRAME-sample frames (x.size a multiple of FRAME), and their frequencies (Hz)."""
+    frames = x.reshape(-1, FRAME)
+    power = np.abs(np.fft.rfft(frames * np.hanning(FRAME), axis=1)) ** 2
+    return power, np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
+
+
+def _band_levels(power: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Each frame's LEVEL_BAND power as dBFS, floored at FLOOR_DB."""
+    in_band = (freqs >= LEVEL_BAND[0]) & (freqs <= LEVEL_BAND[1])
+    # Parseval with the window's energy: a frame's band power as a mean square (1.0 = 0 dBFS).
+    mean_square = 2 * power[:, in_band].sum(axis=1) / (FRAME * np.sum(np.hanning(FRAME) ** 2))
+    return np.maximum(10 * np.log10(np.maximum(mean_square, 1e-30)), FLOOR_DB)

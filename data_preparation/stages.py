@@ -16,20 +16,23 @@ from data_preparation.inputs import Entry
 from data_preparation.parallel import ordered_map
 from data_preparation.reasons import Reason
 from data_preparation.split_assignment import SplitOutcome, assign
+from data_preparation.trim import TrimSpec
 
 
 def spool_path(spool: Path, index: int) -> Path:
     return spool / f"{index:07d}.flac"
 
 
-def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool) -> None:
-    """Decode every still-kept entry once (all cores); set duration, digest or the reason it fails."""
-    tasks = [DecodeTask(i, e.path, spool_path(spool, i), audio_filter) for i, e in enumerate(entries) if e.kept]
+def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool,
+                   trim: TrimSpec | None = None) -> None:
+    """Decode every still-kept entry once (all cores), trimmed when ``trim`` says; set duration, digest or the reason it fails."""
+    tasks = [DecodeTask(i, e.path, spool_path(spool, i), audio_filter, trim) for i, e in enumerate(entries) if e.kept]
     for result in ordered_map(decode_file, tasks, workers, "decode", progress):
         entry = entries[result.index]
         entry.duration, entry.digest, entry.reason = result.duration, result.digest, result.reason
         entry.native_rate, entry.native_channels = result.native_rate, result.native_channels
         entry.header_duration, entry.truncated = result.header_duration, result.truncated
+        entry.trimmed = result.trimmed
 
 
 def mark_duplicates(entries: Sequence[Entry]) -> int:
