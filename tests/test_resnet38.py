@@ -23,6 +23,8 @@ def test_resnet38_has_38_weight_layers_from_timms_basic_blocks():
     assert [len(stage) for stage in net.stages] == [3, 4, 6, 3]
     assert all(isinstance(block, BasicBlock) for stage in net.stages for block in stage)
     assert net(torch.randn(2, 16_000) * 0.1, torch.tensor([16_000, 7_000])).shape == (2, 4)
+    full = create_network("resnet38", 7)  # PANNs' widths: 72.7M parameters with 7 classes
+    assert weight_layers(full) == 38 and full.frontend.n_mels == 64
 
 
 def test_clips_shorter_than_the_total_stride_still_give_logits():

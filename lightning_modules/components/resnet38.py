@@ -73,21 +73,26 @@ def conv_pair(cin: int, cout: int, norm: partial) -> nn.Sequential:
                          nn.Conv2d(cout, cout, 3, padding=1, bias=False), norm(cout), nn.ReLU(inplace=True))
 
 
+@register_network("resnet38")
 class ResNet38(EmotionNetwork):
     """waveform [B, T] -> log-mel [B, n_mels, frames] -> ResNet-38 -> logits [B, num_classes].
 
-    ``frontend``: a ``LogMel`` (at least 32 bands: the mel axis is halved five times, as time is).
+    ``frontend``: a ``LogMel`` (at least 32 bands: the mel axis is halved five times, as time is);
+    None: PANNs' 64 bands with the LogMel defaults.
 
     ``layers``/``widths``: BasicBlocks and channels per stage (PANNs: [3, 4, 6, 3], [64, 128, 256, 512]);
     ``stem_width``/``head_width``: the two conv pairs around them (64, 2048); ``hidden``: the dense
     layer (2048); ``dropout``: after each pooling (0.2); ``head_dropout``: around the dense layer (0.5).
     """
 
-    def __init__(self, num_classes: int, frontend: nn.Module, layers: Sequence[int] = (3, 4, 6, 3),
+    def __init__(self, num_classes: int, frontend: nn.Module | None = None, layers: Sequence[int] = (3, 4, 6, 3),
                  widths: Sequence[int] = (64, 128, 256, 512), stem_width: int = 64, head_width: int = 2048,
                  hidden: int = 2048, dropout: float = 0.2, head_dropout: float = 0.5,
                  spec_augment: nn.Module | None = None) -> None:
         super().__init__()
+        from lightning_modules.components.frontends import LogMel
+
+        frontend = frontend if frontend is not None else LogMel(n_mels=64)
         if len(layers) != len(widths):
             raise ValueError(f"layers={list(layers)}, widths={list(widths)}: need one width per stage")
         if len(layers) != STRIDES - 1:
