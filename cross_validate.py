@@ -1,58 +1,9 @@
-"""Run a benchmark protocol: ``python cross_validate.py --config configs/protocols/<name>.yaml``.
+"""Run a benchmark protocol (train and test every fold, aggregate): ``python cross_validate.py --help``; the command lives in protocols/command.py.
 
-Prepares the shards once (folds share them), trains and tests every fold with the protocol's
-train.py config (each fold in ``<output>/<name>/folds/<name>-fold<k>/``; finished folds are not
-retrained, an interrupted one resumes), and writes mean ± sample std of UA, WA, macro-F1 and
-weighted-F1 into ``<output>/<name>/results.{md,csv,json}`` and a summary run in the W&B group
-``<name>``. On SLURM, ``sbatch --array=0-<K-1> slurm/cross_validate.sh CONFIG`` runs one fold per
-task (``--fold``); the task that finishes the last fold aggregates (``--aggregate_only`` redoes it).
-User errors end with one line and exit status 2.
+Kept so ``python cross_validate.py ...`` works from the clone; after ``pip install -e .`` the same command is
+``ser-cross-validate``. Packages never import this module (an installed distribution does not ship it).
 """
-from __future__ import annotations
-
-import sys
-
-from protocols.config import Invocation, parse_args
-from protocols.results import log_wandb_summary, write_results
-from protocols.runner import fold_count, fold_result, prepare_protocol, run_fold
-
-
-def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
-    """Write the results when every fold has finished; True when it did."""
-    protocol = invocation.protocol
-    results = [fold_result(protocol, k) for k in range(folds)]
-    missing = [k for k, r in enumerate(results) if r is None]
-    if missing:
-        print(f"{protocol.name}: {folds - len(missing)} of {folds} folds finished; missing {missing}: not aggregated yet")
-        return False
-    summary = write_results(protocol.folder, protocol.name, results)
-    log_wandb_summary(protocol.folder, protocol.name, protocol.wandb_project, summary)
-    print((protocol.folder / "results.md").read_text())
-    print(f"results: {protocol.folder}/results.md, results.csv, results.json")
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    invocation = parse_args(argv)  # jsonargparse reports bad keys/values itself and exits 2
-    protocol = invocation.protocol
-    try:
-        data_root, info = prepare_protocol(protocol)
-        folds = fold_count(info)
-        if invocation.fold is not None and not 0 <= invocation.fold < folds:
-            raise ValueError(f"--fold {invocation.fold}: the protocol has folds 0..{folds - 1}")
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"cross_validate: error: {error}", file=sys.stderr)
-        return 2
-    print(f"{protocol.name}: {folds} fold(s) over {data_root} (sbatch --array=0-{folds - 1} slurm/cross_validate.sh CONFIG)")
-    if invocation.prepare_only:
-        return 0
-    if not invocation.aggregate_only:
-        todo = range(folds) if invocation.fold is None else [invocation.fold]
-        for fold in todo:
-            run_fold(protocol, data_root, info, fold, invocation.launcher)
-    complete = aggregate_if_complete(invocation, folds)
-    return 0 if complete or invocation.fold is not None else 1
-
+from protocols.command import main, run  # noqa: F401  (the command's public names, for callers of this module)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,27 +1,9 @@
-"""Prepare corpora into WebDataset shards: ``python prepare_data.py --config configs/prepare/demo.yaml``.
+"""Prepare corpora into WebDataset shards: ``python prepare_data.py --help``; the command lives in data_preparation/command.py.
 
-Dotted overrides follow the config, e.g. ``--split.mode stratified --workers 4``. User errors
-(bad config, unknown labels, missing folders) end with exit status 2 and a readable message.
+Kept so ``python prepare_data.py ...`` works from the clone; after ``pip install -e .`` the same command is
+``ser-prepare``. Packages never import this module (an installed distribution does not ship it).
 """
-from __future__ import annotations
-
-import sys
-
-from data_preparation.config import parse_config
-from data_preparation.pipeline import prepare
-
-
-def main(argv: list[str] | None = None) -> int:
-    config = parse_config(argv)  # jsonargparse reports bad keys/values itself and exits 2
-    try:
-        info = prepare(config)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"prepare_data: error: {error}", file=sys.stderr)
-        return 2
-    counts = ", ".join(f"{name} {split.num_samples}" for name, split in info.splits.items())
-    print(f"{config.output}: {len(info.classes)} classes ({', '.join(info.classes)}); {counts}")
-    return 0
-
+from data_preparation.command import main, run  # noqa: F401  (the command's public names, for callers of this module)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

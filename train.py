@@ -1,30 +1,9 @@
-"""Train, then test the best checkpoint: ``python train.py --config configs/wavlm.yaml [--key=value ...]``.
+"""Train, then test the best checkpoint: ``python train.py --help``; the command lives in training/command.py.
 
-Composition only; the command line, run folders and loggers live in training/cli.py.
-On the command line a user error (a bad value, a missing dataset, a run folder made for another
-config) ends with one line on stderr and exit status 2; ``SER_DEBUG=1`` shows the traceback
-instead (user_errors.py). Called from Python, :func:`main` raises the error itself.
+Kept so ``python train.py ...`` works from the clone; after ``pip install -e .`` the same command is
+``ser-train``. Packages never import this module (an installed distribution does not ship it).
 """
-from __future__ import annotations
-
-from training.cli import SERLightningCLI, fit_and_test
-from user_errors import exit_on_user_error
-
-# Besides UserError: the project's constructors, datamodule and schedules reject a bad value with a
-# ValueError naming its key, and a missing file is the user's to fix.
-USER_ERRORS = (ValueError, FileNotFoundError)
-
-
-def main(args: list[str] | None = None) -> dict[str, float]:
-    """Parse ``args`` (default: sys.argv), fit, test; returns the test metrics."""
-    return fit_and_test(SERLightningCLI(args=args))
-
-
-def run(args: list[str] | None = None) -> None:
-    """``python train.py``: :func:`main`, with a user error as one stderr line and exit status 2."""
-    with exit_on_user_error("train.py", also=USER_ERRORS):
-        main(args)
-
+from training.command import USER_ERRORS, main, run  # noqa: F401  (the command's public names, for callers of this module)
 
 if __name__ == "__main__":
     run()

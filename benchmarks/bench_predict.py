@@ -22,10 +22,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-import predict
+from prediction import command as predict
 from prediction.predictor import ModelPredictor, Predictor, load_predictor
 from prediction.recording import load_recording, predict_wave
 from prediction.segments import SegmentSpec
+from training.last_checkpoint import LAST_NAME
 from training.resume import best_checkpoint
 
 DEMO_RUN = Path("runs/demo/checkpoints")
@@ -53,7 +54,7 @@ def synthetic_recording(path: Path, minutes: float, rate: int = 44_100, seed: in
 
 def demo_checkpoint() -> Path | None:
     """The demo run's best checkpoint by validation F1 (recorded in its last.ckpt), else None."""
-    return best_checkpoint(DEMO_RUN) if (DEMO_RUN / "last.ckpt").is_file() else None
+    return best_checkpoint(DEMO_RUN) if (DEMO_RUN / LAST_NAME).is_file() else None
 
 
 def untrained_demo_predictor(device: str) -> Predictor:

@@ -48,7 +48,7 @@ def measure(mode: str, audio: Path, model: str | None, out: Path) -> dict:
 
 
 def child(mode: str, audio: str, out: str, model: str) -> None:
-    import predict
+    from prediction import command as predict
     from benchmarks.bench_predict import untrained_demo_predictor
     from prediction.predictor import load_predictor
     from prediction.recording import load_recording, predict_wave

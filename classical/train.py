@@ -1,4 +1,4 @@
-"""Train a classical baseline on a prepared dataset: ``python -m classical.train --config configs/seeds/000/table5_7_svm.yaml``.
+"""Train a classical baseline on a prepared dataset: ``python -m classical.train --config configs/seeds/000/classical/table5_7_svm.yaml``.
 
 Features are extracted once per split (classical.features, cached), the grid search runs under K-fold
 CV of the training split only (classical.estimators), the best pipeline is refitted on all training

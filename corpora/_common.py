@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Hashable, Iterable
 
+from corpora.audio_suffixes import CORPUS_AUDIO_SUFFIXES, LOSSLESS_FIRST
 from corpora.record import AttributeValue, AudioRecord, CorpusListing, ReaderProblem
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".aiff", ".aif"})
 # Operating-system litter that travels with downloaded copies; counted as skipped, not listed.
 OS_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 MACOS_METADATA = "macOS metadata (__MACOSX/, ._*, .DS_Store, Thumbs.db)"
@@ -24,7 +24,7 @@ class ConventionError(ValueError):
     """A file that does not fit its corpus's naming convention; the message says how."""
 
 
-def is_audio(path: Path, suffixes: frozenset[str] = AUDIO_SUFFIXES) -> bool:
+def is_audio(path: Path, suffixes: frozenset[str] = CORPUS_AUDIO_SUFFIXES) -> bool:
     """True when the file's extension (any case) names an audio container (``suffixes`` in lower case)."""
     return path.suffix.lower() in suffixes
 
@@ -169,7 +169,7 @@ def audio_files(
     builder: ListingBuilder,
     top: Path,
     companion: Callable[[Path], bool] = lambda path: False,
-    suffixes: frozenset[str] = AUDIO_SUFFIXES,
+    suffixes: frozenset[str] = CORPUS_AUDIO_SUFFIXES,
 ) -> list[Path]:
     """Audio files below ``top``; reports the non-audio files that sit among them.
 
@@ -190,7 +190,7 @@ def audio_files(
     return found
 
 
-def by_preference(paths: Iterable[Path], order: tuple[str, ...] = (".wav", ".flac", ".aiff", ".aif", ".mp3")) -> list[Path]:
+def by_preference(paths: Iterable[Path], order: tuple[str, ...] = LOSSLESS_FIRST) -> list[Path]:
     """Paths sorted so that, of two copies of one recording, the lossless one is listed first."""
 
     def rank(path: Path) -> tuple[int, str]:

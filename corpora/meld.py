@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpora._common import AUDIO_SUFFIXES, ListingBuilder, audio_files, by_preference, read_csv_rows
+from corpora._common import ListingBuilder, audio_files, by_preference, read_csv_rows
+from corpora.audio_suffixes import CORPUS_AUDIO_SUFFIXES, LOSSLESS_FIRST
 from corpora.record import AttributeValue, CorpusListing
 from corpora.registry import register_corpus
 
@@ -36,8 +37,8 @@ def read_meld(root: Path) -> CorpusListing:
     builder = ListingBuilder("meld", root)
     rows = _label_rows(root)
     seen: set[Key] = set()
-    files = audio_files(builder, root, suffixes=AUDIO_SUFFIXES | {VIDEO_SUFFIX})
-    for path in by_preference(files, order=(".wav", ".flac", ".aiff", ".aif", ".mp3", VIDEO_SUFFIX)):
+    files = audio_files(builder, root, suffixes=CORPUS_AUDIO_SUFFIXES | {VIDEO_SUFFIX})
+    for path in by_preference(files, order=(*LOSSLESS_FIRST, VIDEO_SUFFIX)):
         key = _clip_key(path, root)
         if isinstance(key, str):
             builder.problem(path, key)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
 CONTRACT_VERSION = 1
 HPARAM_KEY = "input_contract"  # EmotionClassifier's init argument / hyperparameter
@@ -25,6 +25,20 @@ PADDINGS = ("zero", "repeat")
 CROPS = ("center", "start")
 FEATURES = ("waveform", "logmel")
 LOGMEL_KEYS = ("n_mels", "n_fft", "hop_length")  # the settings a log-mel model depends on
+Count = TypeVar("Count")  # an int, or an integer tensor of counts
+
+
+def centred_frames(samples: Count, hop_length: int) -> Count:
+    """Frames of ``samples`` under centred framing (``torch.stft(center=True)``): ``samples // hop + 1``.
+
+    Precomputed log-mel shards, the on-device front-ends and the contract's clip size all count
+    frames by this one rule, so a model fed either sees the same frames; on a tensor of valid
+    sample counts it gives the valid frame counts (a frame is valid if centred on a valid sample).
+
+    >>> centred_frames(16000, 160)
+    101
+    """
+    return samples // hop_length + 1
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -71,7 +85,7 @@ class InputContract:
     def size_of(self, seconds: float) -> int:
         """Samples (waveform) or frames (log-mel: centred frames, samples // hop + 1) of ``seconds``."""
         samples = int(round(seconds * self.sample_rate))
-        return samples if self.features == "waveform" else samples // self.hop_length + 1
+        return samples if self.features == "waveform" else centred_frames(samples, self.hop_length)
 
     @property
     def clip_size(self) -> int:

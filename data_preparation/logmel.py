@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from data_preparation.config import LogmelSpec
+from data_preparation.input_contract import centred_frames
 from data_preparation.shard_format import SAMPLE_RATE, decode_audio
 
 
@@ -27,7 +28,7 @@ class LogmelSettings:
 
     @property
     def frames(self) -> int:
-        return int(round(self.duration * SAMPLE_RATE)) // self.hop_length + 1
+        return centred_frames(int(round(self.duration * SAMPLE_RATE)), self.hop_length)
 
     @classmethod
     def resolve(cls, spec: LogmelSpec, max_duration: float) -> "LogmelSettings":

@@ -48,5 +48,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
+def run(argv: list[str] | None = None) -> None:
+    """``python -m ensemble`` / ``ser-ensemble``: :func:`main` without its return value (exit status 0)."""
+    main(argv)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -19,12 +19,13 @@ import torch
 from torch import nn
 
 from data_preparation.input_contract import InputOverrides
-from ensemble.artefact import COMBINERS, common_contract, save_ensemble
-from ensemble.averaging import average_logits, normalized_weights
+from ensemble.averaging import average_logits
 from ensemble.meta_learner import MetaLearnerConfig, fit_meta_learner
-from evaluation.logits import SplitLogits, collect_logits
 from evaluation.report import build_report, summary_row, write_report
+from prediction.combiners import normalized_weights
+from prediction.ensemble_artefact import COMBINERS, common_contract, save_ensemble
 from prediction.predictor import load_predictor
+from prediction.split_logits import SplitLogits, collect_logits
 
 log = logging.getLogger(__name__)
 WEIGHT_METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
@@ -129,7 +130,7 @@ def build_ensemble(
         output, list(members.items()), splits[val_split].class_names, combiner,
         weights=fit.weights if combiner == "weighted_mean" else None,
         meta_learner=fit.meta_learner if combiner == "stacked" else None,
-        meta_config=meta_learner if combiner == "stacked" else None, copy_members=copy_members,
+        meta_config=asdict(meta_learner) if combiner == "stacked" else None, copy_members=copy_members,
         extra={"data_root": data_root, "fit_on": val_split, "meta_learner_summary": fit.meta_summary,
                "validation_scores": fit.val_scores, "config": asdict(meta_learner)},
     )

@@ -4,6 +4,7 @@ trained with K-fold cross-validation and weighted cross-entropy on validation lo
 Seed 000 kept the fold with the best *test* F1, which lets the test set pick the model. Here the
 best fold is the one with the best macro F1 on its own held-out validation fold, so the test set
 stays untouched until the final report; ``select="average"`` averages the K fold models instead.
+The networks themselves are prediction/combiners.py's, which loads them from a saved ensemble.
 """
 from __future__ import annotations
 
@@ -15,37 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-SELECTIONS = ("best", "average")
-
-
-class MetaLearner(nn.Module):
-    """[B, M*C] concatenated logits -> standardised -> Linear -> ReLU -> Dropout -> Linear -> [B, C].
-
-    The per-feature mean and std of the training logits are buffers, so logit scales that differ
-    between base models do not decide which model the network listens to first.
-    """
-
-    def __init__(self, in_features: int, num_classes: int, hidden: int = 64, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(in_features))
-        self.register_buffer("std", torch.ones(in_features))
-        self.net = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
-        )
-
-    def forward(self, stacked_logits: Tensor) -> Tensor:
-        return self.net((stacked_logits - self.mean) / self.std)
-
-
-class FoldAverage(nn.Module):
-    """The mean logits of several meta-learners (``select="average"``)."""
-
-    def __init__(self, learners: Sequence[MetaLearner]) -> None:
-        super().__init__()
-        self.learners = nn.ModuleList(learners)
-
-    def forward(self, stacked_logits: Tensor) -> Tensor:
-        return torch.stack([learner(stacked_logits) for learner in self.learners]).mean(dim=0)
+from prediction.combiners import SELECTIONS, FoldAverage, MetaLearner
 
 
 @dataclass(frozen=True)
@@ -152,12 +123,3 @@ def fit_meta_learner(
     model: nn.Module = learners[best] if config.select == "best" else FoldAverage(learners)
     summary = {"fold_macro_f1": scores, "best_fold": best, "stratified": bool(stratified), **asdict(config)}
     return model, summary
-
-
-def build_combiner(kind: str, num_models: int, num_classes: int, config: MetaLearnerConfig) -> nn.Module:
-    """An untrained meta-learner of the saved shape, for loading its state dict."""
-    in_features = num_models * num_classes
-    if kind == "best":
-        return MetaLearner(in_features, num_classes, config.hidden, config.dropout)
-    return FoldAverage([MetaLearner(in_features, num_classes, config.hidden, config.dropout)
-                        for _ in range(config.folds)])

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lightning_modules.components.pooling import frame_mask
+
 
 class FeaturesToLogits(nn.Module):
     """features [B, C, F, T] -> logits, with every frame valid: what Grad-CAM differentiates.
@@ -58,7 +60,7 @@ def gradcam(net: nn.Module, audio: Tensor, lengths: Tensor, targets: list[int] |
     layer, flipped = target_layer(net)
     frontend = net.encoder.frontend if hasattr(net, "encoder") else net.frontend
     with torch.no_grad():
-        audio = audio * (torch.arange(audio.shape[-1])[None, :] < lengths[:, None]).to(audio.dtype)
+        audio = audio * frame_mask(lengths, audio.shape[-1]).to(audio.dtype)
         features = frontend(audio).float()
     squeeze = features.dim() == 3
     wrapped = FeaturesToLogits(net, squeeze)

@@ -43,7 +43,7 @@ class NonFiniteLossGuard(Callback):
 
     def __init__(self, policy: Policy = "skip", max_consecutive: int | None = 20) -> None:
         if policy not in POLICIES:
-            raise ValueError(f"on_nonfinite_loss / NonFiniteLossGuard.policy: {policy!r}, expected one of {POLICIES}")
+            raise ValueError(f"NonFiniteLossGuard.policy: {policy!r}, expected one of {POLICIES}")
         if max_consecutive is not None and max_consecutive < 1:
             raise ValueError(f"NonFiniteLossGuard.max_consecutive: {max_consecutive!r}, expected >= 1 or None")
         self.policy = policy

@@ -7,8 +7,9 @@ and the web page load one with ``load_predictor(path)`` and never ask which kind
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -16,27 +17,12 @@ from torch import nn
 from classical.run_files import MODEL_FILE, is_classical_run
 from data_preparation.input_contract import InputContract
 from data_preparation.shard_format import SAMPLE_RATE
+from prediction.ensemble_artefact import ENSEMBLE_MANIFEST, is_ensemble, load_ensemble
+from prediction.protocol import Predictor
 
 log = logging.getLogger(__name__)
-ENSEMBLE_MANIFEST = "ensemble.json"
 CHECKPOINT_SUFFIXES = (".ckpt",)
 RUN_CHECKPOINTS = "checkpoints"  # train.py's checkpoint folder inside a run folder
-
-
-@runtime_checkable
-class Predictor(Protocol):
-    """Maps padded audio at ``sample_rate`` to logits; ``class_names[i]`` names logit ``i``.
-
-    ``input_contract`` says how clips must be shaped for it (None: no record, e.g. a bare module).
-    """
-
-    class_names: list[str]
-    sample_rate: int
-    input_contract: InputContract | None
-
-    def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """audio float32 [B, T] at ``sample_rate``, lengths int64 [B] (valid samples) -> float32 [B, C] on CPU."""
-        ...
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -97,11 +83,6 @@ def load_checkpoint_predictor(path: str | Path, device: str | torch.device = "cp
                           name=Path(path).name, input_contract=contract)
 
 
-def is_ensemble(path: str | Path) -> bool:
-    path = Path(path)
-    return (path.is_dir() and (path / ENSEMBLE_MANIFEST).is_file()) or path.name == ENSEMBLE_MANIFEST
-
-
 def _best_checkpoint_of_run(folder: Path) -> Path | None:
     """The best checkpoint recorded in a train.py run folder (or its checkpoints/); None for other folders.
 
@@ -126,9 +107,8 @@ def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Pred
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}: expected a .ckpt checkpoint or an ensemble folder")
     if is_ensemble(path):
-        from ensemble.artefact import load_ensemble
-
-        return load_ensemble(path.parent if path.is_file() else path, device=device)
+        member_loader = partial(load_predictor, device=resolve_device(device))
+        return load_ensemble(path.parent if path.is_file() else path, member_loader)
     if path.is_dir():
         path = _best_checkpoint_of_run(path) or path
     if is_classical_run(path):

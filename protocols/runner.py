@@ -63,7 +63,7 @@ def run_dir(protocol: ProtocolConfig, fold: int) -> Path:
 def train_command(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: int, launcher: str) -> list[str]:
     """train.py's argument list for one fold; the protocol's ``train_args`` come last and win."""
     folder = run_dir(protocol, fold)
-    command = [*shlex.split(launcher), sys.executable, "train.py", "--config", protocol.train,
+    command = [*shlex.split(launcher), sys.executable, "-m", "training.command", "--config", protocol.train,
                f"--data.data_root={data_root}", f"--run.root={folder.parent}", f"--run.name={folder.name}",
                f"--wandb.group={protocol.name}", f"--wandb.project={protocol.wandb_project}", "--ckpt_path=last"]
     if info.folds:

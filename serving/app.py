@@ -37,12 +37,12 @@ from urllib.parse import unquote
 
 import numpy as np
 
+from corpora.audio_suffixes import AUDIO_SUFFIXES
 from prediction.predictor import Predictor
 from prediction.recording import RecordingError, load_recording, predict_wave
 from prediction.segments import SegmentSpec
 
 log = logging.getLogger(__name__)
-ALLOWED_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".webm", ".aiff", ".aif")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -121,7 +121,7 @@ class PredictionService:
 
     def info(self) -> dict[str, Any]:
         return {"class_names": self.predictor.class_names, "segment": asdict(self.spec),
-                "limits": asdict(self.limits), "allowed_types": list(ALLOWED_SUFFIXES)}
+                "limits": asdict(self.limits), "allowed_types": list(AUDIO_SUFFIXES)}
 
     def check_upload(self, filename: str, size: int | None) -> str:
         """The file's suffix, or UploadError for a missing/oversized body or an unsupported type."""
@@ -133,9 +133,9 @@ class PredictionService:
             raise UploadError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                               f"{filename}: {size / 2**20:.1f} MB is over the limit of {self.limits.max_bytes / 2**20:.0f} MB")
         suffix = Path(filename).suffix.lower()
-        if suffix not in ALLOWED_SUFFIXES:
+        if suffix not in AUDIO_SUFFIXES:
             raise UploadError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                              f"{filename}: type {suffix or '(none)'} is not accepted; use one of {', '.join(ALLOWED_SUFFIXES)}")
+                              f"{filename}: type {suffix or '(none)'} is not accepted; use one of {', '.join(AUDIO_SUFFIXES)}")
         return suffix
 
     def predict(self, filename: str, data: bytes) -> dict[str, Any]:

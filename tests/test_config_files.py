@@ -29,3 +29,19 @@ def test_unknown_config_name_lists_the_configs_there_are(tmp_path: Path) -> None
     lines = done.stderr.strip().splitlines()
     assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
     assert "--config wavlmm.yaml: no such file" in lines[0] and "demo, efficientnet_b5, hubert" in lines[0]
+
+
+def test_bare_name_falls_back_to_the_working_directorys_configs(tmp_path: Path, monkeypatch) -> None:
+    """Code installed elsewhere (its configs/ lacks the name): the working directory's configs/ is tried next."""
+    from training.config_files import resolve_config_name
+
+    installed = tmp_path / "installed" / "configs"
+    installed.mkdir(parents=True)
+    (installed / "demo.yaml").write_text("seed_everything: 1\n")
+    own = tmp_path / "project" / "configs"
+    own.mkdir(parents=True)
+    (own / "demo.yaml").write_text("seed_everything: 2\n")
+    (own / "mine.yaml").write_text("seed_everything: 3\n")
+    monkeypatch.chdir(tmp_path / "project")
+    assert resolve_config_name("demo", installed) == str(installed / "demo.yaml")  # the code's own configs/ first
+    assert Path(resolve_config_name("mine", installed)).resolve() == (own / "mine.yaml").resolve()

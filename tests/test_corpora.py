@@ -1,4 +1,4 @@
-"""Every corpus reader on a fixture tree in the corpus's real layout (tests/corpus_fixtures.py)."""
+"""Every corpus reader on a fixture tree in the corpus's real layout (tests/corpus_fixtures/)."""
 from __future__ import annotations
 
 import subprocess

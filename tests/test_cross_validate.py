@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-import cross_validate
+from protocols import command as cross_validate
 from data_preparation import demo_corpus
 from evaluation.report import build_report
 from protocols.results import format_markdown, write_results

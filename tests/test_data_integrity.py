@@ -18,7 +18,7 @@ from data_preparation import verify
 from data_preparation.pipeline import prepare
 from data_preparation.shard_format import load_dataset_info
 from datamodules import ShardDataModule
-from evaluation.logits import split_urls
+from prediction.split_logits import split_urls
 from tests.shard_factory import make_dataset
 from tests.test_prepare_fingerprint import small_corpus
 
@@ -175,8 +175,8 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     import subprocess
     import sys
 
-    import evaluate
-    import train
+    from evaluation import command as evaluate
+    from training import command as train
     from evaluation.coverage import IncompleteScoreError
     from tests.tiny_train_config import make_tiny_run
     from tests.wandb_records import read_wandb_records

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from ensemble.artefact import EnsemblePredictor
 from ensemble.build import comparison_rows, fit_ensemble, write_comparison
-from ensemble.meta_learner import FoldAverage, MetaLearner, MetaLearnerConfig, fit_meta_learner
-from evaluation.logits import SplitLogits
+from ensemble.meta_learner import MetaLearnerConfig, fit_meta_learner
+from prediction.combiners import FoldAverage, MetaLearner
+from prediction.ensemble_artefact import EnsemblePredictor
 from prediction.predictor import ModelPredictor
+from prediction.split_logits import SplitLogits
 
 C = 4
 
@@ -107,3 +108,57 @@ def test_ensemble_predictor_combines_member_logits():
     assert torch.allclose(stacked, meta(torch.tensor([[2.0, 0.0, 0.0, 4.0]])).expand(3, -1))
     with pytest.raises(ValueError, match="member 'm1' has classes \\['y', 'x'\\]"):
         EnsemblePredictor([members[0], ModelPredictor(Constant([0.0, 1.0]), ["y", "x"])], "mean", names=["m0", "m1"])
+
+
+def _write_v1_artefact(folder, select: str) -> None:
+    """An ensemble folder exactly as ``python -m ensemble`` wrote it before its loader moved into
+    prediction/: manifest keys and state-dict names are spelled out here, not produced by the code."""
+    (folder / "members").mkdir(parents=True)
+    for name in ("00_a.ckpt", "01_b.ckpt"):
+        (folder / "members" / name).write_bytes(b"")
+    meta = {"hidden": 3, "dropout": 0.2, "folds": 2, "select": select, "epochs": 300, "lr": 0.01,
+            "weight_decay": 0.001, "seed": 0}
+    manifest = {"format_version": 1, "class_names": ["x", "y"], "combiner": "stacked",
+                "members": [{"name": "a", "path": "members/00_a.ckpt", "source": "/runs/a/best.ckpt"},
+                            {"name": "b", "path": "members/01_b.ckpt", "source": "/runs/b/best.ckpt"}],
+                "weights": None, "extra": {}, "meta_learner": meta}
+    (folder / "ensemble.json").write_text(json.dumps(manifest))
+    gen = torch.Generator().manual_seed(0)
+    learner = {"mean": torch.randn(4, generator=gen), "std": torch.rand(4, generator=gen) + 0.5,
+               "net.0.weight": torch.randn(3, 4, generator=gen), "net.0.bias": torch.randn(3, generator=gen),
+               "net.3.weight": torch.randn(2, 3, generator=gen), "net.3.bias": torch.randn(2, generator=gen)}
+    if select == "best":
+        state = learner
+    else:
+        state = {f"learners.{i}.{key}": value * (i + 1) for i in range(2) for key, value in learner.items()}
+    torch.save(state, folder / "meta_learner.pt")
+
+
+def _expected_v1_logits(state: dict, select: str, stacked: torch.Tensor) -> torch.Tensor:
+    def one(prefix: str) -> torch.Tensor:
+        x = (stacked - state[prefix + "mean"]) / state[prefix + "std"]
+        hidden = torch.relu(x @ state[prefix + "net.0.weight"].T + state[prefix + "net.0.bias"])
+        return hidden @ state[prefix + "net.3.weight"].T + state[prefix + "net.3.bias"]
+    if select == "best":
+        return one("")
+    return (one("learners.0.") + one("learners.1.")) / 2
+
+
+@pytest.mark.parametrize("select", ["best", "average"])
+def test_an_artefact_in_the_saved_format_loads_with_the_member_loader(select, tmp_path):
+    from prediction.ensemble_artefact import load_ensemble
+
+    _write_v1_artefact(tmp_path, select)
+    rows = {"00_a.ckpt": [2.0, 0.0], "01_b.ckpt": [0.0, 4.0]}
+    opened = []
+
+    def load_member(path):
+        opened.append(path.relative_to(tmp_path).as_posix())
+        return ModelPredictor(Constant(rows[path.name]), ["x", "y"])
+
+    ensemble = load_ensemble(tmp_path, load_member)
+    assert opened == ["members/00_a.ckpt", "members/01_b.ckpt"] and ensemble.names == ["a", "b"]
+    logits = ensemble.predict_logits(torch.zeros(2, 10), torch.full((2,), 10))
+    state = torch.load(tmp_path / "meta_learner.pt", weights_only=True)
+    expected = _expected_v1_logits(state, select, torch.tensor([[2.0, 0.0, 0.0, 4.0]]))
+    assert torch.allclose(logits, expected.expand(2, -1), atol=1e-6)

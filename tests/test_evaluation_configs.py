@@ -2,9 +2,9 @@
 import pytest
 import yaml
 
-import evaluate
-import predict
-import serve
+from evaluation import command as evaluate
+from prediction import command as predict
+from serving import command as serve
 from ensemble.__main__ import build_parser as ensemble_parser
 
 CONFIGS = "configs/after_training"

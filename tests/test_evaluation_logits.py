@@ -9,7 +9,7 @@ import torch
 
 from data_preparation.input_contract import InputOverrides
 from data_preparation.shard_format import STATS_FILE
-from evaluation.logits import SplitLogits, collect_logits
+from prediction.split_logits import SplitLogits, collect_logits
 from evaluation.report import build_report
 from evaluation.taxonomy import TaxonomyMismatchError, resolve_class_mapping
 from prediction.predictor import ModelPredictor

@@ -85,7 +85,7 @@ def test_time_attribution_covers_the_valid_samples(tmp_path):
 def test_explain_command_writes_a_png_per_file_beside_the_run(name, suffix, tmp_path_factory, tmp_path, capsys):
     import soundfile as sf
 
-    import explain as explain_cli
+    from explanations import command as explain_cli
     from tests.trained_models import session_base, trained_checkpoint
 
     checkpoint = trained_checkpoint(session_base(tmp_path_factory), name, epochs=1)

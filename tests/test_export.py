@@ -11,7 +11,7 @@ import pytest
 import torch
 import torchaudio
 
-import export_model
+from export import command as export_model
 from export.dft_spectrogram import DftSpectrogram
 from export.hf_folder import export_hf_folder
 from export.onnx_export import OnnxMismatchError, check_onnx, export_onnx

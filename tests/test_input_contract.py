@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-import evaluate
-import train
+from evaluation import command as evaluate
+from training import command as train
 from data_preparation.input_contract import InputContract, InputOverrides, legacy_contract
 from lightning_modules import EmotionClassifier
 from tests.shard_factory import LOGMEL, make_dataset
+from tests.tiny_train_config import DEBUG_CPU
 from training.resume import best_checkpoint
 
 BATCH, CLIP = 4, 0.8
@@ -49,13 +50,12 @@ def train_tiny(data_root: Path, runs: Path, name: str, settings: dict[str, str])
     net = {"class_path": "lightning_modules.components.small_cnn.SmallCNN",
            "init_args": {"channels": [4, 8], "hidden": 16, "frontend": frontend}}
     scores = train.main([
-        f"--data.data_root={data_root}", f"--data.batch_size={BATCH}", "--data.num_workers=0",
+        "--config", str(DEBUG_CPU),  # configs/debug/cpu.yaml: CPU, quiet, test reports only
+        f"--data.data_root={data_root}", f"--data.batch_size={BATCH}",
         f"--data.clip_seconds={CLIP}", "--data.pin_memory=false", "--data.shuffle_buffer=8",
         *[f"--data.{key}={value}" for key, value in settings.items()],
         f"--model.net={json.dumps(net)}", "--model.lr=3e-3", "--model.scheduler=constant",
-        "--trainer.accelerator=cpu", "--trainer.max_epochs=1", "--trainer.logger=false",
-        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        "--trainer.num_sanity_val_steps=0", "--report.every_n_val_epochs=1000", "--report.mistakes=0",
+        "--trainer.max_epochs=1", "--trainer.logger=false", "--report.mistakes=0",
         f"--run.root={runs}", f"--run.name={name}",
     ])
     return scores, best_checkpoint(runs / name / "checkpoints")
@@ -185,7 +185,7 @@ def test_front_ends_take_the_data_rate_unless_set_explicitly():
 
 
 def test_ensemble_members_must_share_their_input_contract():
-    from ensemble.artefact import EnsemblePredictor
+    from prediction.ensemble_artefact import EnsemblePredictor
     from prediction.predictor import ModelPredictor
 
     names = ["a", "b"]

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 
-import predict
-from ensemble.artefact import save_ensemble
+from prediction import command as predict
+from prediction.ensemble_artefact import save_ensemble
 from prediction.predictor import ModelPredictor
 from prediction.recording import RecordingError, load_recording, predict_wave
 from prediction.segments import SegmentSpec, segment_bounds

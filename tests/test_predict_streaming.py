@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 import prediction.audio_stream
-import predict
+from prediction import command as predict
 from data_preparation.audio_io import probe, read_audio
 from prediction.predictor import ModelPredictor
 from prediction.recording import RecordingError, load_recording, predict_file, predict_wave

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import training.cli
-import train
+from training import command as train
 import training.run_identity
 from training.cli import SERLightningCLI
 from training.run_identity import RECORD_FILE, claim_run_folder, read_record, write_record

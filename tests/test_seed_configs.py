@@ -17,15 +17,14 @@ import timm
 from training.cli import SERLightningCLI
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
+from tests.tiny_train_config import DEBUG_FAST
 
 ROWS = sorted(p for p in Path("configs/seeds").rglob("*.yaml")
               if not p.name.startswith("_") and p.parent.name != "classical")  # classical rows: test_classical.py
 IDS = [f"{p.parent.name}/{p.stem}" for p in ROWS]
 MAX_WIDTH = 8
-SMALL = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.precision=32-true",
-         "--trainer.fast_dev_run=true", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-         "--data.num_workers=0", "--data.batch_size=4", "--data.clip_seconds=1.0", "--data.shuffle_buffer=8",
-         "--wandb.mode=disabled", "--report.every_n_val_epochs=1000"]
+SMALL = ["--config", str(DEBUG_FAST),  # fast_dev_run on the CPU, no logger
+         "--data.batch_size=4", "--data.clip_seconds=1.0", "--data.shuffle_buffer=8"]
 
 
 class ParseOnly(SERLightningCLI):

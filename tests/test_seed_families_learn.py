@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import train
+from training import command as train
 from data_preparation import demo_corpus
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import serve
+from serving import command as serve
 from prediction.predictor import ModelPredictor
 from prediction.recording import predict_wave
 from prediction.segments import SegmentSpec

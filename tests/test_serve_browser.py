@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import predict
-import serve
+from prediction import command as predict
+from serving import command as serve
 from tests.shard_factory import synth_clip
 from tests.trained_models import session_base, trained_checkpoint
 

@@ -19,7 +19,7 @@ from data_preparation.shard_format import STATS_FILE, DatasetInfo, decode_audio,
 from data_preparation.shards import read_samples
 from data_preparation.verify import verify
 from datamodules import ShardDataModule
-from evaluation.logits import collect_logits
+from prediction.split_logits import collect_logits
 from evaluation.report import build_report
 from lightning_modules.components import create_network
 from prediction.predictor import ModelPredictor

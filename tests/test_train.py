@@ -18,14 +18,13 @@ from lightning_modules import EmotionClassifier
 from training.cli import SERLightningCLI, fit_and_test
 from tests.shard_factory import make_dataset
 from tests.tiny_models import FAMILIES, save_tiny_encoder
+from tests.tiny_train_config import DEBUG_CPU
 from tests.wandb_records import read_wandb_records
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
 TRAIN_PER_CLASS, BATCH = 4, 8
-SMALL = ["--trainer", "configs/trainer/cpu.yaml", "--trainer.enable_progress_bar=false",
-         "--trainer.enable_model_summary=false", "--data.num_workers=0", f"--data.batch_size={BATCH}",
-         "--data.clip_seconds=1.0", "--data.shuffle_buffer=16", "--wandb.mode=disabled",
-         "--report.every_n_val_epochs=1000"]  # validation reports: tests/test_callbacks.py and the learning test
+# configs/debug/cpu.yaml: CPU, quiet, no W&B, test reports only (validation reports: tests/test_callbacks.py)
+SMALL = ["--config", str(DEBUG_CPU), f"--data.batch_size={BATCH}", "--data.clip_seconds=1.0", "--data.shuffle_buffer=16"]
 
 FAMILY_ARGS = {
     "wavlm": ["--config", "configs/wavlm.yaml"],

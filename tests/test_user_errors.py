@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import lightning_modules.optim
-import train
+from training import command as train
 import user_errors
 from tests.tiny_train_config import make_tiny_run
 from user_errors import UserError

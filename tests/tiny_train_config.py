@@ -1,7 +1,9 @@
-"""A tiny, self-contained train.py config over generated shards, for the SLURM, resume and DDP tests.
+"""A tiny train.py config over generated shards, for the SLURM, resume and DDP tests.
 
-Self-contained (no includes from configs/) so these tests pin only the train.py interface:
-a 2-block CNN on 16-band log-mels of 1 s clips, CPU, offline W&B, a handful of steps per epoch.
+A 2-block CNN on 16-band log-mels of 1 s clips, offline W&B, a handful of steps per epoch, on the
+project's debug config for a quick CPU run (:data:`DEBUG_CPU`); nothing else from configs/, so these
+tests pin the train.py interface, not a recipe. Tests that start from a real run config add
+``--config`` :data:`DEBUG_CPU` (or :data:`DEBUG_FAST`) after it instead of listing overrides.
 """
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ from pathlib import Path
 import yaml
 
 from tests.shard_factory import make_dataset
+
+DEBUG = Path(__file__).resolve().parents[1] / "configs" / "debug"
+DEBUG_CPU = DEBUG / "cpu.yaml"  # CPU, one device, 32-bit, quiet, no W&B, loaders in the main process
+DEBUG_FAST = DEBUG / "fast.yaml"  # the same with fast_dev_run: one batch of each split, no logger
 
 
 def make_tiny_run(root: Path, epochs: int = 3, per_class_train: int = 12, shards: int = 2,
@@ -21,12 +27,9 @@ def make_tiny_run(root: Path, epochs: int = 3, per_class_train: int = 12, shards
     make_dataset(root / "data", num_classes=classes, shards_per_split=shards, seconds=(0.6, 1.2),
                  per_class={"train": per_class_train, "val": 4, "test": 4})
     config = {
+        "config": str(DEBUG_CPU),
         "seed_everything": 0,
-        "trainer": {
-            "accelerator": "cpu", "devices": 1, "precision": "32-true", "max_epochs": epochs,
-            "log_every_n_steps": 1, "num_sanity_val_steps": 0, "enable_progress_bar": False,
-            "enable_model_summary": False,
-        },
+        "trainer.max_epochs": epochs,
         "model": {
             "net": {
                 "class_path": "lightning_modules.components.small_cnn.SmallCNN",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
+from tests.tiny_train_config import DEBUG_CPU
 from training.resume import best_checkpoint
 
 NUM_CLASSES = 4
@@ -43,7 +44,7 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
     """A checkpoint of network ``name`` (see NETWORKS) trained by train.py; memoised per process."""
     if name in _CACHE:
         return _CACHE[name]
-    import train
+    from training import command as train
 
     data = shared_dataset(base)
     net = json.loads(json.dumps(NETWORKS[name]))
@@ -51,11 +52,10 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
         net["init_args"]["model_name"] = str(save_tiny_encoder(name, base / "encoders"))
     run_root = base / "runs"
     train.main([
-        f"--data.data_root={data}", "--data.batch_size=8", "--data.num_workers=0", "--data.clip_seconds=1.2",
+        "--config", str(DEBUG_CPU),  # configs/debug/cpu.yaml: CPU, quiet, test reports only
+        f"--data.data_root={data}", "--data.batch_size=8", "--data.clip_seconds=1.2",
         "--data.pin_memory=false", f"--model.net={json.dumps(net)}", "--model.lr=3e-3", "--model.scheduler=constant",
-        "--trainer.accelerator=cpu", f"--trainer.max_epochs={epochs}", "--trainer.logger=false",
-        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        "--report.every_n_val_epochs=1000", "--early_stopping.patience=1000",
+        f"--trainer.max_epochs={epochs}", "--trainer.logger=false", "--early_stopping.patience=1000",
         f"--run.root={run_root}", f"--run.name={name}",
     ])
     _CACHE[name] = best_checkpoint(run_root / name / "checkpoints")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -33,7 +34,7 @@ from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
-from training.config_files import resolve_config_args
+from training.config_files import CONFIGS_DIR, resolve_config_args
 from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
@@ -105,6 +106,19 @@ def check_data_root(data_root: str | None) -> None:
         raise UserError(f"data.data_root={root!r}: the folder has no stats.json; {expected}")
 
 
+def check_gpu_available(accelerator: str | None) -> None:
+    """``trainer.accelerator: gpu`` (configs/trainer/gpu.yaml) where torch sees no GPU is a one-line user
+    error before anything is built: not Lightning's traceback, and never the silent CPU run that
+    ``accelerator: auto`` made of a GPU job whose CUDA install was broken (slurm/train.sh checks too)."""
+    if str(accelerator).lower() not in ("gpu", "cuda"):
+        return
+    if torch.cuda.is_available() or (str(accelerator).lower() == "gpu" and torch.backends.mps.is_available()):
+        return
+    raise UserError(f"trainer.accelerator={accelerator!r} (configs/trainer/gpu.yaml) but torch {torch.__version__} "
+                    f"(CUDA build: {torch.version.cuda}) sees no GPU: run on a GPU node, install a CUDA build of "
+                    "torch (README, 'Install'), or train on the CPU with --trainer configs/trainer/cpu.yaml")
+
+
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
     """'last': the newest complete last.ckpt or preemption hpc_ckpt_N.ckpt of the run (training.resume),
     else a fresh start; any other value must exist."""
@@ -122,6 +136,35 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path
     return ckpt_path
 
 
+CALLBACK_DEFAULTS = CONFIGS_DIR / "callbacks" / "default.yaml"
+
+
+def add_user_callbacks(parser: LightningArgumentParser) -> None:
+    """The callbacks a user tunes: one key group each, their settings in configs/callbacks/*.yaml
+    (:data:`CALLBACK_DEFAULTS`, the parser's default config file, composes them)."""
+    parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+    parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+    parser.add_lightning_class_args(ReportCallback, "report")
+    parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
+    parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
+
+
+def add_fault_tolerance(parser: LightningArgumentParser) -> None:
+    """The callbacks a run cannot do without, so they are in code and not in configs/callbacks/.
+
+    Their settings stay keys, but no config can drop them: without the non-finite-loss guard one NaN
+    step poisons the weights; without the requeue handler a SLURM time limit loses the epoch and the
+    job is not resubmitted; without the RNG state a resumed run is not the run it continues; without
+    last.ckpt after every epoch (ModelCheckpoint's ``save_last`` writes it only with a top-k save in
+    Lightning 2.6) ``--ckpt_path last`` has nothing to resume. The atomic checkpoint writer is a
+    plugin, set in :meth:`SERLightningCLI.instantiate_trainer`.
+    """
+    parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
+    parser.add_lightning_class_args(RequeueOnSignal, "preemption")
+    parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
+    parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+
+
 class SERLightningCLI(LightningCLI):
     """LightningCLI with run folders, default loggers, F1 checkpointing, early stopping and reports."""
 
@@ -130,11 +173,15 @@ class SERLightningCLI(LightningCLI):
         self.run_name = "run"
         self.run_record: RunRecord | None = None
         self.resolved: dict[str, Any] = {}
+        if not CALLBACK_DEFAULTS.is_file():  # jsonargparse skips a missing default file without a word
+            raise UserError(f"{CALLBACK_DEFAULTS}: missing; train.py runs from a clone of the repository "
+                            "(or an editable install), whose configs/ holds the callback settings")
         super().__init__(
             EmotionClassifier, ShardDataModule, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
             seed_everything_default=0, auto_configure_optimizers=False,
-            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION}, **kwargs,
+            parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION,
+                           "default_config_files": [str(CALLBACK_DEFAULTS)]}, **kwargs,
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -152,23 +199,8 @@ class SERLightningCLI(LightningCLI):
                             help="checkpoint to resume fit from; 'last' = this run's newest complete last/preemption checkpoint")
         parser.add_class_arguments(RunSettings, "run")
         parser.add_class_arguments(WandbSettings, "wandb")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.add_lightning_class_args(ReportCallback, "report")
-        parser.add_lightning_class_args(TrainingCurves, "curves")  # reports/curves.png for offline users
-        parser.add_lightning_class_args(WandbSummary, "wandb_summary")  # best values + best checkpoint in the summary
-        # fault tolerance (training/): non-finite losses, preemption checkpoint + requeue, RNG in checkpoints
-        parser.add_lightning_class_args(NonFiniteLossGuard, "nonfinite_loss")
-        parser.add_lightning_class_args(RequeueOnSignal, "preemption")
-        parser.add_lightning_class_args(RngStateCheckpoint, "rng_state")
-        # last.ckpt after every epoch; ModelCheckpoint's save_last writes it only with a top-k save (Lightning 2.6)
-        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
-        parser.set_defaults({
-            "checkpoint.monitor": "val/weighted_f1", "checkpoint.mode": "max", "checkpoint.save_top_k": 2,
-            "checkpoint.save_last": False,  # last.ckpt comes from last_checkpoint, after every epoch
-            "checkpoint.filename": "epoch{epoch:03d}-wf1{val/weighted_f1:.4f}-ua{val/ua:.4f}",
-            "checkpoint.auto_insert_metric_name": False, "early_stopping.patience": 3,
-        })
+        add_user_callbacks(parser)
+        add_fault_tolerance(parser)
         parser.link_arguments("checkpoint.monitor", "early_stopping.monitor")
         parser.link_arguments("checkpoint.mode", "early_stopping.mode")
         parser.link_arguments("checkpoint.monitor", "model.monitor")  # the plateau schedule follows it too
@@ -192,7 +224,9 @@ class SERLightningCLI(LightningCLI):
 
     def check_run(self) -> None:
         """Before anything is built: the data root exists, and the run folder is this experiment's or new
-        (training/run_identity.py refuses one made for another config, naming the keys)."""
+        (training/run_identity.py refuses one made for another config, naming the keys), and a GPU
+        trainer config has a GPU."""
+        check_gpu_available(self.config.trainer.get("accelerator"))
         check_data_root(self.config.data.data_root)
         self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
 

@@ -4,7 +4,9 @@ The design card's command is ``python train.py --config wavlm.yaml``; jsonargpar
 paths, so ``wavlm.yaml`` worked from inside ``configs/`` alone. A name that is not a file as given
 is tried as ``configs/NAME`` and ``configs/NAME.yaml`` (so ``--config seeds/000/cnn_mfcc`` works
 too), the file used is reported, and a name found nowhere is a one-line error that lists the run
-configs there are. Paths that exist, and inline YAML, pass through unchanged.
+configs there are. Paths that exist, and inline YAML, pass through unchanged. ``configs/`` is the
+one beside the code (so ``ser-train --config wavlm.yaml`` works from any directory after
+``pip install -e .``), then the working directory's.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from user_errors import UserError
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Folders of configs/ that hold pieces (a trainer, a net, labels, ...), not whole run configs.
-PIECE_FOLDERS = {"after_training", "augment", "labels", "logger", "net", "prepare", "protocols", "taxonomy", "trainer"}
+PIECE_FOLDERS = {"after_training", "augment", "callbacks", "debug", "labels", "logger", "net", "prepare", "protocols",
+                 "recipes", "taxonomy", "trainer"}
 
 
 def run_configs(configs_dir: Path = CONFIGS_DIR) -> list[str]:
@@ -40,8 +43,10 @@ def resolve_config_name(name: str, configs_dir: Path = CONFIGS_DIR) -> str:
     """
     if Path(name).is_file() or "\n" in name or name.lstrip().startswith("{"):
         return name
-    candidates = [configs_dir / name] + ([configs_dir / f"{name}.yaml"] if not name.endswith((".yaml", ".yml")) else [])
-    for candidate in candidates:
+    names = [name] + ([f"{name}.yaml"] if not name.endswith((".yaml", ".yml")) else [])
+    # The installed code's configs/ (an editable install: the clone's), then the working directory's.
+    folders = dict.fromkeys([configs_dir, Path.cwd() / "configs"])
+    for candidate in (folder / each for folder in folders for each in names):
         if candidate.is_file():
             rank_zero_info(f"config: {candidate}")
             return str(candidate)

@@ -12,7 +12,7 @@ This callback only sets a flag in the handler. At the next optimiser-step bounda
 training batch that stepped, or the end of the epoch after early stopping and
 ModelCheckpoint) the ranks agree on the flag in one
 all-reduce, save ``hpc_ckpt_N.ckpt`` in ``default_root_dir`` together (Lightning's own naming,
-so ``fit(ckpt_path=None)`` under SLURM, ``hpc`` and ``auto`` all find it), rank zero runs
+so ``fit(ckpt_path=None)`` under SLURM, ``ckpt_path="hpc"`` and ``--ckpt_path last`` all find it), rank zero runs
 ``scontrol requeue``, and every rank leaves with :class:`Requeued` (a ``SystemExit(0)``), before
 any further validation or checkpointing could change the state that was saved. It installs its
 handler before Lightning registers its own, so Lightning's in-handler save does not run.
@@ -69,7 +69,7 @@ class RequeueOnSignal(Checkpoint):
     Args:
         signal_name: the pre-kill signal ``slurm/train.sh`` asks for (``--signal=USR1@90``).
         requeue: run ``scontrol requeue`` (only inside a SLURM job). Outside SLURM the run just
-            checkpoints and exits, and the same command with ``--ckpt_path auto`` resumes it.
+            checkpoints and exits, and the same command with ``--ckpt_path last`` resumes it.
     """
 
     def __init__(self, signal_name: str = "SIGUSR1", requeue: bool = True) -> None:

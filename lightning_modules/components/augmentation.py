@@ -17,6 +17,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from lightning_modules.components.base import BatchAugmentation
+from lightning_modules.components.pooling import frame_mask
 
 
 class _Seeded(nn.Module):
@@ -45,11 +46,6 @@ class _Seeded(nn.Module):
     def chosen(self, prob: float, size: int, device: torch.device) -> Tensor:
         """Bool [size]: which samples get an op applied with probability ``prob``."""
         return torch.rand(size, device=device, generator=self.generator(device)) < prob
-
-
-def valid_mask(lengths: Tensor, size: int) -> Tensor:
-    """Bool [B, size]: True where position < length."""
-    return torch.arange(size, device=lengths.device) < lengths[:, None]
 
 
 class WaveformAugment(_Seeded, BatchAugmentation):
@@ -112,7 +108,7 @@ class WaveformAugment(_Seeded, BatchAugmentation):
         batch, device = audio.shape[0], audio.device
         chosen = self.chosen(self.noise_prob, batch, device)
         snr = self.uniform(*self.snr_db, batch, device)
-        padding = ~valid_mask(lengths, audio.shape[1])
+        padding = ~frame_mask(lengths, audio.shape[1])
         signal = audio.masked_fill(padding, 0.0)
         power = torch.einsum("bt,bt->b", signal, signal) / lengths.clamp(min=1)
         scale = torch.sqrt(power / torch.pow(10.0, snr / 10.0)) * chosen
@@ -135,7 +131,7 @@ class WaveformAugment(_Seeded, BatchAugmentation):
         else:
             vacated = (source < 0) | (source >= extent)
             shifted = audio.gather(1, source.clamp(0, size - 1).long())
-        padding = ~valid_mask(lengths, size)
+        padding = ~frame_mask(lengths, size)
         if vacated is not None:
             shifted = shifted.masked_fill_(vacated & ~padding, 0.0)
         return torch.where(padding, audio, shifted)
@@ -160,7 +156,7 @@ class WaveformAugment(_Seeded, BatchAugmentation):
             out = torch.zeros(rows.numel(), size, device=device, dtype=audio.dtype)
             out[:, :width] = resampled[:, :width]
             new_lengths = torch.ceil(lengths[rows] * ratio.denominator / ratio.numerator).long().clamp(1, size)
-            audio[rows] = out * valid_mask(new_lengths, size)
+            audio[rows] = out * frame_mask(new_lengths, size)
             lengths[rows] = new_lengths
         return audio, lengths
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from data_preparation.input_contract import centred_frames
 from data_preparation.shard_format import SAMPLE_RATE
 from lightning_modules.components.frontends import MFCC
 
@@ -109,4 +110,4 @@ class FrameFeatures(nn.Module):
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         """Valid frames [B] for ``lengths`` valid samples [B] (a frame is valid if centred on one)."""
-        return lengths.div(self.hop_length, rounding_mode="floor") + 1
+        return centred_frames(lengths, self.hop_length)

@@ -19,6 +19,7 @@ import torchaudio
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from data_preparation.input_contract import centred_frames
 from data_preparation.shard_format import SAMPLE_RATE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -80,7 +81,7 @@ class LogMel(nn.Module):
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         """Valid frames [B] for ``lengths`` valid samples [B] (a frame is valid if centred on one)."""
-        return lengths.div(self.hop_length, rounding_mode="floor") + 1
+        return centred_frames(lengths, self.hop_length)
 
 
 class MFCC(nn.Module):

@@ -5,7 +5,10 @@ pick a network by a short name, with source prefixes parsed in one place::
 
     create_network("hf:microsoft/wavlm-base-plus", num_classes=9)   # SpeechEncoderClassifier
     create_network("timm:efficientnet_b5", num_classes=9)           # TimmImageClassifier
-    create_network("small_cnn", num_classes=9, features="mfcc")     # SmallCNN
+
+>>> from lightning_modules.components.frontends import MFCC
+>>> type(create_network("small_cnn", num_classes=9, frontend=MFCC())).__name__  # SmallCNN on MFCCs + deltas
+'SmallCNN'
 """
 from __future__ import annotations
 

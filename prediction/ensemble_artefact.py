@@ -8,26 +8,36 @@
 Members are any predictors ``load_predictor`` opens, so they must share class names in the same
 order (the meta-learner's input is their logits concatenated in manifest order) and the same input
 contract (the ensemble feeds one batch to all of them; data_preparation/input_contract.py).
+
+The format is read and written here; ensemble/ fits what goes into it. ``load_ensemble`` takes
+the loader of its members, so this module needs no loader of its own and prediction/predictor.py
+can open ensembles without an import circle.
 """
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from data_preparation.input_contract import InputContract
-from ensemble.averaging import normalized_weights
-from ensemble.meta_learner import MetaLearnerConfig, build_combiner
-from prediction.predictor import ENSEMBLE_MANIFEST, Predictor, load_predictor, resolve_device
+from prediction.combiners import build_combiner, normalized_weights
+from prediction.protocol import Predictor
 
+ENSEMBLE_MANIFEST = "ensemble.json"
 COMBINERS = ("stacked", "mean", "weighted_mean")
 META_WEIGHTS = "meta_learner.pt"
 FORMAT_VERSION = 1
+MemberLoader = Callable[[Path], Predictor]  # a member's checkpoint (or folder) -> its predictor
+
+
+def is_ensemble(path: str | Path) -> bool:
+    """True for an ensemble folder or its ``ensemble.json``."""
+    path = Path(path)
+    return (path.is_dir() and (path / ENSEMBLE_MANIFEST).is_file()) or path.name == ENSEMBLE_MANIFEST
 
 
 class EnsemblePredictor:
@@ -101,9 +111,12 @@ def common_contract(members: Sequence[Predictor], names: Sequence[str]) -> Input
 def save_ensemble(
     folder: str | Path, members: Sequence[tuple[str, str | Path]], class_names: Sequence[str], combiner: str,
     weights: Sequence[float] | None = None, meta_learner: nn.Module | None = None,
-    meta_config: MetaLearnerConfig | None = None, copy_members: bool = True, extra: dict[str, Any] | None = None,
+    meta_config: Mapping[str, Any] | None = None, copy_members: bool = True, extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the artefact folder; ``members`` are (name, checkpoint path) pairs in meta-learner input order."""
+    """Write the artefact folder; ``members`` are (name, checkpoint path) pairs in meta-learner input order.
+
+    ``meta_config``: the meta-learner's hyperparameters (``asdict(MetaLearnerConfig)``); loading
+    reads its ``select``, ``hidden``, ``dropout`` and ``folds`` to rebuild the network's shape."""
     folder = Path(folder)
     (folder / "members").mkdir(parents=True, exist_ok=True)
     entries = []
@@ -125,33 +138,46 @@ def save_ensemble(
     if combiner == "stacked":
         if meta_learner is None or meta_config is None:
             raise ValueError("combiner 'stacked' needs meta_learner and meta_config to be saved")
-        manifest["meta_learner"] = asdict(meta_config)
+        manifest["meta_learner"] = dict(meta_config)
         torch.save(meta_learner.state_dict(), folder / META_WEIGHTS)
     (folder / ENSEMBLE_MANIFEST).write_text(json.dumps(manifest, indent=2))
     return folder
 
 
-def load_ensemble(folder: str | Path, device: str | torch.device = "cpu") -> EnsemblePredictor:
-    """The EnsemblePredictor saved in ``folder``; members are loaded on ``device``."""
-    folder = Path(folder)
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """``ensemble.json`` of ``folder``, refused when its format is not the one this code reads."""
     manifest = json.loads((folder / ENSEMBLE_MANIFEST).read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{folder / ENSEMBLE_MANIFEST}: format_version {manifest.get('format_version')!r}, "
                          f"expected {FORMAT_VERSION}")
-    device = resolve_device(device)
+    return manifest
+
+
+def load_combiner(folder: Path, manifest: Mapping[str, Any], num_models: int) -> nn.Module:
+    """The saved meta-learner, its weights loaded with ``weights_only=True`` (a state dict, no pickle)."""
+    config = manifest["meta_learner"]
+    try:
+        meta = build_combiner(config["select"], num_models, len(manifest["class_names"]),
+                              hidden=config["hidden"], dropout=config["dropout"], folds=config["folds"])
+    except KeyError as error:
+        raise ValueError(f"{folder / ENSEMBLE_MANIFEST}: meta_learner has no {error.args[0]!r}") from error
+    meta.load_state_dict(torch.load(folder / META_WEIGHTS, map_location="cpu", weights_only=True))
+    return meta
+
+
+def load_ensemble(folder: str | Path, load_member: MemberLoader) -> EnsemblePredictor:
+    """The EnsemblePredictor saved in ``folder``; ``load_member`` opens each member (on its device)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
     members, names = [], []
     for entry in manifest["members"]:
         path = Path(entry["path"])
         path = path if path.is_absolute() else folder / path
         if not path.exists():
             raise FileNotFoundError(f"{folder / ENSEMBLE_MANIFEST}: member {entry['name']!r} is missing at {path}")
-        members.append(load_predictor(path, device=device))
+        members.append(load_member(path))
         names.append(entry["name"])
-    meta = None
-    if manifest["combiner"] == "stacked":
-        config = MetaLearnerConfig(**manifest["meta_learner"])
-        meta = build_combiner(config.select, len(members), len(manifest["class_names"]), config)
-        meta.load_state_dict(torch.load(folder / META_WEIGHTS, map_location="cpu", weights_only=True))
+    meta = load_combiner(folder, manifest, len(members)) if manifest["combiner"] == "stacked" else None
     predictor = EnsemblePredictor(members, manifest["combiner"], manifest.get("weights"), meta, names)
     if predictor.class_names != manifest["class_names"]:
         raise ValueError(f"{folder}: members predict {predictor.class_names}, the manifest says {manifest['class_names']}")

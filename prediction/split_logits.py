@@ -25,7 +25,7 @@ from data_preparation.shard_format import DatasetInfo, SampleMeta, load_dataset_
 from datamodules.pipeline_stages import DecodeLogMel, DecodeWaveform, crop_clip, pad_clip
 from datamodules.shard_check import require_shards, tarfile_to_samples
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
-from prediction.predictor import Predictor
+from prediction.protocol import Predictor
 
 
 @dataclass
