@@ -15,7 +15,7 @@ import argparse
 import tempfile
 import time
 
-import train
+from training import command as train
 
 BASELINE = "seed002_cnn_blstm_attention"
 NETS = {
