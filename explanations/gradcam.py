@@ -33,6 +33,7 @@ class FeaturesToLogits(nn.Module):
 def target_layer(net: nn.Module) -> tuple[nn.Module, bool]:
     """The last convolutional block of ``net`` and whether its map is vertically flipped (timm images)."""
     from lightning_modules.components.conv_encoder import ConvEncoder
+    from lightning_modules.components.resnet38 import ResNet38
     from lightning_modules.components.small_cnn import SmallCNN
     from lightning_modules.components.timm_image import TimmImageClassifier
 
@@ -45,7 +46,13 @@ def target_layer(net: nn.Module) -> tuple[nn.Module, bool]:
         return net.body[-1], False
     if isinstance(net, TimmImageClassifier):
         return net.backbone.get_submodule(net.backbone.feature_info[-1]["module"]), True
-    raise ValueError(f"Grad-CAM supports SeedCNN / CNNBiLSTM (2-D), SmallCNN and timm networks, not {type(net).__name__}")
+    if isinstance(net, ResNet38):
+        # The last conv pair, as for the other families. Its map has n_mels / 32 rows (2 at PANNs' 64
+        # bands), so the heatmap says when more than which band; no stage of a tiny ResNet-38 trained
+        # on pure tones put its heat on the tone's band reliably (tests/test_explain.py).
+        return net.head_convs, False
+    raise ValueError("Grad-CAM supports SeedCNN / CNNBiLSTM with a 2-D conv encoder, SmallCNN, ResNet38 and "
+                     f"timm networks, not {type(net).__name__}" + ("" if encoder is None else f" with a {type(encoder).__name__} encoder"))
 
 
 def gradcam(net: nn.Module, audio: Tensor, lengths: Tensor, targets: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

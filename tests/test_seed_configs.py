@@ -1,7 +1,7 @@
 """Every row config under configs/seeds/ parses, names a real timm / network, and runs fast_dev_run.
 
 Rows are the files not starting with '_' (those are shared pieces). The fast_dev_run sweep shrinks
-each row the way timm's tests shrink their registry: conv widths capped at 8, timm backbones swapped
+each row the way timm's tests shrink their registry: conv widths (ResNet-38's too) capped at 8, timm backbones swapped
 for ``test_efficientnet`` unpretrained at 32 px (the row's own timm name is checked to exist), speech
 encoders pointed at a tiny local model; everything else (front-ends, heads, optimiser, schedule,
 padding, splits) is the row's own. No weights are downloaded.
@@ -63,6 +63,10 @@ def shrink_network(net: Any, tiny_encoder: str) -> None:
         args["model_name"] = tiny_encoder
         if args.get("trainable_layers"):
             args["trainable_layers"] = 1
+    elif path.endswith("ResNet38"):  # every one of its 38 layers, at width 8
+        args["widths"] = [min(int(w), MAX_WIDTH) for w in args["widths"]]
+        for key in ("stem_width", "head_width", "hidden"):
+            args[key] = min(int(args[key]), MAX_WIDTH)
     for key in ("encoder",):
         if args.get(key) is not None:
             shrink_encoder(args[key])

@@ -46,6 +46,16 @@ FAMILIES = {
     "cnn_bilstm_attention": {"class_path": "lightning_modules.components.seed_cnns.CNNBiLSTM", "init_args": {
         "lstm_hidden": 16, "attention_dim": 16, "hidden": [32], "dropout": 0.1,
         "encoder": encoder(LOGMEL, channels=[8, 16], norm="batch", pool=2)}},
+    "cnn_lstm_unidirectional": {"class_path": "lightning_modules.components.seed_cnns.CNNBiLSTM", "init_args": {
+        "lstm_hidden": 16, "bidirectional": False, "attention": False, "hidden": [32], "dropout": 0.1,
+        "encoder": encoder(LOGMEL, channels=[8, 16], norm="batch", pool=2)}},
+    "lstm_only": {"class_path": "lightning_modules.components.seed_cnns.CNNBiLSTM", "init_args": {
+        "lstm_hidden": 32, "bidirectional": False, "attention": False, "hidden": [32], "dropout": 0.1,
+        "encoder": {"class_path": "lightning_modules.components.seed_cnns.FrameSequence",
+                    "init_args": {"frontend": LOGMEL}}}},
+    "resnet38": {"class_path": "lightning_modules.components.resnet38.ResNet38", "init_args": {
+        "widths": [8, 8, 16, 16], "stem_width": 8, "head_width": 32, "hidden": 32, "dropout": 0.0,
+        "head_dropout": 0.0, "frontend": LOGMEL}},  # all 38 layers, narrow; no dropout on 168 clips x 10 epochs
     "fusion_1d_2d": {"class_path": "lightning_modules.components.seed_cnns.FusionClassifier", "init_args": {
         "hidden": [32], "activation": "silu", "dropout": 0.2,
         "branches": [encoder(FRAMES, dims=1, channels=[16], norm="group", activation="silu"),

@@ -10,7 +10,8 @@ from lightning_modules.components.frame_features import FrameFeatures
 from lightning_modules.components.frontends import LogMel
 from lightning_modules.components.seed_cnns import FusionClassifier
 
-SEED_NETWORKS = ["test_seed_cnn", "test_seed_cnn1d", "test_cnn_bilstm", "test_fusion_cnn"]
+SEED_NETWORKS = ["test_seed_cnn", "test_seed_cnn1d", "test_cnn_bilstm", "test_cnn_lstm", "test_lstm_only", "test_fusion_cnn",
+                 "test_resnet38"]
 GROUP_NORM = {"test_seed_cnn1d", "test_fusion_cnn"}  # statistics over padded columns: content-invariant only
 
 

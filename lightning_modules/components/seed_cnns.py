@@ -3,9 +3,11 @@
 * ``SeedCNN``: a conv encoder plus a dense head. Seed 000's CNNMFCCs / CNNMFCCsDelta(2) (table 6.1/6.2),
   seed 001's CNN-3/4/5 (table 3), seed 003's 1-D CNN on 27 frame-feature rows and 2-D CNN on log-mel
   (tables 2-4), seed 004's MFCC1 and MS (table 3) are each a config of it.
-* ``CNNBiLSTM``: conv blocks, then a bidirectional LSTM over the conv map's columns (packed, so padding
-  never enters the recurrence), then additive attention or a masked mean: seed 002's CNN-BLSTM with and
-  without attention (its §3.3.3, table 8) and seed 004's MFCC2.
+* ``CNNBiLSTM``: conv blocks, then an LSTM (bidirectional by default) over the conv map's columns
+  (packed, so padding never enters the recurrence), then additive attention or a masked mean: seed 002's
+  CNN-BLSTM with and without attention (its §3.3.3, table 8), its unidirectional CNN-LSTM
+  (``bidirectional: false``) and seed 004's MFCC2. With a ``FrameSequence`` encoder (no conv blocks) it
+  is seed 002's LSTM-only row and table 10's "No CNN" ablation.
 * ``FusionClassifier``: concatenates branch embeddings (each branch has ``embed`` and ``out_dim``) under
   one head: seed 003's combined 1-D + 2-D model, seed 001's CNN + MLP (with ``StatsEncoder``).
 """
@@ -18,7 +20,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lightning_modules.components.base import EmotionNetwork
-from lightning_modules.components.conv_encoder import ConvEncoder, build_activation, valid_features
+from lightning_modules.components.conv_encoder import ConvEncoder, build_activation, fill_invalid, valid_features
 from lightning_modules.components.pooling import frame_mask, masked_mean
 from lightning_modules.components.registry import register_network
 from lightning_modules.components.small_cnn import PROBE_SAMPLES
@@ -74,22 +76,53 @@ class AdditivePooling(nn.Module):
         return (weights.unsqueeze(-1) * x).sum(dim=1)
 
 
+class FrameSequence(nn.Module):
+    """The front-end's frames as the LSTM's sequence, with no conv blocks: [B, frames, C x F] + valid [B].
+
+    The encoder of seed 002's LSTM-only model (table 8, "LSTM") and of its "No CNN" ablation (table 10):
+    the same interface as ``ConvEncoder`` (``features``, ``sequence_features``, ``sequence_dim``), so
+    ``CNNBiLSTM`` takes either. A batch norm per feature row scales the dB values for the recurrence.
+    """
+
+    def __init__(self, frontend: nn.Module, spec_augment: nn.Module | None = None) -> None:
+        super().__init__()
+        self.frontend, self.spec_augment = frontend, spec_augment
+        with torch.no_grad():
+            self.sequence_dim = self.frontend(torch.zeros(1, PROBE_SAMPLES)).flatten(1, -2).shape[1]
+        self.input_norm = nn.BatchNorm1d(self.sequence_dim)
+
+    def features(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Front-end features of the valid samples only [B, (C,) F, frames], and valid frames [B]."""
+        return valid_features(self.frontend, audio, lengths)
+
+    def sequence_features(self, features: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """features [B, (C,) F, frames] -> normalised frames [B, frames, sequence_dim] (0 past valid) + valid [B]."""
+        if self.spec_augment is not None and self.training:
+            features = self.spec_augment(features, frame_lengths)
+        rows = self.input_norm(features.flatten(1, -2).float())
+        valid = frame_lengths.clamp(1, rows.shape[-1])
+        return fill_invalid(rows, valid, 0.0).transpose(1, 2), valid
+
+
 class CNNBiLSTM(EmotionNetwork):
-    """conv blocks -> BiLSTM over the map's columns (valid columns only) -> attention / mean -> head.
+    """conv blocks -> (Bi)LSTM over the map's columns (valid columns only) -> attention / mean -> head.
 
     ``attention``: True for seed 002's best model (additive attention, ``attention_dim`` units);
-    False pools the BiLSTM outputs with a masked mean (its CNN-BLSTM row).
+    False pools the LSTM outputs with a masked mean (its CNN-BLSTM row).
+    ``bidirectional``: False for its CNN-LSTM and LSTM rows (one direction, ``lstm_hidden`` outputs).
+    ``encoder``: a ``ConvEncoder``, or a ``FrameSequence`` for a recurrence straight on the front-end.
     """
 
     def __init__(self, num_classes: int, encoder: nn.Module, lstm_hidden: int = 128, lstm_layers: int = 1,
                  attention: bool = True, attention_dim: int = 128, hidden: Sequence[int] = (128,),
-                 activation: str = "relu", dropout: float = 0.3) -> None:
+                 activation: str = "relu", dropout: float = 0.3, bidirectional: bool = True) -> None:
         super().__init__()
         self.encoder = encoder
         self.lstm = nn.LSTM(encoder.sequence_dim, lstm_hidden, num_layers=lstm_layers, batch_first=True,
-                            bidirectional=True, dropout=dropout if lstm_layers > 1 else 0.0)
-        self.attention = AdditivePooling(2 * lstm_hidden, attention_dim) if attention else None
-        self.head = dense_head(2 * lstm_hidden, hidden, num_classes, activation, dropout)
+                            bidirectional=bidirectional, dropout=dropout if lstm_layers > 1 else 0.0)
+        width = (2 if bidirectional else 1) * lstm_hidden
+        self.attention = AdditivePooling(width, attention_dim) if attention else None
+        self.head = dense_head(width, hidden, num_classes, activation, dropout)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters())
@@ -180,6 +213,23 @@ def test_seed_cnn1d(num_classes: int, **kwargs: object) -> SeedCNN:
 def test_cnn_bilstm(num_classes: int, **kwargs: object) -> CNNBiLSTM:
     """A tiny CNN-BLSTM with attention, for fast tests."""
     return CNNBiLSTM(num_classes, _tiny_logmel_encoder(), lstm_hidden=8, attention_dim=8, hidden=(16,), **kwargs)
+
+
+@register_network("test_cnn_lstm")
+def test_cnn_lstm(num_classes: int, **kwargs: object) -> CNNBiLSTM:
+    """A tiny unidirectional CNN-LSTM with a masked mean (seed 002's CNN-LSTM row), for fast tests."""
+    return CNNBiLSTM(num_classes, _tiny_logmel_encoder(), lstm_hidden=8, attention=False, hidden=(16,),
+                     bidirectional=False, **kwargs)
+
+
+@register_network("test_lstm_only")
+def test_lstm_only(num_classes: int, **kwargs: object) -> CNNBiLSTM:
+    """A tiny unidirectional LSTM straight on 16 mel bands (seed 002's LSTM row), for fast tests."""
+    from lightning_modules.components.frontends import LogMel
+
+    encoder = FrameSequence(LogMel(n_mels=16, hop_length=320))
+    return CNNBiLSTM(num_classes, encoder, lstm_hidden=8, attention=False, hidden=(16,), bidirectional=False,
+                     **kwargs)
 
 
 @register_network("test_fusion_cnn")
