@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import timm
+import yaml
 
 from training.cli import SERLightningCLI
 from training.pretrain_cli import PretrainCLI, pretrain
@@ -117,8 +118,21 @@ def test_every_seed_row_parses_and_names_its_figure(row: Path) -> None:
     if _class_path(net).endswith("TimmImageClassifier"):
         assert timm.is_model(_init_args(net)["model_name"]), _init_args(net)["model_name"]
     assert config.checkpoint.monitor == config.early_stopping.monitor
+    # the GPU trainer piece survived composition (a dotted trainer.* key beside `trainer: <file>` drops it)
+    assert config.trainer.accelerator == "gpu" and config.trainer.precision == "bf16-mixed", config.trainer
+    assert any("LearningRateMonitor" in _class_path(c) for c in config.trainer.callbacks or []), config.trainer.callbacks
     if config.model.init_from:
         pretrain_config_writing(config.model.init_from)
+
+
+@pytest.mark.parametrize("path", sorted(Path("configs").rglob("*.yaml")), ids=str)
+def test_no_config_file_sets_a_group_both_whole_and_dotted(path: Path) -> None:
+    """``trainer: gpu.yaml`` and ``trainer.max_epochs: 40`` in one file: jsonargparse keeps only the
+    dotted key, silently dropping the whole included group. Include the group from another file."""
+    config = yaml.safe_load(path.read_text())
+    keys = set(config) if isinstance(config, dict) else set()
+    both = sorted(k for k in keys if "." in k and k.split(".")[0] in keys)
+    assert not both, f"{path}: {both} beside the whole group {sorted({k.split('.')[0] for k in both})}"
 
 
 @pytest.fixture(scope="module")
