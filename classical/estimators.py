@@ -41,7 +41,7 @@ class SearchSpec:
     """
 
     estimator: str = "svm"
-    pca_components: float | int | None = None
+    pca_components: int | float | None = None  # int first: jsonargparse would read 129 as 129.0, which PCA refuses
     grid: dict[str, list[Any]] = field(default_factory=dict)
     folds: int = 5
     scoring: str = "f1_weighted"

@@ -100,6 +100,8 @@ def test_classical_seed_rows_parse_and_build(row):
 
     parsed = classical_train.parse_args(["--config", str(row)])
     assert row.read_text().startswith("# Seed ") and "reported" in row.read_text().split("\n\n")[0]
+    components = parsed.model.pca_components
+    assert components is None or isinstance(components, int) or 0 < components < 1, components  # PCA refuses 129.0
     pipeline = build_pipeline(parsed.model)
     pipeline.set_params(**{name: values[0] for name, values in param_grid(parsed.model).items()})
 
