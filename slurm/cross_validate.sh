@@ -29,27 +29,13 @@ fi
 config="$1"
 shift
 root="${SER_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}"
-cd "$root"
-if [ ! -f cross_validate.py ]; then
-  echo "slurm/cross_validate.sh: no cross_validate.py in $root: submit from the repository root or set SER_ROOT" >&2
+if [ ! -f "$root/slurm/job_setup.sh" ]; then
+  echo "slurm/cross_validate.sh: no slurm/job_setup.sh in $root: submit from the repository root or set SER_ROOT" >&2
   exit 2
 fi
-if [ ! -f "$config" ]; then
-  echo "slurm/cross_validate.sh: protocol file not found: $config (relative to $root)" >&2
-  exit 2
-fi
+# shellcheck source=slurm/job_setup.sh
+source "$root/slurm/job_setup.sh" slurm/cross_validate.sh cross_validate.py "$config" "protocol file"
 fold="${SLURM_ARRAY_TASK_ID:?slurm/cross_validate.sh runs as an array job: sbatch --array=0-<K-1> ...}"
-venv="${SER_VENV:-$root/.venv}"
-if [ -f "$venv/bin/activate" ]; then
-  # shellcheck disable=SC1091
-  source "$venv/bin/activate"
-else
-  echo "slurm/cross_validate.sh: no virtual environment at $venv (bash scripts/setup_env.sh); using $(command -v python)" >&2
-fi
-nodes="${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}"
-per_node="${SLURM_NTASKS_PER_NODE:-$(( ${SLURM_NTASKS:-1} / nodes ))}"
-per_node="${per_node%%(*}"
-export PYTHONUNBUFFERED=1
 
 echo "[$(date -Is)] array job ${SLURM_ARRAY_JOB_ID:-?} task $fold restart ${SLURM_RESTART_COUNT:-0}: $nodes node(s) x $per_node task(s): $config"
 # The protocol's own train_args come first and these after, so the allocation's device counts and

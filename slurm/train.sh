@@ -38,37 +38,15 @@ fi
 config="$1"
 shift
 root="${SER_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}"
-cd "$root"
-if [ ! -f train.py ]; then
-  echo "slurm/train.sh: no train.py in $root: submit from the repository root or set SER_ROOT" >&2
+if [ ! -f "$root/slurm/job_setup.sh" ]; then
+  echo "slurm/train.sh: no slurm/job_setup.sh in $root: submit from the repository root or set SER_ROOT" >&2
   exit 2
 fi
-if [ ! -f "$config" ]; then
-  echo "slurm/train.sh: config file not found: $config (relative to $root)" >&2
-  exit 2
-fi
-venv="${SER_VENV:-$root/.venv}"
-if [ -f "$venv/bin/activate" ]; then
-  # shellcheck disable=SC1091
-  source "$venv/bin/activate"
-else
-  echo "slurm/train.sh: no virtual environment at $venv (bash scripts/setup_env.sh); using $(command -v python)" >&2
-fi
-
-# accelerator: auto would quietly train on the CPU for the whole time limit if the node's CUDA is
-# broken (wrong torch build, driver mismatch): a job that was given GPUs refuses to start without them.
-gpus="${SLURM_JOB_GPUS:-${SLURM_STEP_GPUS:-${SLURM_GPUS_ON_NODE:-}}}"
-if [ -n "$gpus" ] && ! python -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  echo "slurm/train.sh: SLURM gave this job GPUs ($gpus) but $(command -v python) sees no CUDA: install a CUDA build of torch (README, 'Install')" >&2
-  exit 2
-fi
+# shellcheck source=slurm/job_setup.sh
+source "$root/slurm/job_setup.sh" slurm/train.sh train.py "$config" "config file"
 
 job="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID:-}}"
 job="${job:-${SLURM_JOB_ID:?slurm/train.sh runs under sbatch (SLURM_JOB_ID is not set)}}"
-nodes="${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}"
-per_node="${SLURM_NTASKS_PER_NODE:-$(( ${SLURM_NTASKS:-1} / nodes ))}"
-per_node="${per_node%%(*}"  # heterogeneous forms like "2(x3)" keep their leading count
-export PYTHONUNBUFFERED=1
 # Compute nodes often have no internet: HF_HOME / HF_HUB_OFFLINE=1 / WANDB_MODE=offline come from the
 # submitting shell's environment, which sbatch passes on (README, "Running on a cluster").
 

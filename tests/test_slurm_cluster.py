@@ -24,6 +24,8 @@ print("RANK " + json.dumps({"procid": os.environ["SLURM_PROCID"], "ntasks": os.e
 
 
 def submit(cluster: SlurmCluster, root: Path, *args: str) -> tuple[str, Path]:
+    (root / "slurm").mkdir(exist_ok=True)  # the stand-in root holds the job scripts' shared setup, as a clone does
+    (root / "slurm" / "job_setup.sh").write_text((REPO / "slurm" / "job_setup.sh").read_text())
     export = f"--export=ALL,SER_ROOT={root},SER_VENV={REPO / '.venv'}"
     job = cluster.sbatch("--gres=none", "--ntasks-per-node=2", "--cpus-per-task=1", "--mem=500M",
                          "--time=00:05:00", export, f"--output={root}/%x-%j.out", str(REPO / "slurm" / "train.sh"),
