@@ -15,7 +15,6 @@ and its W&B run id; a run whose config differs from it is refused (training/run_
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from datamodules import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
-from training.config_files import CONFIGS_DIR, resolve_config_args
+from training.config_files import CONFIGS_DIR, ResolvesConfigNames
 from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
@@ -165,8 +164,8 @@ def add_fault_tolerance(parser: LightningArgumentParser) -> None:
     parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
 
 
-class SERLightningCLI(LightningCLI):
-    """LightningCLI with run folders, default loggers, F1 checkpointing, early stopping and reports."""
+class SERLightningCLI(ResolvesConfigNames, LightningCLI):
+    """LightningCLI (bare ``--config`` names resolved against configs/) with run folders, default loggers, F1 checkpointing, early stopping and reports."""
 
     def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
         self.run_dir = Path("runs")
@@ -183,15 +182,6 @@ class SERLightningCLI(LightningCLI):
             parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION,
                            "default_config_files": [str(CALLBACK_DEFAULTS)]}, **kwargs,
         )
-
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Resolve bare config names (``--config wavlm.yaml``) against configs/ first (training/config_files.py)."""
-        if args is None:  # the command line itself: parsed here, as LightningCLI would, minus its
-            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))  # "args and argv" warning
-            return
-        if isinstance(args, (list, tuple)):
-            args = resolve_config_args(list(args))
-        super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--help_full", action=FullHelpAction)

@@ -10,8 +10,9 @@ one beside the code (so ``ser-train --config wavlm.yaml`` works from any directo
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -72,3 +73,19 @@ def resolve_config_args(args: Sequence[str], configs_dir: Path = CONFIGS_DIR) ->
         resolved.append(arg)
         position += 1
     return resolved
+
+
+class ResolvesConfigNames:
+    """Mixin before ``LightningCLI``: ``--config`` values go through :func:`resolve_config_args` first.
+
+    train.py's and pretrain.py's CLIs share it. Without ``args``, the command line itself is parsed
+    here, as LightningCLI would, minus its "args and argv" warning.
+    """
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        if args is None:
+            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))
+            return
+        if isinstance(args, (list, tuple)):
+            args = resolve_config_args(list(args))
+        super().parse_arguments(parser, args)  # type: ignore[misc]  (LightningCLI's, next in the MRO)

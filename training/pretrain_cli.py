@@ -14,7 +14,6 @@ CSV logs and Lightning's checkpoints go beside the output file; ``--ckpt_path`` 
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +25,16 @@ from datamodules import ShardDataModule
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining
 from training.checkpoint_io import AtomicCheckpointIO
 from training.cli import check_data_root, check_gpu_available
-from training.config_files import resolve_config_args
+from training.config_files import ResolvesConfigNames
 
 
-class PretrainCLI(LightningCLI):
-    """LightningCLI for the pretraining stage: ``--output`` names the weights file to write."""
+class PretrainCLI(ResolvesConfigNames, LightningCLI):
+    """LightningCLI for the pretraining stage (bare ``--config`` names as for train.py): ``--output`` names the weights file to write."""
 
     def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(GreedyAutoencoderPretraining, ShardDataModule, run=False, args=args,
                          save_config_callback=None, seed_everything_default=0, auto_configure_optimizers=False,
                          **kwargs)
-
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Bare config names resolve against configs/ as for train.py (training/config_files.py)."""
-        if args is None:  # the command line itself, parsed as LightningCLI would (as training/cli.py does)
-            self.config = parser.parse_args(resolve_config_args(sys.argv[1:]))
-            return
-        super().parse_arguments(parser, resolve_config_args(list(args)))
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--output", type=str, required=True,
