@@ -16,7 +16,7 @@ import webdataset as wds
 from callbacks.report import ReportCallback
 from data_preparation import verify
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import load_dataset_info
+from data_preparation.shards.shard_format import load_dataset_info
 from datamodules import ShardDataModule
 from prediction.split_logits import split_urls
 from tests.shard_factory import make_dataset
