@@ -175,7 +175,7 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     import subprocess
     import sys
 
-    from evaluation import command as evaluate
+    from prediction import evaluate_command as evaluate
     from training import command as train
     from evaluation.coverage import IncompleteScoreError
     from tests.tiny_train_config import make_tiny_run
