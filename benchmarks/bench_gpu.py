@@ -33,7 +33,7 @@ from torch import nn
 from benchmarks import realistic_corpus
 from benchmarks.bench_augmentation import baseline, clips_per_second
 from benchmarks.bench_input import prepare_codec
-from data_preparation.audio_codec import CODECS
+from data_preparation.shards.audio_codec import CODECS
 from datamodules import ShardDataModule
 from lightning_modules.components.augmentation import WaveformAugment
 from lightning_modules.components.frontends import LogMel

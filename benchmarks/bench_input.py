@@ -50,10 +50,10 @@ import webdataset as wds
 
 from benchmarks import realistic_corpus
 from benchmarks.prep_costs import preparation_costs
-from data_preparation.audio_codec import CODECS, decode
+from data_preparation.shards.audio_codec import CODECS, decode
 from data_preparation.config import AudioFilter, PrepareConfig, SplitSpec, validate
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import SAMPLE_RATE, DatasetInfo, load_dataset_info, shard_urls
+from data_preparation.shards.shard_format import SAMPLE_RATE, DatasetInfo, load_dataset_info, shard_urls
 from datamodules import ShardDataModule
 from datamodules.tar_samples import tar_samples
 

@@ -29,7 +29,7 @@ from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, valida
 from data_preparation.demo_corpus import generate
 from data_preparation.parallel import resolve_workers
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import AUDIO_EXT, SAMPLE_RATE, decode_audio
+from data_preparation.shards.shard_format import AUDIO_EXT, SAMPLE_RATE, decode_audio
 
 
 def decode_sample(sample: dict) -> tuple[np.ndarray, str]:

@@ -28,8 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from data_preparation.config import CorpusSpec
-from data_preparation.content_hash import DigestCache
-from data_preparation.inputs import Entry, collect_inputs
+from data_preparation.inputs.content_hash import DigestCache
+from data_preparation.inputs.entries import Entry, collect_inputs
 from data_preparation.pipeline import input_fingerprint
 
 LABELS = ("neutral", "happy", "sad", "anger")

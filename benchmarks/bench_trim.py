@@ -20,10 +20,10 @@ from typing import Callable
 import librosa
 import numpy as np
 
-from data_preparation.audio_io import probe, read_audio
-from data_preparation.decode import AudioFilter, check_activity
-from data_preparation.shard_format import SAMPLE_RATE
-from data_preparation.trim import TrimSpec, trim_clip
+from data_preparation.decode.audio_io import probe, read_audio
+from data_preparation.decode.decode import AudioFilter, check_activity
+from data_preparation.shards.shard_format import SAMPLE_RATE
+from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
 def load_clips(corpus: Path, limit: int) -> list[np.ndarray]:

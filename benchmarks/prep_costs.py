@@ -1,7 +1,7 @@
 """Where preparation spends its time per file, stage by stage, with the stages' own functions.
 
 ``prepare()`` runs decode, resample, checks and the FLAC spool write in one worker call per file
-(data_preparation/decode.py) and the shard writing afterwards (data_preparation/writers.py); this
+(data_preparation/decode/decode.py) and the shard writing afterwards (data_preparation/shards/writers.py); this
 times each of those pieces separately, in this process, on the same input files, so the split
 does not depend on how a pool schedules them.
 """
@@ -14,12 +14,12 @@ from typing import Sequence
 
 import soundfile as sf
 
-from data_preparation.audio_io import probe, to_mono_16k
-from data_preparation.audio_codec import member_ext
-from data_preparation.decode import AudioFilter, check_wave, content_digest
-from data_preparation.shard_format import encode_audio
-from data_preparation.shards import write_shards
-from data_preparation.writers import audio_payload
+from data_preparation.decode.audio_io import probe, to_mono_16k
+from data_preparation.shards.audio_codec import member_ext
+from data_preparation.decode.decode import AudioFilter, check_wave, content_digest
+from data_preparation.shards.shard_format import encode_audio
+from data_preparation.shards.tar_writer import write_shards
+from data_preparation.shards.writers import audio_payload
 
 
 def preparation_costs(paths: Sequence[Path], codecs: Sequence[str]) -> dict[str, float]:

@@ -26,7 +26,7 @@ def load_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def evaluate(run_dir: Path, data_root: str, split: str = "test", workers: int = 0) -> dict[str, Any]:
-    from data_preparation.shard_format import STATS_FILE, DatasetInfo
+    from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo
     from evaluation.report import build_report, write_report
 
     model, record = load_run(run_dir)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 
 FEATURE_SETS = ("egemaps", "compare", "librosa")
 
@@ -87,8 +87,8 @@ def featurise_shard(task: ShardTask) -> tuple[list[np.ndarray], list[int], list[
     """Features, label ids, keys and corpora of every sample in one shard."""
     import webdataset as wds
 
-    from data_preparation.audio_codec import member_ext
-    from data_preparation.shard_format import META_EXT, decode_audio
+    from data_preparation.shards.audio_codec import member_ext
+    from data_preparation.shards.shard_format import META_EXT, decode_audio
 
     extract = extractor(task.feature_set)
     out: tuple[list, list, list, list] = ([], [], [], [])
@@ -110,7 +110,7 @@ def split_features(data_root: str, split: str, feature_set: str, cache: Path, wo
                    progress: bool = True) -> SplitFeatures:
     """The features of ``split`` of the prepared dataset at ``data_root``, from the cache when there."""
     from data_preparation.parallel import ordered_map
-    from data_preparation.shard_format import STATS_FILE, DatasetInfo, shard_urls
+    from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, shard_urls
 
     stats_text = (Path(data_root) / STATS_FILE).read_text()
     info = DatasetInfo.from_dict(json.loads(stats_text))

@@ -19,7 +19,7 @@ from classical.features import extractor
 
 def predict_file(model: object, record: dict, path: Path, top: int = 3) -> list[tuple[str, float]]:
     """[(class, probability)] of the ``top`` classes for one audio file."""
-    from data_preparation.audio_io import probe, read_audio
+    from data_preparation.decode.audio_io import probe, read_audio
 
     wave = read_audio(path, probe(path))  # mono float32 at 16 kHz, the rate every shard holds
     features = extractor(record["feature_set"])(np.asarray(wave, dtype=np.float32), record["sample_rate"])

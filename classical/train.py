@@ -61,7 +61,7 @@ def record(config: ClassicalConfig, search: Any, class_names: list[str], sample_
 
 def run(config: ClassicalConfig, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Extract, search, refit, report; returns the report of every evaluated split."""
-    from data_preparation.shard_format import SAMPLE_RATE, STATS_FILE, DatasetInfo
+    from data_preparation.shards.shard_format import SAMPLE_RATE, STATS_FILE, DatasetInfo
     from evaluation.report import build_report, write_report
 
     info = DatasetInfo.from_dict(json.loads((Path(config.data_root) / STATS_FILE).read_text()))

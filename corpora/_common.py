@@ -10,7 +10,7 @@ import csv
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable, Iterable, Iterator, TypeVar
 
 from corpora.audio_suffixes import CORPUS_AUDIO_SUFFIXES, LOSSLESS_FIRST
 from corpora.record import AttributeValue, AudioRecord, CorpusListing, ReaderProblem
@@ -18,6 +18,7 @@ from corpora.record import AttributeValue, AudioRecord, CorpusListing, ReaderPro
 # Operating-system litter that travels with downloaded copies; counted as skipped, not listed.
 OS_LITTER = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 MACOS_METADATA = "macOS metadata (__MACOSX/, ._*, .DS_Store, Thumbs.db)"
+Parsed = TypeVar("Parsed")
 
 
 class ConventionError(ValueError):
@@ -198,3 +199,18 @@ def by_preference(paths: Iterable[Path], order: tuple[str, ...] = LOSSLESS_FIRST
         return (order.index(suffix) if suffix in order else len(order), path.as_posix())
 
     return sorted(paths, key=rank)
+
+
+def parsed_files(builder: ListingBuilder, files: Iterable[Path], parse: Callable[[Path], Parsed]) -> Iterator[tuple[Path, Parsed]]:
+    """Each file with what ``parse`` reads from its path, lossless copies first (``by_preference``).
+
+    For readers whose files carry everything in their names: a file that breaks the corpus's naming
+    convention (``parse`` raises ConventionError) is reported on ``builder`` with that reason and left out.
+    """
+    for path in by_preference(files):
+        try:
+            parsed = parse(path)
+        except ConventionError as error:
+            builder.problem(path, str(error))
+            continue
+        yield path, parsed

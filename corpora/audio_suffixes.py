@@ -1,6 +1,6 @@
 """The file suffixes the toolkit takes for audio, defined once for every reader of files.
 
-``data_preparation/audio_io.read_audio`` decodes all of them (libsndfile, else ffmpeg), so
+``data_preparation/decode/audio_io.read_audio`` decodes all of them (libsndfile, else ffmpeg), so
 predict.py takes them from a folder and the web page accepts them as uploads. Corpus readers take
 the same set without the video containers: RAVDESS and CREMA-D ship video beside their audio,
 and those files are not the readers' business (MELD, whose audio is in mp4 clips, adds ``.mp4``

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpora._common import ConventionError, ListingBuilder, audio_files, by_preference
+from corpora._common import ConventionError, ListingBuilder, audio_files, parsed_files
 from corpora.record import CorpusListing
 from corpora.registry import register_corpus
 
@@ -25,13 +25,7 @@ SENTENCES_PER_EMOTION = {"n": 30}  # every other emotion has 15
 @register_corpus("savee")
 def read_savee(root: Path) -> CorpusListing:
     builder = ListingBuilder("savee", root)
-    for path in by_preference(audio_files(builder, root)):
-        try:
-            parsed = _parse(path)
-        except ConventionError as error:
-            builder.problem(path, str(error))
-            continue
-        speaker, code, number = parsed
+    for path, (speaker, code, number) in parsed_files(builder, audio_files(builder, root), _parse):
         builder.add(path, code, speaker, {"sentence": number, "gender": "male"}, identity=(speaker, code, number))
     return builder.build()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpora._common import ConventionError, ListingBuilder, audio_files, by_preference
+from corpora._common import ConventionError, ListingBuilder, audio_files, parsed_files
 from corpora.record import CorpusListing
 from corpora.registry import register_corpus
 
@@ -28,13 +28,7 @@ SPEAKERS = {"OAF": ("older", 64), "YAF": ("younger", 26)}
 @register_corpus("tess")
 def read_tess(root: Path) -> CorpusListing:
     builder = ListingBuilder("tess", root)
-    for path in by_preference(audio_files(builder, root)):
-        try:
-            parsed = _parse(path)
-        except ConventionError as error:
-            builder.problem(path, str(error))
-            continue
-        speaker, word, emotion = parsed
+    for path, (speaker, word, emotion) in parsed_files(builder, audio_files(builder, root), _parse):
         age_group, age = SPEAKERS[speaker]
         attributes = {"word": word, "age_group": age_group, "age": age, "gender": "female"}
         builder.add(path, emotion, speaker, attributes, identity=(speaker, word, emotion))

@@ -14,9 +14,9 @@ from typing import Any, Literal, Optional, Sequence
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
-from data_preparation.decode import AudioFilter
-from data_preparation.splits import check_fractions
-from data_preparation.trim import TrimSpec
+from data_preparation.decode.decode import AudioFilter
+from data_preparation.split.splits import check_fractions
+from data_preparation.quality.trim import TrimSpec
 
 
 @dataclass
@@ -32,7 +32,7 @@ class CorpusSpec:
 
 @dataclass
 class FoldSpec:
-    """``split.mode: folds``: cross-validation folds over one set of shards (data_preparation/folds.py).
+    """``split.mode: folds``: cross-validation folds over one set of shards (data_preparation/split/folds.py).
 
     by: 'speaker' (K speaker folds within each corpus; k null = leave one speaker out),
     'attribute' (one fold per value of a record attribute: IEMOCAP's ``session``), 'corpus'
@@ -51,7 +51,7 @@ class FoldSpec:
 
 @dataclass
 class SplitSpec:
-    """How clips are split (data_preparation/split_assignment.py).
+    """How clips are split (data_preparation/split/split_assignment.py).
 
     mode: 'speaker' (no speaker in two splits, each corpus split on its own; honest scores),
     'stratified' (seed 000's random 70/15/15 per class), 'attribute' (a split the corpus ships,

@@ -3,7 +3,7 @@
 The run writes into ``<output>.partial`` and renames it into place only when everything is
 written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
 same settings finds stats.json with the same fingerprint and does nothing (idempotent); the
-fingerprint covers the settings and every input file's bytes (data_preparation/content_hash.py).
+fingerprint covers the settings and every input file's bytes (data_preparation/inputs/content_hash.py).
 ``overwrite`` always prepares again.
 """
 from __future__ import annotations
@@ -18,20 +18,20 @@ from typing import Sequence
 
 from data_preparation import plots
 from data_preparation.config import PrepareConfig, fingerprint
-from data_preparation.corpus_splits import format_corpus_summary
-from data_preparation.emobox import format_partition_report
-from data_preparation.folds import format_fold_plan
-from data_preparation.content_hash import CACHE_FILE, DigestCache
-from data_preparation.inputs import Entry, Inputs, collect_inputs
-from data_preparation.logmel import LogmelSettings
-from data_preparation.manifest import summarize, write_manifest
-from data_preparation.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
-from data_preparation.shards import make_keys
-from data_preparation.split_assignment import SplitOutcome, fold_split_names
+from data_preparation.split.corpus_splits import format_corpus_summary
+from data_preparation.split.emobox import format_partition_report
+from data_preparation.split.folds import format_fold_plan
+from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
+from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
+from data_preparation.derived.logmel import LogmelSettings
+from data_preparation.inputs.manifest import summarize, write_manifest
+from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
+from data_preparation.shards.tar_writer import make_keys
+from data_preparation.split.split_assignment import SplitOutcome, fold_split_names
 from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
-from data_preparation.stats import class_weights
-from data_preparation.trim import TOO_SHORT, format_trim_summary, trim_summary
-from data_preparation.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
+from data_preparation.shards.stats import class_weights
+from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_summary
+from data_preparation.shards.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
 
 AUG_SPLIT = "train_aug"
 LABEL_CONFLICT = "label conflict"

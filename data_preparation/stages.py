@@ -11,12 +11,12 @@ from typing import Sequence
 
 from corpora.taxonomy import drop_rare_classes
 from data_preparation.config import SplitSpec
-from data_preparation.decode import AudioFilter, DecodeTask, decode_file
-from data_preparation.inputs import Entry
+from data_preparation.decode.decode import AudioFilter, DecodeTask, decode_file
+from data_preparation.inputs.entries import Entry
 from data_preparation.parallel import ordered_map
-from data_preparation.reasons import Reason
-from data_preparation.split_assignment import SplitOutcome, assign
-from data_preparation.trim import TrimSpec
+from data_preparation.quality.reasons import Reason
+from data_preparation.split.split_assignment import SplitOutcome, assign
+from data_preparation.quality.trim import TrimSpec
 
 
 def spool_path(spool: Path, index: int) -> Path:
@@ -74,7 +74,7 @@ def drop_rare(entries: Sequence[Entry], min_share: float) -> dict[str, int]:
 
 def assign_splits(entries: Sequence[Entry], spec: SplitSpec) -> SplitOutcome | None:
     """Set ``split`` on every kept entry (a shard group with folds); speakers are namespaced by corpus
-    (spk01 of two corpora differ), and every corpus is split on its own (split_assignment.py)."""
+    (spk01 of two corpora differ), and every corpus is split on its own (split/split_assignment.py)."""
     kept = [e for e in entries if e.kept]
     if not kept:
         return None

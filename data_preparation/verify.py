@@ -19,8 +19,8 @@ from typing import Iterator
 import numpy as np
 import webdataset as wds
 
-from data_preparation.manifest import read_manifest
-from data_preparation.shard_format import (
+from data_preparation.inputs.manifest import read_manifest
+from data_preparation.shards.shard_format import (
     LOGMEL_EXT, MANIFEST_FILE, META_EXT, SAMPLE_RATE, SPLITS, DatasetInfo, SplitInfo, decode_audio,
     load_dataset_info,
 )

@@ -22,8 +22,8 @@ import torch
 import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
-from data_preparation.audio_codec import DEFAULT_CODEC, PCM_SCALE, decode_pcm16, member_ext
-from data_preparation.shard_format import LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
+from data_preparation.shards.audio_codec import DEFAULT_CODEC, PCM_SCALE, decode_pcm16, member_ext
+from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
 class DecodeWaveform:
     """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
 
-    ``codec`` is stats.json's (data_preparation/audio_codec.py): it names the member to read and
+    ``codec`` is stats.json's (data_preparation/shards/audio_codec.py): it names the member to read and
     how to decode it. With ``pcm16`` a wav or raw clip stays int16 (for raw, a view of the tar
     bytes): Collate converts it to float32 while writing it into the batch, so each clip is
     converted and copied once. Samples stay numpy until collation: single-threaded numpy beats

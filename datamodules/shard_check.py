@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 import webdataset as wds
 
-from data_preparation.shard_format import STATS_FILE, SplitInfo
+from data_preparation.shards.shard_format import STATS_FILE, SplitInfo
 
 REMEDY = "re-run prepare_data.py with overwrite: true, or restore the files"
 PEEK_BYTES = 512  # one tar block: enough to tell an opened shard from a failed command or URL

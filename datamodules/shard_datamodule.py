@@ -25,8 +25,8 @@ import webdataset as wds
 from lightning.pytorch import LightningDataModule
 
 from data_preparation.input_contract import InputContract
-from data_preparation.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
-from data_preparation.fold_plan import fold_view
+from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
+from data_preparation.split.fold_plan import fold_view
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
     BadSampleHandler,
@@ -71,7 +71,7 @@ class EpochLoader:
 
 
 class ShardDataModule(LightningDataModule):
-    """Batches from the shards of a prepared dataset (data_preparation/shard_format.py).
+    """Batches from the shards of a prepared dataset (data_preparation/shards/shard_format.py).
 
     Batch: ``{"audio": float32 [B, T]}`` (``features="waveform"``) or ``{"features": float32
     [B, n_mels, frames]}`` (``"logmel"``, precomputed shards), plus ``"lengths"`` int64 [B] (valid
@@ -102,7 +102,7 @@ class ShardDataModule(LightningDataModule):
         eval_crop: deterministic crop of long clips at evaluation.
         max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
         fold: for a dataset prepared with ``split.mode: folds``, the fold to train and test
-            (data_preparation/fold_plan.py); its class weights come from that fold's training counts.
+            (data_preparation/split/fold_plan.py); its class weights come from that fold's training counts.
         allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
             skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
             test stops the run with that message. Missing shards always stop the run.

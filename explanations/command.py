@@ -18,7 +18,7 @@ import torch
 def explain_file(net: torch.nn.Module, class_names: list[str], audio_path: Path, out: Path,
                  target: int | None, sample_rate: int, max_seconds: float) -> Path:
     """One PNG for one file: Grad-CAM for conv networks, a time curve for speech encoders."""
-    from data_preparation.audio_io import probe, read_audio
+    from data_preparation.decode.audio_io import probe, read_audio
     from explanations.attribution import time_attribution
     from explanations.gradcam import gradcam
     from explanations.plots import plot_gradcam, plot_time_attribution

@@ -24,7 +24,7 @@ from typing import Sequence
 
 from torch import nn
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from export import hf_modeling
 from export.hf_modeling import MODEL_TYPE, SERSpeechClassifier, SERSpeechClassifierConfig
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from data_preparation.input_contract import InputContract
-from data_preparation.shard_format import STATS_FILE
+from data_preparation.shards.shard_format import STATS_FILE
 
 CONFIG_CANDIDATES = ("config.yaml", "csv/config.yaml")  # where a run folder keeps its resolved config
 TEST_REPORT = Path("reports") / "test" / "report.json"

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from data_preparation.input_contract import InputContract
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from export.dft_spectrogram import replace_spectrograms
 
 OPSET = 18  # the dynamo exporter's own opset; lower ones go through its version converter

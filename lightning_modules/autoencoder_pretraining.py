@@ -29,7 +29,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.conv_encoder import ConvBlock, ConvEncoder, fill_invalid
 from lightning_modules.components.frontends import bind_sample_rate

@@ -23,7 +23,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
 from data_preparation.input_contract import HPARAM_KEY, InputContract, legacy_contract
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from lightning_modules.components.base import BatchAugmentation, EmotionNetwork
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss

@@ -8,7 +8,7 @@ samples that actually come out, and decoding stops one block past the limit at t
 soundfile reads files whose header states their length; everything else (containers libsndfile
 cannot open, and FLAC/WAV written to a pipe, whose header leaves the length unknown) streams
 through an ffmpeg subprocess. The blocks concatenate to exactly what the whole-file decode in
-data_preparation/audio_io.py gives: the channel mean is per frame and soxr's streaming resampler
+data_preparation/decode/audio_io.py gives: the channel mean is per frame and soxr's streaming resampler
 returns the same samples as its one-shot call.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from data_preparation.audio_io import AudioHeader, AudioReadError, DurationLimitError
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError
+from data_preparation.shards.shard_format import SAMPLE_RATE
 
 BLOCK_SECONDS = 20.0
 

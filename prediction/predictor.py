@@ -16,7 +16,7 @@ from torch import nn
 
 from classical.run_files import MODEL_FILE, is_classical_run
 from data_preparation.input_contract import InputContract
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from prediction.ensemble_artefact import ENSEMBLE_MANIFEST, is_ensemble, load_ensemble
 from prediction.protocol import Predictor
 

@@ -13,8 +13,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from data_preparation.audio_io import AudioHeader, AudioReadError, probe
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.decode.audio_io import AudioHeader, AudioReadError, probe
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from datamodules.pipeline_stages import pad_clip
 from prediction.audio_stream import audio_blocks
 from prediction.predictor import Predictor

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import DatasetInfo
+from data_preparation.shards.shard_format import DatasetInfo
 from protocols.config import ProtocolConfig
 from protocols.scores import scores_from_report
 

@@ -1,4 +1,4 @@
-"""Tiny prepared datasets in the exact on-disk format of data_preparation/shard_format.py.
+"""Tiny prepared datasets in the exact on-disk format of data_preparation/shards/shard_format.py.
 
 Tests of every stage after preparation (streaming, training, evaluation, SLURM) build one
 of these in ``tmp_path`` instead of running the real preparation. The signal is learnable:
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
-from data_preparation.audio_codec import member_ext
-from data_preparation.shard_format import (
+from data_preparation.shards.audio_codec import member_ext
+from data_preparation.shards.shard_format import (
     LOGMEL_EXT,
     META_EXT,
     SAMPLE_RATE,
@@ -114,7 +114,7 @@ def make_dataset(
     ``shards_per_split``: one count for all splits or a count per split; samples go round-robin.
     ``seconds``: (min, max) clip length, drawn uniformly per clip. With ``logmel``, log-mel shards
     of the same samples are written to ``logmel/`` as well. ``codec``: the waveform shards' audio
-    codec (data_preparation/audio_codec.py). Keys are unique across splits.
+    codec (data_preparation/shards/audio_codec.py). Keys are unique across splits.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

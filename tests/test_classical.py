@@ -116,7 +116,7 @@ def test_evaluate_py_and_predict_py_load_a_classical_run_like_a_checkpoint(shard
     """The run folder is a Predictor: evaluate.py scores the split as classical.evaluate does, predict.py segments."""
     import soundfile as sf
 
-    from evaluation import command as evaluate
+    from prediction import evaluate_command as evaluate
     from prediction import command as predict
     from classical import evaluate as classical_evaluate
     from prediction.predictor import load_predictor

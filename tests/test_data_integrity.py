@@ -16,7 +16,7 @@ import webdataset as wds
 from callbacks.report import ReportCallback
 from data_preparation import verify
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import load_dataset_info
+from data_preparation.shards.shard_format import load_dataset_info
 from datamodules import ShardDataModule
 from prediction.split_logits import split_urls
 from tests.shard_factory import make_dataset
@@ -175,7 +175,7 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     import subprocess
     import sys
 
-    from evaluation import command as evaluate
+    from prediction import evaluate_command as evaluate
     from training import command as train
     from evaluation.coverage import IncompleteScoreError
     from tests.tiny_train_config import make_tiny_run

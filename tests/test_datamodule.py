@@ -12,7 +12,7 @@ import pytest
 import torch
 import webdataset as wds
 
-from data_preparation.shard_format import SAMPLE_RATE, decode_audio
+from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio
 from datamodules import ShardDataModule
 from datamodules.epoch_plan import plan_epoch
 from tests.shard_factory import make_dataset, read_keys

@@ -16,7 +16,7 @@ import yaml
 from corpora import read_corpus
 from data_preparation import demo_corpus
 from data_preparation.config import parse_config
-from data_preparation.manifest import read_manifest
+from data_preparation.inputs.manifest import read_manifest
 from data_preparation.pipeline import prepare
 from data_preparation.verify import verify
 

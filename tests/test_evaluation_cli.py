@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from evaluation import command as evaluate
+from prediction import evaluate_command as evaluate
 from ensemble.__main__ import main as build_ensemble_main
 from evaluation.taxonomy import TaxonomyMismatchError
 from prediction.predictor import load_predictor

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from evaluation import command as evaluate
+from prediction import evaluate_command as evaluate
 from prediction import command as predict
 from serving import command as serve
 from ensemble.__main__ import build_parser as ensemble_parser

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from data_preparation.input_contract import InputOverrides
-from data_preparation.shard_format import STATS_FILE
+from data_preparation.shards.shard_format import STATS_FILE
 from prediction.split_logits import SplitLogits, collect_logits
 from evaluation.report import build_report
 from evaluation.taxonomy import TaxonomyMismatchError, resolve_class_mapping

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation import command as evaluate
+from prediction import evaluate_command as evaluate
 from training import command as train
 from data_preparation.input_contract import InputContract, InputOverrides, legacy_contract
 from lightning_modules import EmotionClassifier

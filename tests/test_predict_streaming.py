@@ -21,7 +21,7 @@ import soundfile as sf
 
 import prediction.audio_stream
 from prediction import command as predict
-from data_preparation.audio_io import probe, read_audio
+from data_preparation.decode.audio_io import probe, read_audio
 from prediction.predictor import ModelPredictor
 from prediction.recording import RecordingError, load_recording, predict_file, predict_wave
 from prediction.segments import SegmentSpec
@@ -159,8 +159,8 @@ def test_an_empty_folder_is_a_one_line_error(tmp_path, caplog):
 
 
 def test_soundfile_decoding_stops_at_the_limit_whatever_the_header_says(tmp_path):
-    from data_preparation.audio_io import AudioHeader
-    from data_preparation.audio_io import DurationLimitError
+    from data_preparation.decode.audio_io import AudioHeader
+    from data_preparation.decode.audio_io import DurationLimitError
     from prediction.audio_stream import audio_blocks
 
     path = stereo_recording(tmp_path / "long.wav", 30.0, rate=22_050)

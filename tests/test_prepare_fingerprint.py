@@ -11,8 +11,8 @@ import soundfile as sf
 
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, validate
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import AUDIO_EXT, META_EXT, decode_audio
-from data_preparation.shards import read_samples
+from data_preparation.shards.shard_format import AUDIO_EXT, META_EXT, decode_audio
+from data_preparation.shards.tar_writer import read_samples
 from tests.corpus_fixtures import write_audio
 from tests.test_prepare_pipeline import write_metadata
 
@@ -74,7 +74,7 @@ def test_overwrite_always_prepares_again_with_identical_shards(tmp_path: Path) -
 
 def test_unchanged_rerun_reads_no_input_and_a_touched_file_is_hashed_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from data_preparation import content_hash  # new with the content fingerprint
+    from data_preparation.inputs import content_hash  # new with the content fingerprint
 
     config = small_corpus(tmp_path / "corpus")
     out = Path(config.output)

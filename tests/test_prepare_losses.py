@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 
 import corpora
-from data_preparation.audio_io import UNKNOWN_FRAMES, DurationLimitError, probe, read_audio
+from data_preparation.decode.audio_io import UNKNOWN_FRAMES, DurationLimitError, probe, read_audio
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, validate
-from data_preparation.decode import AudioFilter, DecodeTask, decode_file
+from data_preparation.decode.decode import AudioFilter, DecodeTask, decode_file
 from data_preparation.demo_corpus import make_speakers, synthesize
-from data_preparation.inputs import collect_inputs
-from data_preparation.manifest import read_manifest, write_manifest
+from data_preparation.inputs.entries import collect_inputs
+from data_preparation.inputs.manifest import read_manifest, write_manifest
 from data_preparation.pipeline import prepare
 from tests.corpus_fixtures import write_audio
 

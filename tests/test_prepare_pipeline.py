@@ -18,10 +18,10 @@ from data_preparation.config import (
     parse_config, AugmentationSpec, CorpusSpec, GaussianNoiseSpec, LogmelSpec, PrepareConfig, SplitSpec, TimeStretchSpec, validate,
 )
 from data_preparation.demo_corpus import generate
-from data_preparation.manifest import read_manifest
+from data_preparation.inputs.manifest import read_manifest
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import load_dataset_info
-from data_preparation.shards import read_samples
+from data_preparation.shards.shard_format import load_dataset_info
+from data_preparation.shards.tar_writer import read_samples
 from data_preparation.verify import verify
 from tests.corpus_fixtures import write_audio, write_mixed_fixture
 

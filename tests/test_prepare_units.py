@@ -11,13 +11,15 @@ import pytest
 import corpora
 from corpora.taxonomy import load_taxonomy
 
-from data_preparation import augment, config, shards
-from data_preparation.augment import AugmentTask, augment_clip
+from data_preparation import config
+from data_preparation.derived import augment
+from data_preparation.shards import tar_writer
+from data_preparation.derived.augment import AugmentTask, augment_clip
 from data_preparation.config import AugmentationSpec, GaussianNoiseSpec, LogmelSpec, PitchShiftSpec, parse_config
-from data_preparation.decode import AudioFilter, DecodeTask, check_wave, decode_file
-from data_preparation.logmel import LogmelSettings, logmel_image
-from data_preparation.shard_format import SAMPLE_RATE, decode_audio, encode_audio
-from data_preparation.splits import speaker_split, stratified_split
+from data_preparation.decode.decode import AudioFilter, DecodeTask, check_wave, decode_file
+from data_preparation.derived.logmel import LogmelSettings, logmel_image
+from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio, encode_audio
+from data_preparation.split.splits import speaker_split, stratified_split
 from tests.corpus_fixtures import encode_mp4, write_audio
 
 
@@ -70,9 +72,9 @@ def test_speaker_split_fills_every_split_with_few_speakers_and_rejects_too_few()
 
 def test_keys_are_unique_tar_safe_and_short() -> None:
     sources = ["a/b.c.wav", "a/b_c.wav", "a/b_c.flac", "x" * 300 + ".wav"]
-    keys = shards.make_keys(["corpus"] * 4, sources)
+    keys = tar_writer.make_keys(["corpus"] * 4, sources)
     assert len(set(keys)) == 4
-    assert all("." not in k and "/" not in k and len(k) <= shards.KEY_MAX_CHARS for k in keys)
+    assert all("." not in k and "/" not in k and len(k) <= tar_writer.KEY_MAX_CHARS for k in keys)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/setup_system.sh)")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from data_preparation.config import CorpusSpec, FoldSpec, PrepareConfig, SplitSpec, validate
-from data_preparation.corpus_splits import split_within_corpora
-from data_preparation.emobox import match_partition, read_partition
+from data_preparation.split.corpus_splits import split_within_corpora
+from data_preparation.split.emobox import match_partition, read_partition
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import SPLITS, load_dataset_info
-from data_preparation.shards import read_samples
-from data_preparation.splits import speaker_split
+from data_preparation.shards.shard_format import SPLITS, load_dataset_info
+from data_preparation.shards.tar_writer import read_samples
+from data_preparation.split.splits import speaker_split
 from data_preparation.verify import verify
 from datamodules import ShardDataModule
 from tests.corpus_fixtures import write_mixed_fixture
@@ -182,7 +182,7 @@ def test_partition_matching_uses_trailing_folders_for_shared_stems() -> None:
 
 
 def read_partition_rows(rows: list[tuple[str, str, str]]):
-    from data_preparation.emobox import PartitionEntry
+    from data_preparation.split.emobox import PartitionEntry
 
     return [PartitionEntry(key="", wav=wav, emo="", fold=fold, part=part, where=f"row{n}") for n, (fold, part, wav) in enumerate(rows)]
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from data_preparation.shard_format import STATS_FILE, DatasetInfo, ShardPathError, SplitInfo, shard_urls
+from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, ShardPathError, SplitInfo, shard_urls
 from tests.shard_factory import make_dataset
 from tests.tiny_train_config import make_tiny_run
 

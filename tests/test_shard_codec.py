@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from data_preparation import audio_codec
+from data_preparation.shards import audio_codec
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, parse_config, validate
 from data_preparation.demo_corpus import generate
 from data_preparation.input_contract import InputOverrides
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import STATS_FILE, DatasetInfo, decode_audio, encode_audio, load_dataset_info
-from data_preparation.shards import read_samples
+from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, decode_audio, encode_audio, load_dataset_info
+from data_preparation.shards.tar_writer import read_samples
 from data_preparation.verify import verify
 from datamodules import ShardDataModule
 from prediction.split_logits import collect_logits

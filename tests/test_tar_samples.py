@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from data_preparation.shards import write_shards
+from data_preparation.shards.tar_writer import write_shards
 from datamodules.tar_samples import tar_samples
 
 

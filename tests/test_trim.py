@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, fingerprint, parse_config, validate
-from data_preparation.manifest import read_manifest
+from data_preparation.inputs.manifest import read_manifest
 from data_preparation.pipeline import prepare
-from data_preparation.shard_format import SAMPLE_RATE
-from data_preparation.silence import FRAME
-from data_preparation.trim import TOO_SHORT, TrimSpec, speech_span, trim_clip
+from data_preparation.shards.shard_format import SAMPLE_RATE
+from data_preparation.quality.silence import FRAME
+from data_preparation.quality.trim import TOO_SHORT, TrimSpec, speech_span, trim_clip
 from data_preparation.verify import verify
 from tests.test_prepare_fingerprint import audio_of
 from tests.test_prepare_pipeline import write_metadata

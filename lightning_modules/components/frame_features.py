@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from data_preparation.input_contract import centred_frames
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from lightning_modules.components.frontends import MFCC
 
 PARTS = ("zcr", "chroma", "mfcc", "rms")

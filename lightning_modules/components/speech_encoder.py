@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.pooling import build_pooling, frame_mask
 from lightning_modules.components.registry import register_network

@@ -23,9 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from data_preparation.reasons import Reason
-from data_preparation.shard_format import SAMPLE_RATE
-from data_preparation.silence import FRAME, LOUD_PERCENTILE, frame_levels
+from data_preparation.quality.reasons import Reason
+from data_preparation.shards.shard_format import SAMPLE_RATE
+from data_preparation.quality.silence import FRAME, LOUD_PERCENTILE, frame_levels
 
 TOO_SHORT = "trimmed too short"
 

@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 
 
 # libsndfile's SF_COUNT_MAX: the frame count of a stream whose header does not give its length.

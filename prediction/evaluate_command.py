@@ -12,6 +12,10 @@ A model whose classes differ from the data's stops with an error naming them, un
 Missing shards stop it naming each; a score over fewer samples than stats.json lists (unreadable
 or mislabelled ones skipped) is written, says "scored N of M" and exits 1, unless
 --allow_incomplete true accepts it.
+
+It lives in prediction/, not evaluation/: it loads any trained model (checkpoint, run folder,
+ensemble) through prediction's loaders, while evaluation/ holds the scoring that layers below
+prediction (callbacks, classical baselines) use too.
 """
 from __future__ import annotations
 

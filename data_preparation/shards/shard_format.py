@@ -10,7 +10,7 @@ A prepared dataset is a folder (local path or any URL prefix WebDataset opens) h
 
 A waveform sample in a tar is ``{key}.{ext}`` (16 kHz mono 16-bit audio in the dataset's codec,
 stats.json ``codec``: ``.flac`` by default, ``.wav`` or raw int16 ``.s16``; see
-data_preparation/audio_codec.py) plus ``{key}.json`` (SampleMeta). A log-mel sample is
+data_preparation/shards/audio_codec.py) plus ``{key}.json`` (SampleMeta). A log-mel sample is
 ``{key}.npy`` (float16, [n_mels, frames]) plus ``{key}.json``.
 Shard paths in stats.json are relative to the folder of stats.json, and are checked when it is
 read (``check_shard_path``): relative, inside the dataset, letters, digits and ``._-/`` only. With a
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from data_preparation import audio_codec
+from data_preparation.shards import audio_codec
 
 SAMPLE_RATE = 16_000
 FORMAT_VERSION = 1
@@ -54,7 +54,7 @@ def check_shard_path(path: object, where: str = STATS_FILE) -> str:
     >>> check_shard_path("shards/test-000000.tar; touch X; #")
     Traceback (most recent call last):
     ...
-    data_preparation.shard_format.ShardPathError: stats.json: shard path 'shards/test-000000.tar; touch X; #' is not a relative path of letters, digits and ._-/ inside the dataset folder
+    data_preparation.shards.shard_format.ShardPathError: stats.json: shard path 'shards/test-000000.tar; touch X; #' is not a relative path of letters, digits and ._-/ inside the dataset folder
     """
     if not isinstance(path, str) or len(path) > 255 or not SAFE_SHARD_PATH.fullmatch(path):
         raise ShardPathError(f"{where}: shard path {path!r} is not a relative path of letters, digits and ._-/ "
@@ -116,7 +116,7 @@ class DatasetInfo:
     format_version: int = FORMAT_VERSION
     codec: str = audio_codec.DEFAULT_CODEC  # shard audio codec; datasets from before codecs are FLAC
     logmel: dict[str, Any] | None = None  # {"n_mels", "hop_length", "n_fft", "frames", "splits": {name: SplitInfo}}
-    folds: list[dict[str, Any]] | None = None  # split.mode=folds: per fold its train/val/test shard groups (fold_plan.py)
+    folds: list[dict[str, Any]] | None = None  # split.mode=folds: per fold its train/val/test shard groups (data_preparation/split/fold_plan.py)
     extra: dict[str, Any] = field(default_factory=dict)  # dropped classes, filters, seeds, ...
 
     def to_json(self) -> str:

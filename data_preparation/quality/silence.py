@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_preparation.shard_format import SAMPLE_RATE
+from data_preparation.shards.shard_format import SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
 LOUD_PERCENTILE = 95.0  # a click or two does not make a silent clip loud

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data_preparation.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
-from data_preparation.reasons import Reason
-from data_preparation.shard_format import SAMPLE_RATE, encode_audio
-from data_preparation.silence import measure_activity
-from data_preparation.trim import TrimSpec, trim_clip
+from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
+from data_preparation.quality.reasons import Reason
+from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
+from data_preparation.quality.silence import measure_activity
+from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
 # Headers of compressed files (mp3) only estimate the length; near the limit the decoded length decides.
@@ -27,7 +27,7 @@ TRUNCATION_TOLERANCE = 0.002  # seconds
 
 @dataclass(frozen=True)
 class AudioFilter:
-    """Which decoded clips are kept (seed 000 kept 1-4 s); data_preparation/silence.py explains the silence test."""
+    """Which decoded clips are kept (seed 000 kept 1-4 s); data_preparation/quality/silence.py explains the silence test."""
 
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds

@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from data_preparation.inputs import Entry
-from data_preparation.reasons import Reason
+from data_preparation.inputs.entries import Entry
+from data_preparation.quality.reasons import Reason
 
 COLUMNS = ("corpus", "path", "native_label", "label", "speaker", "fate", "reason", "reason_value", "reason_detail",
            "duration", "header_duration", "truncated", "native_rate", "native_channels", "key", "trimmed")

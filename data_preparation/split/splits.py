@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from data_preparation.shard_format import SPLITS
+from data_preparation.shards.shard_format import SPLITS
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:

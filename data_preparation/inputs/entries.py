@@ -14,7 +14,7 @@ import corpora
 from corpora.record import AudioRecord, ReaderProblem
 from corpora.taxonomy import Taxonomy, load_label_table, load_taxonomy, map_labels
 from data_preparation.config import CorpusSpec
-from data_preparation.reasons import Reason
+from data_preparation.quality.reasons import Reason
 
 DROPPED = "dropped"
 

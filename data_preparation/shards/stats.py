@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from data_preparation.shard_format import SplitInfo
+from data_preparation.shards.shard_format import SplitInfo
 
 
 def split_info(shards: list[str], labels: Sequence[str], corpora: Sequence[str], durations: Sequence[float]) -> SplitInfo:

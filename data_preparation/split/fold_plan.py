@@ -13,7 +13,7 @@ import dataclasses
 from collections import Counter
 from typing import Sequence
 
-from data_preparation.shard_format import SPLITS, STATS_FILE, DatasetInfo, SplitInfo
+from data_preparation.shards.shard_format import SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 
 
 def merge_splits(parts: Sequence[SplitInfo]) -> SplitInfo:
@@ -35,7 +35,7 @@ def merge_splits(parts: Sequence[SplitInfo]) -> SplitInfo:
 
 
 def fold_class_weights(classes: Sequence[str], train: SplitInfo, fold: str) -> list[float]:
-    """n / (num_classes x count) from the fold's training counts (as data_preparation.stats)."""
+    """n / (num_classes x count) from the fold's training counts (as data_preparation.shards.stats)."""
     missing = [c for c in classes if not train.per_class.get(c)]
     if missing:
         raise ValueError(f"fold {fold}: class(es) {', '.join(missing)} have no training clip")

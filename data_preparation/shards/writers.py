@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from data_preparation.augment import AugmentTask, augment_clip, plan
+from data_preparation.derived.augment import AugmentTask, augment_clip, plan
 from data_preparation.config import AugmentationSpec
-from data_preparation.inputs import Entry
-from data_preparation.logmel import LogmelSettings, LogmelTask, logmel_npy
+from data_preparation.inputs.entries import Entry
+from data_preparation.derived.logmel import LogmelSettings, LogmelTask, logmel_npy
 from data_preparation.parallel import ordered_map
-from data_preparation.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
-from data_preparation.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo
-from data_preparation.shards import seeded_order, write_shards
-from data_preparation.stats import split_info
+from data_preparation.shards.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
+from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo
+from data_preparation.shards.tar_writer import seeded_order, write_shards
+from data_preparation.shards.stats import split_info
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from data_preparation.config import LogmelSpec
 from data_preparation.input_contract import centred_frames
-from data_preparation.shard_format import SAMPLE_RATE, decode_audio
+from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``split.mode`` picks the rule: ``speaker`` and ``stratified`` give train/val/test; ``attribute``
 takes a split the corpus ships (MELD's official train/dev/test); ``folds`` gives shard groups
-plus a fold plan (data_preparation/folds.py) that stats.json carries and the datamodule follows.
+plus a fold plan (data_preparation/split/folds.py) that stats.json carries and the datamodule follows.
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from data_preparation import folds as F
+from data_preparation.split import folds as F
 from data_preparation.config import FoldSpec, SplitSpec
-from data_preparation.corpus_splits import corpus_summary, pinned_splits, split_within_corpora
-from data_preparation.emobox import match_partition, read_partition
-from data_preparation.inputs import Entry
-from data_preparation.shard_format import SPLITS
-from data_preparation.splits import stratified_split
+from data_preparation.split.corpus_splits import corpus_summary, pinned_splits, split_within_corpora
+from data_preparation.split.emobox import match_partition, read_partition
+from data_preparation.inputs.entries import Entry
+from data_preparation.shards.shard_format import SPLITS
+from data_preparation.split.splits import stratified_split
 
 
 @dataclass

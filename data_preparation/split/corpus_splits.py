@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Mapping, Sequence
 
-from data_preparation.shard_format import SPLITS
-from data_preparation.splits import check_fractions, speaker_split
+from data_preparation.shards.shard_format import SPLITS
+from data_preparation.split.splits import check_fractions, speaker_split
 
 FEW_SPEAKER_RULES = ("train", "val", "test", "error")
 

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import webdataset as wds
 
-from data_preparation.shard_format import shard_name
+from data_preparation.shards.shard_format import shard_name
 
 TAR_MTIME = 0  # fixed member mtime: re-runs must not differ by timestamp; an int, since a float
 # mtime makes tarfile add a PAX header to every member (two more blocks each, and a quarter of read time)

@@ -4,7 +4,7 @@ A fold is a role per clip: ``test`` (the held-out part), ``train``, ``val`` (car
 fold's training speakers, corpus by corpus) or ``""`` (not used in that fold). Audio is decoded
 and written once: ``fold_groups`` cuts the clips into the groups of clips that play the same
 role in every fold, the preparation writes one set of shards per group, and each fold's
-train/val/test is a union of whole groups (``data_preparation/fold_plan.py``), so every
+train/val/test is a union of whole groups (``data_preparation/split/fold_plan.py``), so every
 evaluation still reads whole shards and sees every clip exactly once.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from data_preparation.splits import balanced_groups, speaker_split
+from data_preparation.split.splits import balanced_groups, speaker_split
 
 TRAIN, VAL, TEST, UNUSED = "train", "val", "test", ""
 

@@ -18,7 +18,7 @@ import numpy as np
 from audiomentations import AddGaussianNoise, PitchShift, TimeStretch
 
 from data_preparation.config import AugmentationSpec
-from data_preparation.shard_format import SAMPLE_RATE, decode_audio, encode_audio
+from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio, encode_audio
 
 TECHNIQUES = ("gaussian_noise", "time_stretch", "pitch_shift")
 # Named rather than left to audiomentations' default: the default is not part of its API contract

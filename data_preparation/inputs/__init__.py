@@ -1,0 +1,1 @@
+"""The input files: one Entry each with its class (entries), their content digests (content_hash), their fates (manifest)."""
