@@ -8,8 +8,9 @@ contract says (zero or repeat, as in training). Files of any length, rate and ch
 soundfile or ffmpeg decodes, read and scored block by block (memory does not grow with the
 length); folders are searched recursively for audio files. Writes predictions.json (every
 probability, the settings, and the files that failed with their reasons) and predictions.csv (one
-row per segment with the top-k labels). Exit status 1 when a file failed; 2 for a user error (a
-missing input, a folder without audio, an unusable or unsafe model).
+row per segment with the top-k labels). Exit status 1 when some file failed; 2 when none could be
+read (each named with its reason) or for a user error (a missing input, a folder without audio, an
+unusable, unsafe or truncated model).
 """
 from __future__ import annotations
 
@@ -96,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(config.output_dir)
     write_json(results_document(recordings, errors, settings), out / "predictions.json")
     write_csv(recordings, out / "predictions.csv", config.top_k)
+    if not recordings:  # e.g. a text file named .wav: its line above says why; no timing of nothing
+        if len(errors) > 1:
+            log.error("none of the %d input files could be read: nothing predicted", len(errors))
+        return 2
     log.info("%d of %d files, %.1f s of audio in %.1f s (real-time factor %.4f); results in %s",
              len(recordings), len(paths), audio_seconds, elapsed, elapsed / max(audio_seconds, 1e-9), out)
     return 1 if errors else 0
