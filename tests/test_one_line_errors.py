@@ -94,6 +94,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_status_2(monkeypatch, capsys) ->
     assert "Address already in use" in line and "choose another --port" in line
 
 
+@pytest.mark.slow  # a demo-corpus preparation and one train.py subprocess (its imports: 5-15 s)
 def test_a_failed_fold_names_the_fold_and_its_log(tmp_path, monkeypatch, capsys) -> None:
     from protocols import command as cross_validate
     from tests.test_cross_validate import write_protocol
