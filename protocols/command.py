@@ -14,7 +14,7 @@ import sys
 
 from protocols.config import Invocation, parse_args
 from protocols.results import log_wandb_summary, write_results
-from protocols.runner import fold_count, fold_result, prepare_protocol, run_fold
+from protocols.runner import FoldFailedError, fold_count, fold_result, prepare_protocol, run_fold
 
 
 def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not invocation.aggregate_only:
         todo = range(folds) if invocation.fold is None else [invocation.fold]
-        for fold in todo:
-            run_fold(protocol, data_root, info, fold, invocation.launcher)
+        try:
+            for fold in todo:
+                run_fold(protocol, data_root, info, fold, invocation.launcher)
+        except FoldFailedError as error:  # one line naming the fold and its log, not a traceback
+            print(f"cross_validate: error: {error}", file=sys.stderr)
+            return 2
     complete = aggregate_if_complete(invocation, folds)
     return 0 if complete or invocation.fold is not None else 1
 

@@ -23,6 +23,7 @@ from protocols.config import ProtocolConfig
 from protocols.scores import scores_from_report
 
 FOLD_RESULT = "protocol_fold.json"
+FOLD_LOG = "train.log"  # the fold's train.py output (stdout and stderr), appended to by every attempt
 TEST_REPORT = Path("reports") / "test" / "report.json"
 
 
@@ -71,6 +72,28 @@ def train_command(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, f
     return command + list(protocol.train_args)
 
 
+class FoldFailedError(RuntimeError):
+    """A fold's train.py failed; the message names the fold, its status and its log file."""
+
+
+def run_logged(command: list[str], log: Path) -> tuple[int, str]:
+    """Run ``command`` with its output shown as it comes and appended to ``log``; (exit status, last output line).
+
+    The log keeps what a failed fold printed (its error is usually the last line), since the
+    console of a long protocol run has scrolled past it, and on SLURM is another task's file.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    last = ""
+    with log.open("a", encoding="utf-8") as out, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            out.write(line)
+            last = line.strip() or last
+    return process.returncode, last
+
+
 def fold_result(protocol: ProtocolConfig, fold: int) -> dict | None:
     """The finished fold's scores, or None when it has not finished."""
     path = run_dir(protocol, fold) / FOLD_RESULT
@@ -85,11 +108,13 @@ def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: 
         return done
     command = train_command(protocol, data_root, info, fold, launcher)
     print(f"{protocol.name}: fold {fold} ({fold_label(info, fold)}): {shlex.join(command)}", flush=True)
-    completed = subprocess.run(command, check=False)
+    log = run_dir(protocol, fold) / FOLD_LOG
+    status, last_line = run_logged(command, log)
     report = run_dir(protocol, fold) / TEST_REPORT
-    if completed.returncode != 0 or not report.is_file():
-        raise RuntimeError(f"fold {fold}: train.py ended with status {completed.returncode}"
-                           + ("" if report.is_file() else f" and no test report at {report}"))
+    if status != 0 or not report.is_file():
+        raise FoldFailedError(f"fold {fold} ({fold_label(info, fold)}): train.py ended with status {status}"
+                              + ("" if report.is_file() else " and no test report")
+                              + f"; its log: {log}" + (f" (last line: {last_line[:300]})" if last_line else ""))
     result = {"fold": fold, "held_out": fold_label(info, fold), "run_dir": str(run_dir(protocol, fold)),
               **scores_from_report(json.loads(report.read_text()))}
     path = run_dir(protocol, fold) / FOLD_RESULT

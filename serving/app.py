@@ -49,7 +49,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 ENVELOPE_POINTS = 1200
 CHUNK = 1 << 20  # bytes read from a socket at a time
 LINGER_SECONDS = 2.0  # after refusing a body unread: how long to wait for the client to stop sending
-CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+CONTENT_LENGTH = re.compile(r"[0-9]+")
+CONTENT_LENGTH_DIGITS = 18  # more digits: 10^18 bytes or more, over any limit (and no int() of a 60 kB number)
 
 
 class UploadError(ValueError):
@@ -77,16 +78,25 @@ class UploadLimits:
 
 
 def parse_content_length(header: str | None) -> int | None:
-    """The declared body size; None when absent, UploadError (400) when it is not a plain decimal number.
+    """The declared body size; None when absent, UploadError 400 when it is not a plain decimal number,
+    413 when it has more than CONTENT_LENGTH_DIGITS digits (a size, only too large to be one to accept).
 
     >>> parse_content_length("1024"), parse_content_length(None)
     (1024, None)
+    >>> parse_content_length("1" + "0" * 20)
+    Traceback (most recent call last):
+    serving.app.UploadError: Content-Length 100000000000000000000 is too large: 10^18 bytes or more
     """
     if header is None or header == "":
         return None
-    if not CONTENT_LENGTH.fullmatch(header.strip()):
+    text = header.strip()
+    if not CONTENT_LENGTH.fullmatch(text):
         raise UploadError(HTTPStatus.BAD_REQUEST, f"Content-Length {header[:40]!r} is not a number of bytes")
-    return int(header)
+    if len(text.lstrip("0")) > CONTENT_LENGTH_DIGITS:
+        shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
+        raise UploadError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                          f"Content-Length {shown} is too large: 10^{CONTENT_LENGTH_DIGITS} bytes or more")
+    return int(text)
 
 
 def waveform_envelope(wave: np.ndarray, points: int = ENVELOPE_POINTS) -> list[list[float]]:
@@ -222,8 +232,9 @@ class Handler(BaseHTTPRequestHandler):
             if not started:  # the body was never read: answer now, then close the connection
                 self.close_connection = True
             self._json(error.status, {"error": str(error)})
-            if not started:
-                self._linger(min(length or 0, service.limits.max_bytes))
+            if not started:  # a size too large to parse: drain as for any over-limit size
+                too_large = length is None and error.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+                self._linger(service.limits.max_bytes if too_large else min(length or 0, service.limits.max_bytes))
         except Exception:  # noqa: BLE001 - one bad request must never stop the server
             log.exception("prediction failed for %s", filename)
             self.close_connection = True

@@ -18,7 +18,7 @@ from prediction.predictor import load_predictor
 from prediction.recording import check_predictable
 from prediction.segments import SegmentSpec
 from serving.app import EmotionServer, PredictionService, UploadLimits
-from user_errors import exit_on_user_error
+from user_errors import UserError, exit_on_user_error
 
 
 def build_parser() -> ArgumentParser:
@@ -40,7 +40,11 @@ def build_server(argv: list[str] | None = None) -> EmotionServer:
     check_predictable(predictor)  # the checkpoint's input contract must be one recordings can feed
     service = PredictionService(predictor, SegmentSpec(**config.segment.as_dict()),
                                 UploadLimits(**config.limits.as_dict()), config.batch_size)
-    return EmotionServer((config.host, config.port), service)
+    try:
+        return EmotionServer((config.host, config.port), service)
+    except OSError as error:  # the port is taken (Errno 98), privileged, or the host cannot be bound
+        raise UserError(f"--host {config.host} --port {config.port}: cannot listen there: "
+                        f"{error.strerror or error}; choose another --port (or stop the server using it)") from None
 
 
 def main(argv: list[str] | None = None) -> None:

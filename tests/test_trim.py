@@ -3,6 +3,7 @@ speech is kept, an all-speech clip is untouched, a clip that trims to too little
 reason, and trimming off leaves the preparation (fingerprint, audio) as it was before trimming existed."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from data_preparation.config import CorpusSpec, PrepareConfig, SplitSpec, fingerprint, parse_config, validate
+from data_preparation.decode.decode import AudioFilter
 from data_preparation.inputs.manifest import read_manifest
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import SAMPLE_RATE
@@ -129,9 +131,13 @@ def test_trimmed_preparation_cuts_reports_and_verifies(corpus, tmp_path: Path, c
 
 def test_trimming_off_keeps_the_old_fingerprint_and_the_audio_as_decoded(corpus, tmp_path: Path) -> None:
     root, layouts = corpus
-    # The stamp of this config before trim: existed (commit c69da17): existing preparations stay "nothing to do".
+    # The stamp of this config without trim (commit c69da17 added trimming and kept it), so switching
+    # trim off changes nothing. It moved once since, from 907ff752f371d6f7, when the silence filter's
+    # default floor went from -70 dBFS to the 16-bit rounding noise (issue 17): those preparations
+    # had dropped quiet speech, so they must be made again rather than pass as "nothing to do".
     old = PrepareConfig(corpora=[CorpusSpec("csv", "corpus", {"name": "small"})], output="out")
-    assert fingerprint(old) == "907ff752f371d6f7"
+    assert fingerprint(old) == "ade21bf57ce86eb7"
+    assert fingerprint(dataclasses.replace(old, filter=AudioFilter(silence_threshold_db=-70.0))) == "907ff752f371d6f7"
     out = tmp_path / "plain"
     info = prepare(small_config(root, out, None))
     assert info.extra["trim"] is None and "dropped" not in info.extra["fates"]

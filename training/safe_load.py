@@ -14,12 +14,20 @@ Checkpoints written by train.py hold only tensors, dicts, lists, strings and num
 stored as its ``class_path``/``init_args`` config, the RNG states as lists, training/resume.py), so
 no extra type needs allow-listing. A checkpoint that holds anything else is refused with
 :class:`UnsafeCheckpointError`, one line naming the file and the refused global.
+
+Every load runs inside :func:`refuse_unsafe`, so it is also the one place where a damaged file is
+told apart: a checkpoint cut short (an interrupted copy, ``head -c``, a full disk) makes torch's
+reader fail deep inside fsspec (``OSError: [Errno 22] Invalid argument`` from a seek past the end)
+or in its zip reader. When the load fails and the file's zip container is not whole, the failure is
+a :class:`CorruptCheckpointError` naming the file and what is wrong with it; a failure on a whole
+file (a model that does not match its weights, a missing file) propagates unchanged.
 """
 from __future__ import annotations
 
 import os
 import pickle
 import re
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,10 +35,17 @@ from typing import Any, Iterator
 import torch
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6: a zip archive
+PICKLE_MAGIC = 0x80  # the legacy format: a bare pickle (protocol 2+)
+INTERRUPTED = "an interrupted copy or save leaves such a file: use a complete copy"
 
 
 class UnsafeCheckpointError(ValueError):
     """A checkpoint that holds Python objects beyond tensors and plain data; it was not loaded."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that is cut short or damaged (not a whole zip archive); it was not loaded."""
 
 
 def unsafe_reason(path: str | os.PathLike, error: BaseException) -> UnsafeCheckpointError:
@@ -43,13 +58,50 @@ def unsafe_reason(path: str | os.PathLike, error: BaseException) -> UnsafeCheckp
     )
 
 
+def damage_of(path: str | os.PathLike) -> str | None:
+    """What is wrong with the checkpoint file's container, or None when it is whole (or not a local file).
+
+    Called only after a load failed, so reading the whole archive to check its CRCs costs nothing
+    on the normal path.
+    """
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        with file.open("rb") as handle:
+            head = handle.read(4)
+    except (OSError, ValueError):  # missing, unreadable or a URL: the original error says it better
+        return None
+    if size == 0:
+        return f"the file is empty (0 bytes); {INTERRUPTED}"
+    if head != ZIP_MAGIC:
+        return None if head[:1] == bytes([PICKLE_MAGIC]) else (
+            f"not a PyTorch checkpoint (one starts with {ZIP_MAGIC!r}, this file with {head!r})")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        return f"truncated or damaged ({size:,} bytes): the zip archive torch.save writes is incomplete ({error}); {INTERRUPTED}"
+    return None if broken is None else f"damaged: its member {broken} fails the CRC check"
+
+
 @contextmanager
 def refuse_unsafe(path: str | os.PathLike) -> Iterator[None]:
-    """Turn a ``weights_only`` refusal raised inside the block (e.g. by Lightning) into UnsafeCheckpointError."""
+    """Load ``path`` inside the block (e.g. through Lightning): a ``weights_only`` refusal becomes
+    UnsafeCheckpointError, a failure on a cut-short or damaged file CorruptCheckpointError."""
     try:
         yield
     except pickle.UnpicklingError as error:
-        raise unsafe_reason(path, error) from None
+        damage = damage_of(path)
+        raise (unsafe_reason(path, error) if damage is None else corrupt_checkpoint(path, damage)) from None
+    except (OSError, EOFError, RuntimeError, KeyError, zipfile.BadZipFile):  # what torch's readers raise on a bad file
+        damage = damage_of(path)
+        if damage is None:
+            raise
+        raise corrupt_checkpoint(path, damage) from None
+
+
+def corrupt_checkpoint(path: str | os.PathLike, damage: str) -> CorruptCheckpointError:
+    return CorruptCheckpointError(f"{path}: cannot load the checkpoint: {damage}")
 
 
 def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:

@@ -81,11 +81,27 @@ def _ffprobe(path: Path, soundfile_error: str) -> AudioHeader:
     fields = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     try:
         rate, channels = int(fields["sample_rate"]), int(fields["channels"])
-        duration = float(fields["duration"])
     except (KeyError, ValueError):
         detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no audio stream"
         raise AudioReadError(f"unreadable: soundfile: {soundfile_error}; ffmpeg: {detail}") from None
-    return AudioHeader(rate, channels, duration, "ffmpeg")
+    return AudioHeader(rate, channels, _ffprobe_duration(fields.get("duration")), "ffmpeg")
+
+
+def _ffprobe_duration(value: str | None) -> float:
+    """ffprobe's container duration in seconds; math.inf when the container does not give one.
+
+    A WebM/Matroska or Ogg written to a pipe (a browser's MediaRecorder, a stream) has no duration
+    in its header: ffprobe says ``duration=N/A``. Such a file is audio of unknown length, decoded
+    with the duration limit counted on the samples, like a FLAC or WAV written to a pipe.
+
+    >>> _ffprobe_duration("3.509000"), _ffprobe_duration("N/A"), _ffprobe_duration(None)
+    (3.509, inf, inf)
+    """
+    try:
+        duration = float(value) if value is not None else math.inf
+    except ValueError:
+        return math.inf
+    return duration if math.isfinite(duration) and duration >= 0 else math.inf
 
 
 def _soundfile_header(path: Path, info: Any) -> AudioHeader:

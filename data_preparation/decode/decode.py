@@ -15,7 +15,7 @@ import numpy as np
 from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
 from data_preparation.quality.reasons import Reason
 from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
-from data_preparation.quality.silence import measure_activity
+from data_preparation.quality.silence import QUANTISATION_NOISE_DB, measure_activity
 from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
@@ -31,7 +31,9 @@ class AudioFilter:
 
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds
-    silence_threshold_db: float = -70.0  # loud frames (after removing DC) below this level (dBFS): silent
+    # Loud frames (after removing DC) below this level (dBFS): digital silence. An absolute loudness
+    # floor, so by default only the 16-bit rounding noise: quiet speech is speech (silence.py).
+    silence_threshold_db: float = QUANTISATION_NOISE_DB
     min_contrast_db: float = 6.0  # loud frames less than this above the clip's own noise floor: stationary
     noise_flatness_db: float = -8.0  # a stationary clip whose spectrum is flatter than this is noise only
     keep_truncated: bool = False  # keep a WAV whose data ends before its header says (flagged in the manifest)
@@ -127,7 +129,8 @@ def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
 
 
 def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
-    """Silent (constant, or loud frames under the threshold) or noise only (stationary and flat); else None."""
+    """Silent (constant, or loud frames under the digital-silence floor) or noise only (no louder than its
+    own floor and spectrally flat); else None. Only the floor is absolute; silence.py explains why."""
     activity = measure_activity(wave)
     if activity.loud_db <= -199.0:
         return Reason("silent", None, f"constant signal (value {activity.dc_offset:.3g} throughout)")

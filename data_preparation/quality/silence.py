@@ -1,20 +1,27 @@
-"""Is there anything in a clip but silence or its own noise floor? Decided the way speech tools do.
+"""Is there anything in a clip but silence or its own noise floor? Decided relative to the clip itself.
 
-An absolute RMS over the whole clip errs both ways: a clip that is only a DC offset has a large
-RMS, and quiet but clear speech (soft-spoken actors, peaks near -40 dBFS) falls below -60 dBFS
-because its pauses pull the mean down. So, after removing the mean:
+How loud a clip is says nothing about whether it holds speech: a soft-spoken actor, a microphone
+gain set low or a recording normalised down sits 40-60 dB under full scale and is as much speech
+as a loud one, while a DC offset is loud and holds nothing. So, after removing the mean, a clip is
+judged against *itself*:
 
 * the *loud frames* (95th percentile of 20 ms frame levels in the 80 Hz - 7.6 kHz speech band)
-  must reach an absolute floor (``silence_threshold_db``): below it the clip is digital silence,
-  a constant, or inaudible;
-* they must stand ``min_contrast_db`` above the clip's own *noise floor* (10th percentile of the
-  frame levels): speech comes and goes in syllables and pauses, a noise floor does not;
+  must stand ``min_contrast_db`` above the clip's own *noise floor* (10th percentile of the frame
+  levels): speech comes and goes in syllables and pauses, a noise floor does not. Both levels
+  move together with the gain, so the test is scale-invariant;
 * a clip that does not (stationary) is noise only when its long-term spectrum is flat
   (``noise_flatness_db``, the spectral flatness over 100 Hz - 3.8 kHz, 0 dB for white noise):
-  a steady tone or a held vowel is not flat, hiss is. The 3.8 kHz top keeps 8 kHz sources fair.
+  a steady tone or a held vowel is not flat, hiss and dither are. The 3.8 kHz top keeps 8 kHz
+  sources fair;
+* the one absolute level is digital silence: a constant clip (every frame -200 dBFS once the mean
+  is gone), or loud frames under ``silence_threshold_db``, by default the rounding noise of the
+  16-bit samples the shards store (QUANTISATION_NOISE_DB, -101.1 dBFS): under it a stored clip
+  holds less than its own quantisation error. Speech 60 dB under full scale has its loud frames
+  near -70 to -80 dBFS, far above it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +34,8 @@ FLOOR_PERCENTILE = 10.0  # the quiet tenth of a clip is its noise floor
 LEVEL_BAND = (80.0, 7600.0)  # Hz: the speech band; rumble and DC drift do not count as activity
 FLATNESS_BAND = (100.0, 3800.0)  # Hz
 FLOOR_DB = -200.0  # level of an all-zero frame
+# RMS of the error of rounding to 16-bit samples (uniform over one step of 1/32768: step / sqrt(12)).
+QUANTISATION_NOISE_DB = round(20 * math.log10(1 / 32768 / math.sqrt(12)), 1)  # -101.1 dBFS
 
 
 @dataclass(frozen=True)
