@@ -34,7 +34,7 @@ from benchmarks import realistic_corpus
 from benchmarks.bench_augmentation import baseline, clips_per_second
 from benchmarks.bench_input import prepare_codec
 from data_preparation.shards.audio_codec import CODECS
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from lightning_modules.components.augmentation import WaveformAugment
 from lightning_modules.components.frontends import LogMel
 from lightning_modules.components.speech_encoder import SpeechEncoderClassifier
@@ -93,7 +93,7 @@ def training_rate(net: nn.Module, batch: dict, device: torch.device, steps: int,
 
 def loader_rate(root: str, batch_size: int, workers: int, clips: int, device: torch.device, padding: str) -> float:
     """Clips/s of ShardDataModule with ``workers`` loader processes, batches copied to ``device``."""
-    datamodule = ShardDataModule(root, batch_size=batch_size, num_workers=workers, clip_seconds=4.0, padding=padding,
+    datamodule = shard_data_module(root, batch_size=batch_size, num_workers=workers, clip_seconds=4.0, padding=padding,
                                  resampled=True, samples_per_epoch=clips, pin_memory=device.type == "cuda")
     loader = datamodule.train_dataloader()
     start, seen = time.perf_counter(), 0
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def report_network(label: str, net: nn.Module, padding: str, root: str, batch_size: int, steps: int,
                    workers: list[int], device: torch.device, bf16: bool) -> None:
-    datamodule = ShardDataModule(root, batch_size=batch_size, num_workers=0, clip_seconds=4.0, padding=padding,
+    datamodule = shard_data_module(root, batch_size=batch_size, num_workers=0, clip_seconds=4.0, padding=padding,
                                  resampled=True, samples_per_epoch=batch_size)
     batch = next(iter(datamodule.train_dataloader()))
     parameters = sum(p.numel() for p in net.parameters()) / 1e6

@@ -54,7 +54,7 @@ from data_preparation.shards.audio_codec import CODECS, decode
 from data_preparation.config import AudioFilter, PrepareConfig, SplitSpec, validate
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import SAMPLE_RATE, DatasetInfo, load_dataset_info, shard_urls
-from datamodules import ShardDataModule
+from datamodules import ShardDataModule, shard_data_module
 from datamodules.tar_samples import tar_samples
 
 CLIP_SECONDS, BATCH = 4.0, 32
@@ -111,7 +111,7 @@ def prepare_codec(specs, out: Path, codec: str, clips: int, workers: int) -> tup
 
 def stream_epoch(root: str, workers: int, batch: int = BATCH) -> int:
     """Clips of one training epoch as a training run gets them (4 s random crops, ``batch`` clips a batch)."""
-    datamodule = ShardDataModule(root, batch_size=batch, num_workers=workers, clip_seconds=CLIP_SECONDS,
+    datamodule = shard_data_module(root, batch_size=batch, num_workers=workers, clip_seconds=CLIP_SECONDS,
                                  pin_memory=False)
     return sum(len(batch["key"]) for batch in datamodule.train_dataloader())
 
@@ -159,7 +159,7 @@ def _count(items: Iterable) -> int:
 
 def stage_costs(root: str, repeats: int, batch: int = BATCH) -> list[tuple[str, float]]:
     """Microseconds per clip added by each stage of the datamodule's training pipeline (0 workers)."""
-    datamodule = ShardDataModule(root, batch_size=batch, num_workers=0, clip_seconds=CLIP_SECONDS, pin_memory=False)
+    datamodule = shard_data_module(root, batch_size=batch, num_workers=0, clip_seconds=CLIP_SECONDS, pin_memory=False)
     dataset = datamodule.train_dataloader().loader.pipeline[0].dataset
     stages = dataset.pipeline
     costs, previous = [], 0.0

@@ -29,7 +29,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import nn
 
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from tests.shard_factory import make_dataset
 
 NUM_CLASSES = 4
@@ -102,7 +102,7 @@ def peak_rss_mib(tree: TreeRSS) -> dict:
 
 
 def stream(root: str, workers: int) -> dict:
-    datamodule = ShardDataModule(root, batch_size=32, num_workers=workers, clip_seconds=4.0, pin_memory=False)
+    datamodule = shard_data_module(root, batch_size=32, num_workers=workers, clip_seconds=4.0, pin_memory=False)
     loader = datamodule.train_dataloader()
     tree = TreeRSS()
     tree.start()
@@ -113,7 +113,7 @@ def stream(root: str, workers: int) -> dict:
 
 
 def fit(root: str, workers: int) -> dict:
-    datamodule = ShardDataModule(root, batch_size=32, num_workers=workers, clip_seconds=4.0, pin_memory=False)
+    datamodule = shard_data_module(root, batch_size=32, num_workers=workers, clip_seconds=4.0, pin_memory=False)
     trainer = Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
     tree = TreeRSS()

@@ -201,7 +201,9 @@ def by_preference(paths: Iterable[Path], order: tuple[str, ...] = LOSSLESS_FIRST
     return sorted(paths, key=rank)
 
 
-def parsed_files(builder: ListingBuilder, files: Iterable[Path], parse: Callable[[Path], Parsed]) -> Iterator[tuple[Path, Parsed]]:
+def parsed_files(
+    builder: ListingBuilder, files: Iterable[Path], parse: Callable[[Path], Parsed]
+) -> Iterator[tuple[Path, Parsed]]:
     """Each file with what ``parse`` reads from its path, lossless copies first (``by_preference``).
 
     For readers whose files carry everything in their names: a file that breaks the corpus's naming

@@ -27,6 +27,7 @@ from lightning.pytorch import LightningDataModule
 from data_preparation.input_contract import InputContract
 from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
 from data_preparation.split.fold_plan import fold_view
+from datamodules.data_settings import ClipShape, Loading, SplitChoice, TrainingStream, flat_settings
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
     BadSampleHandler,
@@ -86,69 +87,36 @@ class ShardDataModule(LightningDataModule):
     Evaluation loaders have no ``len()`` (ranks differ), so ``trainer.limit_val_batches`` and
     ``limit_test_batches`` must be an int or 1.0, not a fraction.
 
-    Args:
-        data_root: folder of stats.json; a local path or any URL prefix WebDataset opens, including
-            ``pipe:`` commands (``pipe:curl -s -L https://host/ds``); a shard's URL is
-            ``data_root + "/" + its path in stats.json``, so the command must take the object's URL
-            last and write it to stdout (curl, ``gsutil cat``, ``rclone cat``, ``aws s3 cp URL -`` does not fit).
-        batch_size: per rank.
-        num_workers: loader processes per rank; training needs at least world_size x num_workers shards
-            unless ``resampled``.
-        train_splits: splits streamed together for training (e.g. ``[train, train_aug]``).
-        shuffle_buffer: samples held for shuffling in each training worker.
-        samples_per_epoch: training epoch length over all ranks; default: every training sample once
-            (rounded down to whole batches per worker so no sample repeats; see datamodules/epoch_plan.py).
-        resampled: draw training shards with replacement (for sets much larger than an epoch).
-        eval_crop: deterministic crop of long clips at evaluation.
-        max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
-        fold: for a dataset prepared with ``split.mode: folds``, the fold to train and test
-            (data_preparation/split/fold_plan.py); its class weights come from that fold's training counts.
-        allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
-            skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
-            test stops the run with that message. Missing shards always stop the run.
+    Built from the ``data:`` settings by :func:`shard_data_module`, which documents them; in code,
+    ``ShardDataModule(root, loading=Loading(batch_size=8))`` sets one group and keeps the others' defaults.
     """
 
     def __init__(
         self,
         data_root: str,
-        batch_size: int = 16,
-        num_workers: int = 2,
-        clip_seconds: float = 4.0,
-        padding: Literal["zero", "repeat"] = "zero",
-        train_splits: Sequence[str] = ("train",),
-        val_split: str = "val",
-        test_split: str = "test",
-        shuffle_buffer: int = 1000,
-        features: Literal["waveform", "logmel"] = "waveform",
-        samples_per_epoch: int | None = None,
-        resampled: bool = False,
-        seed: int = 0,
-        eval_crop: Literal["center", "start"] = "center",
-        persistent_workers: bool = False,
-        pin_memory: bool = True,
-        max_bad_samples: int = 100,
-        fold: int | None = None,
-        allow_incomplete: bool = False,
+        clips: ClipShape = ClipShape(),
+        splits: SplitChoice = SplitChoice(),
+        stream: TrainingStream = TrainingStream(),
+        loading: Loading = Loading(),
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
-        for name, value in (("batch_size", batch_size), ("clip_seconds", clip_seconds), ("shuffle_buffer", shuffle_buffer)):
-            if value <= 0:
-                raise ValueError(f"data.{name}={value}: must be positive")
-        if num_workers < 0 or (samples_per_epoch is not None and samples_per_epoch <= 0):
-            raise ValueError(f"data.num_workers={num_workers} / data.samples_per_epoch={samples_per_epoch}: out of range")
+        self.clips, self.splits, self.stream, self.loading = clips, splits, stream, loading
+        # the flat data.* keys, as checkpoints have always stored them (input_contract.legacy_contract reads
+        # them), as plain values so a checkpoint loads with weights_only=True; the config logs them once
+        self.save_hyperparameters({"data_root": data_root, **flat_settings(clips, splits, stream, loading)},
+                                  logger=False)
         self.data_root = data_root.rstrip("/")
         self.info: DatasetInfo = load_dataset_info(self.data_root)
-        if fold is not None:
-            self.info = fold_view(self.info, fold)  # train/val/test = the fold's unions of shard groups
+        if splits.fold is not None:
+            self.info = fold_view(self.info, splits.fold)  # train/val/test = the fold's unions of shard groups
         elif self.info.folds:
             raise ValueError(f"{self.data_root} is prepared as {len(self.info.folds)} folds: set data.fold "
                              f"(0..{len(self.info.folds) - 1}), or run them all with cross_validate.py")
-        self.train_splits = list(train_splits)
-        if features == "logmel" and not (self.info.logmel or {}).get("splits"):
+        self.train_splits = list(splits.train_splits)
+        if clips.features == "logmel" and not (self.info.logmel or {}).get("splits"):
             raise ValueError(f"data.features='logmel': {self.data_root}/{STATS_FILE} lists no log-mel shards")
         self.epoch = SharedEpoch()
-        self.handler = BadSampleHandler(max_bad_samples)
+        self.handler = BadSampleHandler(loading.max_bad_samples)
 
     # -- what models and callbacks read -------------------------------------------------------
 
@@ -171,10 +139,10 @@ class ShardDataModule(LightningDataModule):
     @property
     def contract(self) -> InputContract:
         """What a model trained on these batches consumes (data_preparation/input_contract.py)."""
-        h = self.hparams
+        c = self.clips
         return InputContract(
-            sample_rate=self.info.sample_rate, clip_seconds=float(h.clip_seconds), padding=h.padding,
-            eval_crop=h.eval_crop, features=h.features, logmel=self.info.logmel if h.features == "logmel" else None,
+            sample_rate=self.info.sample_rate, clip_seconds=float(c.clip_seconds), padding=c.padding,
+            eval_crop=c.eval_crop, features=c.features, logmel=self.info.logmel if c.features == "logmel" else None,
             class_names=tuple(self.info.classes), taxonomy=self.info.taxonomy,
         )
 
@@ -195,11 +163,11 @@ class ShardDataModule(LightningDataModule):
 
     @property
     def allow_incomplete(self) -> bool:
-        return bool(self.hparams.allow_incomplete)
+        return self.loading.allow_incomplete
 
     def split_samples(self, stage: str) -> tuple[str, int]:
         """(split name, samples stats.json lists) of what the ``"val"`` or ``"test"`` stage scores."""
-        split = self.hparams.val_split if stage == "val" else self.hparams.test_split
+        split = self.splits.val_split if stage == "val" else self.splits.test_split
         return split, self._split(split).num_samples
 
     def setup(self, stage: str) -> None:
@@ -207,11 +175,11 @@ class ShardDataModule(LightningDataModule):
 
         ``fit`` checks the test split's shards too (when stats.json lists it), so a run does not
         train for hours and then stop at the test."""
-        h = self.hparams
-        needed = {"fit": [*self.train_splits, h.val_split], "validate": [h.val_split],
-                  "test": [h.test_split]}.get(stage, [])
-        if stage == "fit" and h.test_split in self._splits():
-            needed.append(h.test_split)
+        s = self.splits
+        needed = {"fit": [*self.train_splits, s.val_split], "validate": [s.val_split],
+                  "test": [s.test_split]}.get(stage, [])
+        if stage == "fit" and s.test_split in self._splits():
+            needed.append(s.test_split)
         require_shards(self.data_root, {split: self._split(split) for split in needed})
 
     # -- loaders ------------------------------------------------------------------------------
@@ -219,9 +187,9 @@ class ShardDataModule(LightningDataModule):
     def train_dataloader(self) -> EpochLoader:
         rank, world_size = self._world()
         urls = [url for split in self.train_splits for url in self._urls(split)]
-        workers = max(self.hparams.num_workers, 1)
+        workers = max(self.loading.num_workers, 1)
         plan = self._plan(urls, world_size, workers)
-        h = self.hparams
+        h = self.stream
         if h.resampled:
             source = [ResampledShardList(urls, self.epoch, h.seed, rank)]
         else:
@@ -235,10 +203,10 @@ class ShardDataModule(LightningDataModule):
         return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches)
 
     def val_dataloader(self) -> EpochLoader:
-        return self._eval_loader(self.hparams.val_split)
+        return self._eval_loader(self.splits.val_split)
 
     def test_dataloader(self) -> EpochLoader:
-        return self._eval_loader(self.hparams.test_split)
+        return self._eval_loader(self.splits.test_split)
 
     # -- pipeline parts -----------------------------------------------------------------------
 
@@ -253,30 +221,30 @@ class ShardDataModule(LightningDataModule):
         info = self._split(split)
         if info.num_samples < world_size:
             raise ValueError(f"split {split!r} has {info.num_samples} samples, fewer than the {world_size} ranks")
-        source = [ShardList(urls, self.epoch, self.hparams.seed, shuffle=False)]
+        source = [ShardList(urls, self.epoch, self.stream.seed, shuffle=False)]
         if len(urls) >= world_size:
             stages = [*source, partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker,
                       partial(tar_samples, handler=self.handler)]
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
-        stages += self._decode_and_batch(self.hparams.eval_crop, rank, partial_batches=True)
+        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
         return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None)
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
-        h = self.hparams
-        if h.features == "waveform":
+        c = self.clips
+        if c.features == "waveform":
             decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
             signal, pad_value = "audio", 0.0
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
-        crop_pad = CropPad(self.clip_size, h.padding, crop, h.seed, rank, self.epoch)
-        collate = Collate(signal, self.clip_size, h.padding, pad_value)
+        crop_pad = CropPad(self.clip_size, c.padding, crop, self.stream.seed, rank, self.epoch)
+        collate = Collate(signal, self.clip_size, c.padding, pad_value)
         return [wds.map(decode, handler=self.handler), crop_pad,
-                wds.batched(h.batch_size, collation_fn=collate, partial=partial_batches)]
+                wds.batched(self.loading.batch_size, collation_fn=collate, partial=partial_batches)]
 
     def _loader(self, dataset: wds.DataPipeline) -> wds.WebLoader:
-        h = self.hparams
+        h = self.loading
         return wds.WebLoader(
             dataset, batch_size=None, shuffle=False, num_workers=h.num_workers,
             persistent_workers=h.persistent_workers and h.num_workers > 0,
@@ -284,10 +252,10 @@ class ShardDataModule(LightningDataModule):
         )
 
     def _plan(self, urls: list[str], world_size: int, workers: int) -> EpochPlan:
-        h = self.hparams
+        h, batch_size = self.stream, self.loading.batch_size
         total = sum(self._split(split).num_samples for split in self.train_splits)
         if h.resampled:
-            return plan_epoch(h.samples_per_epoch or total, h.batch_size, world_size, workers)
+            return plan_epoch(h.samples_per_epoch or total, batch_size, world_size, workers)
         if len(urls) < world_size * workers:
             raise ValueError(
                 f"training splits {self.train_splits} have {len(urls)} shards, fewer than world_size={world_size} x "
@@ -297,7 +265,7 @@ class ShardDataModule(LightningDataModule):
         per_shard = min(self._split(s).num_samples // len(self._split(s).shards) for s in self.train_splits)
         capacity = worker_capacity(len(urls), per_shard, world_size, workers)
         if h.samples_per_epoch is None:
-            plan = plan_epoch(total, h.batch_size, world_size, workers, capacity)
+            plan = plan_epoch(total, batch_size, world_size, workers, capacity)
             if plan.samples < 0.9 * total:
                 log.warning(
                     "a training epoch covers %d of %d samples: %d shards do not split evenly over %d loaders "
@@ -305,15 +273,15 @@ class ShardDataModule(LightningDataModule):
                     "(a multiple of the loader count), or set data.samples_per_epoch", plan.samples, total,
                     len(urls), world_size * workers)
             return plan
-        plan = plan_epoch(h.samples_per_epoch, h.batch_size, world_size, workers)
-        if plan.worker_batches * h.batch_size > capacity:
+        plan = plan_epoch(h.samples_per_epoch, batch_size, world_size, workers)
+        if plan.worker_batches * batch_size > capacity:
             log.info("samples_per_epoch=%d exceeds one pass over each worker's shards: workers repeat their shards",
                      h.samples_per_epoch)
         return plan
 
     def _splits(self) -> dict[str, SplitInfo]:
         # __init__ already refused features='logmel' without log-mel shards
-        return self.info.splits if self.hparams.features == "waveform" else self.info.logmel["splits"]
+        return self.info.splits if self.clips.features == "waveform" else self.info.logmel["splits"]
 
     def _split(self, split: str) -> SplitInfo:
         splits = self._splits()
@@ -332,3 +300,61 @@ class ShardDataModule(LightningDataModule):
         if dist.is_available() and dist.is_initialized():
             return dist.get_rank(), dist.get_world_size()
         return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def shard_data_module(
+    data_root: str,
+    batch_size: int = 16,
+    num_workers: int = 2,
+    clip_seconds: float = 4.0,
+    padding: Literal["zero", "repeat"] = "zero",
+    train_splits: Sequence[str] = ("train",),
+    val_split: str = "val",
+    test_split: str = "test",
+    shuffle_buffer: int = 1000,
+    features: Literal["waveform", "logmel"] = "waveform",
+    samples_per_epoch: int | None = None,
+    resampled: bool = False,
+    seed: int = 0,
+    eval_crop: Literal["center", "start"] = "center",
+    persistent_workers: bool = False,
+    pin_memory: bool = True,
+    max_bad_samples: int = 100,
+    fold: int | None = None,
+    allow_incomplete: bool = False,
+) -> ShardDataModule:
+    """Batches from the shards of a prepared dataset (data_preparation/shards/shard_format.py).
+
+    The ``data:`` section of a training config, setting by setting (LightningCLI reads this signature):
+    builds the four groups of datamodules/data_settings.py and the ShardDataModule over them.
+
+    Args:
+        data_root: folder of stats.json; a local path or any URL prefix WebDataset opens, including
+            ``pipe:`` commands (``pipe:curl -s -L https://host/ds``); a shard's URL is
+            ``data_root + "/" + its path in stats.json``, so the command must take the object's URL
+            last and write it to stdout (curl, ``gsutil cat``, ``rclone cat``, ``aws s3 cp URL -`` does not fit).
+        batch_size: per rank.
+        num_workers: loader processes per rank; training needs at least world_size x num_workers shards
+            unless ``resampled``.
+        train_splits: splits streamed together for training (e.g. ``[train, train_aug]``).
+        shuffle_buffer: samples held for shuffling in each training worker.
+        samples_per_epoch: training epoch length over all ranks; default: every training sample once
+            (rounded down to whole batches per worker so no sample repeats; see datamodules/epoch_plan.py).
+        resampled: draw training shards with replacement (for sets much larger than an epoch).
+        eval_crop: deterministic crop of long clips at evaluation.
+        max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
+        fold: for a dataset prepared with ``split.mode: folds``, the fold to train and test
+            (data_preparation/split/fold_plan.py); its class weights come from that fold's training counts.
+        allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
+            skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
+            test stops the run with that message. Missing shards always stop the run.
+    """
+    return ShardDataModule(
+        data_root,
+        clips=ClipShape(clip_seconds=clip_seconds, padding=padding, eval_crop=eval_crop, features=features),
+        splits=SplitChoice(train_splits=tuple(train_splits), val_split=val_split, test_split=test_split, fold=fold),
+        stream=TrainingStream(shuffle_buffer=shuffle_buffer, samples_per_epoch=samples_per_epoch,
+                              resampled=resampled, seed=seed),
+        loading=Loading(batch_size=batch_size, num_workers=num_workers, persistent_workers=persistent_workers,
+                        pin_memory=pin_memory, max_bad_samples=max_bad_samples, allow_incomplete=allow_incomplete),
+    )

@@ -16,7 +16,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 import pretrain
 import train
-from datamodules import ShardDataModule
+from datamodules import ShardDataModule, shard_data_module
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining, block_decoder, masked_mse
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.components.conv_encoder import ConvEncoder
@@ -46,7 +46,7 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def datamodule(shards: str) -> ShardDataModule:
-    return ShardDataModule(shards, batch_size=8, num_workers=0, clip_seconds=1.0, shuffle_buffer=16, pin_memory=False)
+    return shard_data_module(shards, batch_size=8, num_workers=0, clip_seconds=1.0, shuffle_buffer=16, pin_memory=False)
 
 
 class StateAfterEachStage(Callback):

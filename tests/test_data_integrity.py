@@ -17,7 +17,7 @@ from callbacks.report import ReportCallback
 from data_preparation import verify
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import load_dataset_info
-from datamodules import ShardDataModule
+from datamodules import ShardDataModule, shard_data_module
 from prediction.split_logits import split_urls
 from tests.shard_factory import make_dataset
 from tests.test_prepare_fingerprint import small_corpus
@@ -58,7 +58,7 @@ def gapped(tmp_path: Path) -> Path:
 
 
 def test_missing_shards_stop_fit_and_test_naming_every_one(gapped: Path) -> None:
-    dm = ShardDataModule(str(gapped), batch_size=2, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(str(gapped), batch_size=2, num_workers=0, clip_seconds=0.5)
     with pytest.raises(ValueError, match="8 shard") as fit:
         dm.setup("fit")
     message = str(fit.value)
@@ -77,7 +77,7 @@ def test_missing_shards_stop_fit_and_test_naming_every_one(gapped: Path) -> None
 
 
 def test_a_missing_shard_behind_a_pipe_stops_at_open(gapped: Path) -> None:
-    dm = ShardDataModule(f"pipe:cat {gapped}", batch_size=2, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(f"pipe:cat {gapped}", batch_size=2, num_workers=0, clip_seconds=0.5)
     dm.setup("test")  # remote: nothing to list up front
     with pytest.raises(ValueError, match=r"shard pipe:cat .*/shards/test-000002\.tar could not be opened"):
         [batch for batch in dm.test_dataloader()]
@@ -91,7 +91,7 @@ def test_label_that_is_not_its_ids_class_is_a_counted_bad_sample(tmp_path: Path,
     rewrite_member(tmp_path / "shards/val-000000.tar", unknown, label="joy")  # label_id still valid
     rewrite_member(tmp_path / "shards/val-000000.tar", swapped, label="class1")
     assert meta_of(tmp_path / "shards/val-000000.tar", swapped)["label_id"] == 0  # class0's id, class1's name
-    dm = ShardDataModule(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5)
     with caplog.at_level(logging.WARNING):
         keys = [key for batch in dm.val_dataloader() for key in batch["key"]]
     assert unknown not in keys and swapped not in keys and len(keys) == 6
@@ -122,7 +122,7 @@ def test_test_scored_on_fewer_samples_stops_unless_allowed(tmp_path: Path) -> No
     make_dataset(tmp_path / "data", num_classes=2, per_class={"train": 2, "val": 1, "test": 4}, shards_per_split=2)
     victim = keys_in(tmp_path / "data/shards/test-000001.tar")[0]
     rewrite_member(tmp_path / "data/shards/test-000001.tar", victim, flac=b"fLaC-truncated")
-    strict = ShardDataModule(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5)
+    strict = shard_data_module(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5)
     trainer, module = fake_test_run(tmp_path / "strict", strict)
     with pytest.raises(ValueError, match=r"scored 7 of 8 test samples .*data\.allow_incomplete=true"):
         score_batches(ReportCallback(mistakes=0), trainer, module, strict)
@@ -130,7 +130,7 @@ def test_test_scored_on_fewer_samples_stops_unless_allowed(tmp_path: Path) -> No
     assert report["coverage"]["summary"] == "scored 7 of 8 test samples (1 not scored; incomplete)"
     assert "scored 7 of 8" in (tmp_path / "strict/reports/test/classification_report.txt").read_text()
 
-    allowed = ShardDataModule(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5,
+    allowed = shard_data_module(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5,
                               allow_incomplete=True)
     trainer, module = fake_test_run(tmp_path / "allowed", allowed)
     callback = ReportCallback(mistakes=0)
@@ -147,7 +147,7 @@ def test_test_scored_on_fewer_samples_stops_unless_allowed(tmp_path: Path) -> No
 
 def test_complete_test_says_so(tmp_path: Path) -> None:
     make_dataset(tmp_path / "data", num_classes=2, per_class={"train": 2, "val": 1, "test": 4}, shards_per_split=2)
-    dm = ShardDataModule(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(str(tmp_path / "data"), batch_size=3, num_workers=0, clip_seconds=0.5)
     trainer, module = fake_test_run(tmp_path, dm)
     callback = ReportCallback(mistakes=0)
     score_batches(callback, trainer, module, dm)

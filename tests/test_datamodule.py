@@ -13,7 +13,7 @@ import torch
 import webdataset as wds
 
 from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from datamodules.epoch_plan import plan_epoch
 from tests.shard_factory import make_dataset, read_keys
 
@@ -47,13 +47,13 @@ def simulate_rank(monkeypatch: pytest.MonkeyPatch, rank: int, world_size: int) -
 
 
 def test_properties_come_from_stats(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=0)
+    dm = shard_data_module(str(root), batch_size=4, num_workers=0)
     assert dm.classes == ["class0", "class1", "class2", "class3"] and dm.num_classes == 4
     assert dm.class_weights == pytest.approx([1.0] * 4) and dm.info.splits["val"].num_samples == 20
 
 
 def test_zero_padding_keeps_true_lengths_and_centre_crops(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=8, num_workers=0, clip_seconds=1.0, padding="zero")
+    dm = shard_data_module(str(root), batch_size=8, num_workers=0, clip_seconds=1.0, padding="zero")
     clips = audio_by_key(root, "val")
     size = SAMPLE_RATE
     seen = 0
@@ -72,7 +72,7 @@ def test_zero_padding_keeps_true_lengths_and_centre_crops(root: Path) -> None:
 
 
 def test_repeat_padding_tiles_the_clip(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=8, num_workers=0, clip_seconds=1.5, padding="repeat", eval_crop="start")
+    dm = shard_data_module(str(root), batch_size=8, num_workers=0, clip_seconds=1.5, padding="repeat", eval_crop="start")
     clips = audio_by_key(root, "test")
     short = 0
     for batch in dm.test_dataloader():
@@ -89,7 +89,7 @@ def test_repeat_padding_tiles_the_clip(root: Path) -> None:
 
 
 def test_training_crops_are_random_and_evaluation_deterministic(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=0, clip_seconds=0.5, shuffle_buffer=8)
+    dm = shard_data_module(str(root), batch_size=4, num_workers=0, clip_seconds=0.5, shuffle_buffer=8)
     assert keys_of(dm.val_dataloader()) == keys_of(dm.val_dataloader())
     loader = dm.train_dataloader()
     first, second = list(loader), list(loader)  # epochs 0 and 1
@@ -105,7 +105,7 @@ def test_training_epoch_has_equal_batches_and_no_repeats_across_ranks(
     world_size, seen = 2, {}
     for rank in range(world_size):
         simulate_rank(monkeypatch, rank, world_size)
-        dm = ShardDataModule(str(root), batch_size=2, num_workers=num_workers, clip_seconds=0.5)
+        dm = shard_data_module(str(root), batch_size=2, num_workers=num_workers, clip_seconds=0.5)
         loader = dm.train_dataloader()
         batches = list(loader)
         assert len(batches) == len(loader) and all(len(b["key"]) == 2 for b in batches)
@@ -119,9 +119,9 @@ def test_training_epoch_has_equal_batches_and_no_repeats_across_ranks(
 
 
 def test_samples_per_epoch_and_resampled_mode(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=0, samples_per_epoch=12)
+    dm = shard_data_module(str(root), batch_size=4, num_workers=0, samples_per_epoch=12)
     assert len(dm.train_dataloader()) == 3
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=2, samples_per_epoch=80, resampled=True, clip_seconds=0.5)
+    dm = shard_data_module(str(root), batch_size=4, num_workers=2, samples_per_epoch=80, resampled=True, clip_seconds=0.5)
     loader = dm.train_dataloader()
     keys = keys_of(loader)
     assert len(loader) == 20 and len(keys) == 80 and max(Counter(keys).values()) > 1  # drawn with replacement
@@ -135,7 +135,7 @@ def test_evaluation_sees_every_sample_exactly_once(
     seen = []
     for rank in range(world_size):
         simulate_rank(monkeypatch, rank, world_size)
-        dm = ShardDataModule(str(root), batch_size=3, num_workers=num_workers, clip_seconds=0.5)
+        dm = shard_data_module(str(root), batch_size=3, num_workers=num_workers, clip_seconds=0.5)
         loader = dm.val_dataloader() if split == "val" else dm.test_dataloader()
         rank_keys = keys_of(loader)
         assert rank_keys, f"rank {rank} got no {split} samples"
@@ -144,7 +144,7 @@ def test_evaluation_sees_every_sample_exactly_once(
 
 
 def test_precomputed_logmel_batches(root: Path) -> None:
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=0, clip_seconds=1.0, features="logmel")
+    dm = shard_data_module(str(root), batch_size=4, num_workers=0, clip_seconds=1.0, features="logmel")
     batch = next(iter(dm.val_dataloader()))
     n_mels = dm.info.logmel["n_mels"]
     assert "audio" not in batch and batch["features"].shape == (4, n_mels, dm.clip_size) == (4, n_mels, 101)
@@ -155,24 +155,24 @@ def test_precomputed_logmel_batches(root: Path) -> None:
 
 
 def test_pipe_urls(root: Path) -> None:
-    dm = ShardDataModule(f"pipe:cat {root}", batch_size=4, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(f"pipe:cat {root}", batch_size=4, num_workers=0, clip_seconds=0.5)
     assert Counter(keys_of(dm.test_dataloader())) == Counter(read_keys(root, "test"))
 
 
 def test_user_errors_name_what_is_wrong(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="'train_aug' has no shards"):
-        ShardDataModule(str(root), train_splits=["train", "train_aug"]).setup("fit")
+        shard_data_module(str(root), train_splits=["train", "train_aug"]).setup("fit")
     with pytest.raises(ValueError, match="'dev' has no shards"):
-        ShardDataModule(str(root), test_split="dev").setup("test")
+        shard_data_module(str(root), test_split="dev").setup("test")
     with pytest.raises(FileNotFoundError, match="no stats.json"):
-        ShardDataModule(str(tmp_path))
+        shard_data_module(str(tmp_path))
     plain = tmp_path / "plain"
     make_dataset(plain, num_classes=2, per_class={"train": 2, "val": 1, "test": 1}, shards_per_split=1)
     with pytest.raises(ValueError, match="lists no log-mel shards"):
-        ShardDataModule(str(plain), features="logmel")
+        shard_data_module(str(plain), features="logmel")
     simulate_rank(monkeypatch, 0, 4)
     with pytest.raises(ValueError, match="4 shards, fewer than world_size=4 x num_workers=2"):
-        ShardDataModule(str(root), num_workers=2).train_dataloader()
+        shard_data_module(str(root), num_workers=2).train_dataloader()
     with pytest.raises(ValueError, match="no full batch"):
         plan_epoch(samples_per_epoch=10, batch_size=8, world_size=2, workers=1)
 
@@ -194,18 +194,18 @@ def test_corrupt_sample_is_counted_and_skipped(tmp_path: Path, caplog: pytest.Lo
     make_dataset(tmp_path, num_classes=2, per_class={"train": 4, "val": 4, "test": 1}, shards_per_split=2)
     victim = read_keys(tmp_path, "val")[0]
     corrupt_one_clip(tmp_path, "shards/val-000000.tar", victim)
-    dm = ShardDataModule(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5)
+    dm = shard_data_module(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5)
     keys = keys_of(dm.val_dataloader())
     assert victim not in keys and len(keys) == 7 and dm.bad_samples == 1
     assert any(victim in record.getMessage() for record in caplog.records)
-    strict = ShardDataModule(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5, max_bad_samples=0)
+    strict = shard_data_module(str(tmp_path), batch_size=2, num_workers=0, clip_seconds=0.5, max_bad_samples=0)
     with pytest.raises(RuntimeError, match="more than 0 bad samples"):
         keys_of(strict.val_dataloader())
 
 
 def test_persistent_workers_see_the_new_epoch(root: Path) -> None:
     """The epoch reaches long-lived workers through shared memory, so each epoch reshuffles."""
-    dm = ShardDataModule(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, shuffle_buffer=8,
+    dm = shard_data_module(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, shuffle_buffer=8,
                          persistent_workers=True)
     loader = dm.train_dataloader()
     epochs = [keys_of(loader) for _ in range(3)]
@@ -215,7 +215,7 @@ def test_persistent_workers_see_the_new_epoch(root: Path) -> None:
 
 def test_uneven_shards_shorten_the_epoch_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     make_dataset(tmp_path, num_classes=4, per_class={"train": 8, "val": 1, "test": 1}, shards_per_split=5)
-    loader = ShardDataModule(str(tmp_path), batch_size=2, num_workers=4).train_dataloader()
+    loader = shard_data_module(str(tmp_path), batch_size=2, num_workers=4).train_dataloader()
     # 5 shards of 6-7 over 4 loaders: each loader can fill 3 batches of 2 without repeating a shard.
     assert len(loader) == 12
     assert any("covers 24 of 32 samples" in record.getMessage() for record in caplog.records)

@@ -22,7 +22,7 @@ from torch import nn
 from torchmetrics import MetricCollection, SumMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from tests.shard_factory import make_dataset, read_keys
 
 NUM_CLASSES = 4
@@ -105,7 +105,7 @@ def run(out: Path, data: Path, devices: int, workers: int) -> None:
     seed_everything(0)
     model = FrameClassifier(out)
     model.load_state_dict(torch.load(out.parent / "weights.pt", weights_only=True))
-    datamodule = ShardDataModule(str(data), batch_size=2, num_workers=workers, clip_seconds=1.0)
+    datamodule = shard_data_module(str(data), batch_size=2, num_workers=workers, clip_seconds=1.0)
     settings = dict(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", max_epochs=1,
                     logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer = Trainer(**settings)

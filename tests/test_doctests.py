@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP_DIRS = {"tests", ".venv", "runs", "data", "outputs", "wandb", "lightning_logs"}
+SKIP_DIRS = {"tests", ".venv", "runs", "data", "outputs", "wandb", "lightning_logs", "build", "dist"}  # build/: pip install . copies every package there
 
 
 def _modules_with_examples() -> list[str]:

@@ -17,7 +17,7 @@ from data_preparation.shards.shard_format import SPLITS, load_dataset_info
 from data_preparation.shards.tar_writer import read_samples
 from data_preparation.split.splits import speaker_split
 from data_preparation.verify import verify
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from tests.corpus_fixtures import write_mixed_fixture
 
 MIXED = ("crema_d", "ravdess", "tess", "emodb")
@@ -97,7 +97,7 @@ def test_speaker_folds_are_disjoint_and_test_every_clip_exactly_once(folds_prepa
     everything = {m["key"] for g in info.splits.values() for m in samples_of(folds_prepared, g.shards)}
     tested: list[str] = []
     for fold in range(3):
-        data = ShardDataModule(str(folds_prepared), fold=fold, batch_size=4, num_workers=0)
+        data = shard_data_module(str(folds_prepared), fold=fold, batch_size=4, num_workers=0)
         speakers = {}
         for role in SPLITS:
             metas = samples_of(folds_prepared, data.info.splits[role].shards)
@@ -110,12 +110,12 @@ def test_speaker_folds_are_disjoint_and_test_every_clip_exactly_once(folds_prepa
     assert sorted(tested) == sorted(everything), "a clip is tested in no fold or in two"
     assert len(tested) == len(set(tested)) == 108
     with pytest.raises(ValueError, match="prepared as 3 folds: set data.fold"):
-        ShardDataModule(str(folds_prepared))
+        shard_data_module(str(folds_prepared))
     assert verify(folds_prepared).problems == []  # shard groups read back against the manifest
 
 
 def test_fold_class_weights_come_from_the_folds_training_counts(folds_prepared: Path) -> None:
-    data = ShardDataModule(str(folds_prepared), fold=1)
+    data = shard_data_module(str(folds_prepared), fold=1)
     counts = data.info.splits["train"].per_class
     total = sum(counts.values())
     expected = [round(total / (len(data.classes) * counts[c]), 4) for c in data.classes]
@@ -168,7 +168,7 @@ def test_emobox_partition_files_are_parsed_and_leftovers_reported(mixed, tmp_pat
     assert "ravdess_test_fold_1.jsonl:" in report["unmatched_entries"]["examples"][0]  # file:line of the entry
     assert report["records_in_no_entry"] == {"count": 1, "examples": ["Actor_04/03-01-01-01-01-01-04.wav"]}
     for fold, actors in ((0, {"Actor_01", "Actor_02"}), (1, {"Actor_03", "Actor_04"})):
-        test = ShardDataModule(str(out), fold=fold).info.splits["test"]
+        test = shard_data_module(str(out), fold=fold).info.splits["test"]
         assert {m["speaker"] for m in samples_of(out, test.shards)} == actors
         assert test.num_samples == (16 if fold == 0 else 15)
 

@@ -18,7 +18,7 @@ from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, decode_audio, encode_audio, load_dataset_info
 from data_preparation.shards.tar_writer import read_samples
 from data_preparation.verify import verify
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from prediction.split_logits import collect_logits
 from evaluation.report import build_report
 from lightning_modules.components import create_network
@@ -140,7 +140,7 @@ def test_codecs_hold_the_same_samples_and_flac_the_fewest_bytes(prepared: dict[s
 def test_datamodule_batches_are_identical_across_codecs(prepared: dict[str, Path], padding: str) -> None:
     batches = {}
     for codec, root in prepared.items():
-        dm = ShardDataModule(str(root), batch_size=4, num_workers=0, clip_seconds=2.0, padding=padding, shuffle_buffer=4)
+        dm = shard_data_module(str(root), batch_size=4, num_workers=0, clip_seconds=2.0, padding=padding, shuffle_buffer=4)
         batches[codec] = list(dm.train_dataloader()) + list(dm.val_dataloader())
     for codec in ("wav", "raw"):
         assert len(batches[codec]) == len(batches["flac"]) > 2

@@ -29,7 +29,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
 from callbacks.wandb_summary import WandbSummary
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from lightning_modules.classifier import EmotionClassifier
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
@@ -176,7 +176,7 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
             raise UserError(f"{CALLBACK_DEFAULTS}: missing; train.py runs from a clone of the repository "
                             "(or an editable install), whose configs/ holds the callback settings")
         super().__init__(
-            EmotionClassifier, ShardDataModule, run=False, args=args,
+            EmotionClassifier, shard_data_module, run=False, args=args,
             save_config_callback=LogConfigCallback, save_config_kwargs={"overwrite": True},
             seed_everything_default=0, auto_configure_optimizers=False,
             parser_kwargs={"formatter_class": ConciseHelpFormatter, "description": DESCRIPTION,

@@ -21,7 +21,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
-from datamodules import ShardDataModule
+from datamodules import shard_data_module
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining
 from training.checkpoint_io import AtomicCheckpointIO
 from training.cli import check_data_root, check_gpu_available
@@ -32,7 +32,7 @@ class PretrainCLI(ResolvesConfigNames, LightningCLI):
     """LightningCLI for the pretraining stage (bare ``--config`` names as for train.py): ``--output`` names the weights file to write."""
 
     def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(GreedyAutoencoderPretraining, ShardDataModule, run=False, args=args,
+        super().__init__(GreedyAutoencoderPretraining, shard_data_module, run=False, args=args,
                          save_config_callback=None, seed_everything_default=0, auto_configure_optimizers=False,
                          **kwargs)
 

@@ -1,1 +1,2 @@
-"""The input files: one Entry each with its class (entries), their content digests (content_hash), their fates (manifest)."""
+"""The input files: one Entry each with its class (entries), their content digests (content_hash),
+and the fate of each (manifest)."""
