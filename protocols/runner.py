@@ -14,7 +14,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
@@ -50,9 +50,18 @@ def fold_count(info: DatasetInfo) -> int:
     return len(info.folds) if info.folds else 1
 
 
-def fold_label(info: DatasetInfo, fold: int) -> str:
-    """What the fold holds out (e.g. ``session=3``, ``ravdess/Actor_07``, ``fold2``)."""
+def fold_name(info: DatasetInfo, fold: int) -> str:
+    """The fold as its source names it (EmoBox ``fold_1``..; ``session=3``, ``ravdess/Actor_07``, ``fold2``).
+
+    The index ``fold`` (``--fold``, the SLURM array task, the run folder) counts from 0; this name is
+    what results show, so a row can be set beside the source's own table.
+    """
     return info.folds[fold]["name"] if info.folds else "test split"
+
+
+def fold_test_speakers(info: DatasetInfo, fold: int) -> str:
+    """How many speakers the fold tests (from the fold plan), e.g. ``4``; a plain test split: ``test split``."""
+    return str(info.folds[fold]["speakers"]["test"]) if info.folds else "test split"
 
 
 def run_dir(protocol: ProtocolConfig, fold: int) -> Path:
@@ -77,21 +86,30 @@ def fold_result(protocol: ProtocolConfig, fold: int) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: int, launcher: str = "") -> dict:
+def start_train(command: list[str]) -> int:
+    """Run one fold's train.py command in its own process; its exit status.
+
+    A fresh interpreter per fold: no state (seeds, W&B runs, CUDA memory) leaks between folds.
+    """
+    return subprocess.run(command, check=False).returncode
+
+
+def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: int, launcher: str = "",
+             start: Callable[[list[str]], int] = start_train) -> dict:
     """Train and test one fold unless it already finished; returns its scores."""
     done = fold_result(protocol, fold)
     if done is not None:
         print(f"{protocol.name}: fold {fold} already finished ({run_dir(protocol, fold)})", flush=True)
         return done
     command = train_command(protocol, data_root, info, fold, launcher)
-    print(f"{protocol.name}: fold {fold} ({fold_label(info, fold)}): {shlex.join(command)}", flush=True)
-    completed = subprocess.run(command, check=False)
+    print(f"{protocol.name}: fold {fold} ({fold_name(info, fold)}): {shlex.join(command)}", flush=True)
+    status = start(command)
     report = run_dir(protocol, fold) / TEST_REPORT
-    if completed.returncode != 0 or not report.is_file():
-        raise RuntimeError(f"fold {fold}: train.py ended with status {completed.returncode}"
+    if status != 0 or not report.is_file():
+        raise RuntimeError(f"fold {fold}: train.py ended with status {status}"
                            + ("" if report.is_file() else f" and no test report at {report}"))
-    result = {"fold": fold, "held_out": fold_label(info, fold), "run_dir": str(run_dir(protocol, fold)),
-              **scores_from_report(json.loads(report.read_text()))}
+    result = {"fold": fold_name(info, fold), "index": fold, "held_out": fold_test_speakers(info, fold),
+              "run_dir": str(run_dir(protocol, fold)), **scores_from_report(json.loads(report.read_text()))}
     path = run_dir(protocol, fold) / FOLD_RESULT
     path.with_suffix(".partial").write_text(json.dumps(result, indent=2, sort_keys=True))
     path.with_suffix(".partial").replace(path)  # atomic: a half-written result never marks a fold done
