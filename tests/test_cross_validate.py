@@ -127,7 +127,7 @@ def write_protocol(root: Path, name: str) -> Path:
 
 def check_results(root: Path, name: str) -> dict:
     results = json.loads((root / "runs" / name / "results.json").read_text())
-    assert [f["fold"] for f in results["folds"]] == [0, 1]
+    assert [(f["index"], f["fold"]) for f in results["folds"]] == [(0, "fold0"), (1, "fold1")]  # the plan's names
     assert sum(f["num_samples"] for f in results["folds"]) == 32  # every clip tested exactly once
     assert results["summary"]["pooled"]["ua"]["n"] == 2 and results["summary"]["pooled"]["ua"]["std"] is not None
     assert "| **mean ± std** |" in (root / "runs" / name / "results.md").read_text()
@@ -144,7 +144,7 @@ def test_two_fold_protocol_end_to_end_and_resumable(tmp_path: Path, monkeypatch,
     results = check_results(tmp_path, "tiny-2fold")
     for result in results["folds"]:
         run = Path(result["run_dir"])
-        assert run.name == f"tiny-2fold-fold{result['fold']}"
+        assert run.name == f"tiny-2fold-fold{result['index']}"
         assert "group: tiny-2fold" in (run / "csv" / "config.yaml").read_text()  # the W&B group of the protocol
         assert list((run / "wandb").glob("offline-run-*"))
     assert list((tmp_path / "runs" / "tiny-2fold" / "wandb").glob("offline-run-*-tiny-2fold-summary"))

@@ -4,7 +4,7 @@ Each protocol is run the way docs/protocols.md tells a user to: the shipped file
 the roots given (``--corpus_root NAME=FOLDER``, ``--partition_dir`` for a published partition,
 ``--prepared_dir`` / ``--output`` to keep the test's files in tmp_path). ``--prepare_only`` must
 succeed with the protocol's published fold count and no partition entry left unmatched; then one
-fold trains shrunk (configs/debug/fast.yaml, a tiny local WavLM for configs/wavlm.yaml, in-process)
+fold trains shrunk (one batch on the CPU, a tiny local WavLM for configs/wavlm.yaml, in-process)
 and the aggregate writes results.md naming the source, the metrics and the fold as the source does.
 
 The fixtures (tests/corpus_fixtures/downloads.py) hold the speakers each fold count needs, of
@@ -13,6 +13,7 @@ The fixtures (tests/corpus_fixtures/downloads.py) hold the speakers each fold co
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,10 +152,11 @@ def tiny_wavlm(tmp_path_factory) -> str:
 
 
 def shrunk_train_args(stem: str, tiny_encoder: str) -> list[str]:
-    """configs/debug/fast.yaml (one batch each of train, val, test on the CPU), every test clip in that one
-    batch, and the tiny local encoder in place of microsoft/wavlm-base-plus."""
-    args = ["--config=configs/debug/fast.yaml", "--data.batch_size=128", "--data.clip_seconds=0.5",
-            "--data.shuffle_buffer=8"]
+    """configs/debug/cpu.yaml with one epoch of one training and one validation batch, the whole test
+    fold scored (fast_dev_run would test one batch), and the tiny local encoder in place of
+    microsoft/wavlm-base-plus."""
+    args = ["--config=configs/debug/cpu.yaml", "--trainer.max_epochs=1", "--trainer.limit_train_batches=1",
+            "--trainer.limit_val_batches=1", "--data.batch_size=4", "--data.clip_seconds=0.5", "--data.shuffle_buffer=8"]
     train = Path("configs/protocols", f"{stem}.yaml").read_text()
     if "train: configs/wavlm.yaml" in train:
         args.append(f"--model.net.init_args.model_name={tiny_encoder}")
@@ -199,3 +201,42 @@ def _folder(runs: Path, stem: str) -> Path:
     from protocols.config import parse_args
 
     return runs / parse_args(["--config", f"configs/protocols/{stem}.yaml"]).protocol.name
+
+
+def documented_command(flag: str) -> str:
+    """The command docs/protocols.md shows with ``flag`` (continuation lines joined), as typed."""
+    from tests.test_docs_commands import code_lines
+
+    lines = [code for _, code in code_lines((REPO / "docs" / "protocols.md").read_text()) if flag in code]
+    assert lines, f"docs/protocols.md shows no command with {flag}"
+    return next((line for line in lines if "--prepare_only" in line), lines[0])
+
+
+@pytest.mark.slow
+def test_documented_override_prepares_emobox_ravdess_on_a_full_copy(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The docs' command, typed as written (only /data/... replaced by the fixture's folders), on all
+    1,440 RAVDESS speech files and EmoBox's six RAVDESS folds."""
+    command = documented_command("--corpus_root ravdess=")
+    ravdess = D.write_ravdess(tmp_path / "RAVDESS", emotions=tuple(D.RAVDESS_EMOTIONS), full=True, duration=0.1)
+    emobox = D.write_emobox_ravdess(tmp_path / "EmoBox" / "data" / "ravdess", ravdess)
+    clone = tmp_path / "clone"  # a checkout's configs/, so the protocol's relative outputs land in tmp_path
+    clone.mkdir()
+    (clone / "configs").symlink_to(REPO / "configs")
+    monkeypatch.chdir(clone)
+    argv = shlex.split(command.replace("/data/RAVDESS", str(ravdess)).replace("/data/EmoBox", str(emobox.parents[1])))
+    assert argv[:2] == ["python", "cross_validate.py"], command
+    assert cross_validate.main(argv[2:]) == 0
+    out = capsys.readouterr().out
+    info = load_dataset_info(str(clone / "data" / "prepared" / "protocols" / "ravdess_emobox"))
+    assert [fold["name"] for fold in info.folds] == [f"fold_{k}" for k in range(1, 7)]
+    report = info.extra["partition"]
+    # six folds x (240 test + 1,200 train lines): every clip in one test file and five train files
+    assert (report["entries"], report["matched"]) == (6 * 1440, 6 * 1440), report
+    for kind in ("unmatched_entries", "ambiguous_entries", "entries_of_set_aside_clips", "records_in_no_entry",
+                 "records_never_tested"):
+        assert report[kind]["count"] == 0, (kind, report[kind])
+    assert "partition: 8640 of 8640 entries matched over 6 folds" in out
+    assert "ravdess-emobox: 6 fold(s) over" in out and "fold_1, fold_2, fold_3, fold_4, fold_5, fold_6" in out
+    for fold in info.folds:  # EmoBox's fold_k tests its four actors' 60 clips each
+        assert fold["clips"]["test"] == 240 and fold["speakers"]["test"] == 4, fold
+    assert sum(split.num_samples for split in info.splits.values()) == 1440  # all 1,440 files, each written once
