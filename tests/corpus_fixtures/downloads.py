@@ -51,13 +51,9 @@ EMOBOX_RAVDESS_FOLDER = "downloads/ravdess/audio/Audio_Speech_Actors_01-24"
 
 
 def ravdess_names(actor: int, emotions: Sequence[str] = tuple(RAVDESS_EMOTIONS), full: bool = False) -> list[str]:
-    """RAVDESS speech file names of one actor: all 60 (``full``) or one per emotion (normal intensity).
-
-    >>> ravdess_names(3, ("01", "05"))
-    ['03-01-01-01-01-01-03.wav', '03-01-05-01-01-01-03.wav']
-    >>> len(ravdess_names(3, full=True))
-    60
-    """
+    """RAVDESS speech file names of one actor: all 60 (``full``: 2 statements x 2 repetitions x 2
+    intensities per emotion, neutral at normal intensity only) or one per emotion (normal intensity,
+    statement 01, repetition 01)."""
     names = []
     for emotion in emotions:
         intensities = ("01",) if emotion == "01" or not full else ("01", "02")  # neutral has no strong take
