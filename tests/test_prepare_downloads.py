@@ -38,6 +38,14 @@ WRITERS = {  # the folder under data/corpora/ each config names -> its download,
 ALLOWED = {"not in taxonomy", "rare class", "too short", "too long"}  # what a config chooses to leave out
 
 
+@pytest.fixture(autouse=True)
+def _no_plots(monkeypatch) -> None:
+    """Skip the PNG plots (~2 s of matplotlib layout per preparation; test_prepare_pipeline.py checks them)."""
+    from data_preparation import pipeline
+
+    monkeypatch.setattr(pipeline, "_plot", lambda *args, **kwargs: None)
+
+
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     """A scratch checkout: ``configs/`` of the repository, downloads put where the configs expect them."""

@@ -123,6 +123,15 @@ def _from_repo_root(monkeypatch) -> None:
     monkeypatch.chdir(REPO)  # the protocols name configs/... relative to the repository root
 
 
+@pytest.fixture(autouse=True)
+def _no_plots(monkeypatch) -> None:
+    """Skip the preparation's PNG plots: ~2 s of matplotlib layout per preparation, 80% of a tiny
+    fixture's preparation time, and nothing these tests look at (test_prepare_pipeline.py checks them)."""
+    from data_preparation import pipeline
+
+    monkeypatch.setattr(pipeline, "_plot", lambda *args, **kwargs: None)
+
+
 def test_every_shipped_protocol_has_a_download_case() -> None:
     assert sorted(CASES) == [p.stem for p in PROTOCOLS]
 
