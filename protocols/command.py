@@ -6,6 +6,8 @@ retrained, an interrupted one resumes), and writes mean ± sample std of UA, WA,
 weighted-F1 into ``<output>/<name>/results.{md,csv,json}`` and a summary run in the W&B group
 ``<name>``. On SLURM, ``sbatch --array=0-<K-1> slurm/cross_validate.sh CONFIG`` runs one fold per
 task (``--fold``); the task that finishes the last fold aggregates (``--aggregate_only`` redoes it).
+``--corpus_root NAME=FOLDER`` / ``--partition_dir`` / ``--prepared_dir`` point a shipped protocol at
+the user's copies (protocols/config.py); ``--limit_folds N`` is a shakedown over the first N folds.
 User errors end with one line and exit status 2.
 """
 from __future__ import annotations

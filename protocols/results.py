@@ -68,7 +68,7 @@ def format_markdown(name: str, folds: Sequence[dict[str, Any]], summary: dict[st
                     protocol_folds: int | None = None) -> str:
     """Source and metric definitions, the per-fold table with a mean ± std row (percent; std is the
     sample std), then per corpus."""
-    header = "| fold | test speakers | test clips | " + " | ".join(LABELS[m] for m in METRICS) + " |"
+    header = "| fold | held out | test clips | " + " | ".join(LABELS[m] for m in METRICS) + " |"
     lines = [*_preamble(name, folds, source, protocol_folds), header, "|" + " --- |" * (3 + len(METRICS))]
     for fold in folds:
         cells = " | ".join(f"{fold[m] * 100:.2f}" for m in METRICS)

@@ -59,9 +59,9 @@ def fold_name(info: DatasetInfo, fold: int) -> str:
     return info.folds[fold]["name"] if info.folds else "test split"
 
 
-def fold_test_speakers(info: DatasetInfo, fold: int) -> str:
-    """How many speakers the fold tests (from the fold plan), e.g. ``4``; a plain test split: ``test split``."""
-    return str(info.folds[fold]["speakers"]["test"]) if info.folds else "test split"
+def fold_held_out(info: DatasetInfo, fold: int) -> str:
+    """What the fold holds out for testing, from the fold plan (``4 speaker(s)``), or ``test split``."""
+    return f"{info.folds[fold]['speakers']['test']} speaker(s)" if info.folds else "test split"
 
 
 def run_dir(protocol: ProtocolConfig, fold: int) -> Path:
@@ -108,7 +108,7 @@ def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: 
     if status != 0 or not report.is_file():
         raise RuntimeError(f"fold {fold}: train.py ended with status {status}"
                            + ("" if report.is_file() else f" and no test report at {report}"))
-    result = {"fold": fold_name(info, fold), "index": fold, "held_out": fold_test_speakers(info, fold),
+    result = {"fold": fold_name(info, fold), "index": fold, "held_out": fold_held_out(info, fold),
               "run_dir": str(run_dir(protocol, fold)), **scores_from_report(json.loads(report.read_text()))}
     path = run_dir(protocol, fold) / FOLD_RESULT
     path.with_suffix(".partial").write_text(json.dumps(result, indent=2, sort_keys=True))
