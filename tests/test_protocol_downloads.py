@@ -249,3 +249,25 @@ def test_documented_override_prepares_emobox_ravdess_on_a_full_copy(tmp_path: Pa
     for fold in info.folds:  # EmoBox's fold_k tests its four actors' 60 clips each
         assert fold["clips"]["test"] == 240 and fold["speakers"]["test"] == 4, fold
     assert sum(split.num_samples for split in info.splits.values()) == 1440  # all 1,440 files, each written once
+
+
+def test_a_duplicate_recording_in_ones_copy_is_reported_against_its_partition_entries(
+        downloads: Downloads, tmp_path: Path, capsys) -> None:
+    """Two file names, one recording (byte-identical): preparation keeps one, and each EmoBox line of
+    the other (its test file and five train files) is reported with the reason, not silently lost."""
+    import shutil
+
+    copy = tmp_path / "RAVDESS"
+    shutil.copytree(downloads.corpus("ravdess"), copy)
+    twin = copy / "Actor_02" / "03-01-03-01-01-01-02.wav"
+    shutil.copyfile(copy / "Actor_01" / "03-01-03-01-01-01-01.wav", twin)
+    emobox = D.write_emobox_ravdess(tmp_path / "EmoBox" / "data" / "ravdess", copy)
+    argv = ["--config", "configs/protocols/ravdess_emobox.yaml", "--corpus_root", f"ravdess={copy}",
+            "--partition_dir", str(emobox), "--prepared_dir", str(tmp_path / "prepared"), "--prepare_only"]
+    assert cross_validate.main(argv) == 0
+    out = capsys.readouterr().out
+    report = load_dataset_info(str(tmp_path / "prepared")).extra["partition"]
+    set_aside = report["entries_of_set_aside_clips"]
+    assert set_aside["count"] == 6 and report["matched"] == report["entries"] - 6, report
+    assert all("duplicate" in example for example in set_aside["examples"]), set_aside
+    assert "entries of set aside clips: 6" in out
