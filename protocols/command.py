@@ -6,36 +6,43 @@ retrained, an interrupted one resumes), and writes mean ± sample std of UA, WA,
 weighted-F1 into ``<output>/<name>/results.{md,csv,json}`` and a summary run in the W&B group
 ``<name>``. On SLURM, ``sbatch --array=0-<K-1> slurm/cross_validate.sh CONFIG`` runs one fold per
 task (``--fold``); the task that finishes the last fold aggregates (``--aggregate_only`` redoes it).
+``--corpus_root NAME=FOLDER`` / ``--partition_dir`` / ``--prepared_dir`` point a shipped protocol at
+the user's copies (protocols/config.py); ``--limit_folds N`` is a shakedown over the first N folds.
 User errors end with one line and exit status 2.
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Callable
 
+from data_preparation.split.emobox import format_partition_report
 from protocols.config import Invocation, parse_args
 from protocols.results import log_wandb_summary, write_results
-from protocols.runner import FoldFailedError, fold_count, fold_result, prepare_protocol, run_fold
+from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result, prepare_protocol, run_fold, run_logged
 
 
 def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
-    """Write the results when every fold has finished; True when it did."""
+    """Write the results when every fold (of the first ``--limit_folds``) has finished; True when it did."""
     protocol = invocation.protocol
-    results = [fold_result(protocol, k) for k in range(folds)]
+    wanted = min(folds, invocation.limit_folds or folds)
+    results = [fold_result(protocol, k) for k in range(wanted)]
     missing = [k for k, r in enumerate(results) if r is None]
     if missing:
-        print(f"{protocol.name}: {folds - len(missing)} of {folds} folds finished; missing {missing}: not aggregated yet")
+        print(f"{protocol.name}: {wanted - len(missing)} of {wanted} folds finished; missing {missing}: not aggregated yet")
         return False
-    summary = write_results(protocol.folder, protocol.name, results)
+    summary = write_results(protocol.folder, protocol.name, results, protocol.source, folds)
     log_wandb_summary(protocol.folder, protocol.name, protocol.wandb_project, summary)
     print((protocol.folder / "results.md").read_text())
     print(f"results: {protocol.folder}/results.md, results.csv, results.json")
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    invocation = parse_args(argv)  # jsonargparse reports bad keys/values itself and exits 2
-    protocol = invocation.protocol
+def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple[int, str]] = run_logged) -> int:
+    """The command; ``start`` runs one fold's train.py command (tests run it in-process)."""
     try:
+        invocation = parse_args(argv)  # jsonargparse reports bad keys/values itself and exits 2
+        protocol = invocation.protocol
         data_root, info = prepare_protocol(protocol)
         folds = fold_count(info)
         if invocation.fold is not None and not 0 <= invocation.fold < folds:
@@ -43,14 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"cross_validate: error: {error}", file=sys.stderr)
         return 2
-    print(f"{protocol.name}: {folds} fold(s) over {data_root} (sbatch --array=0-{folds - 1} slurm/cross_validate.sh CONFIG)")
+    names = ", ".join(fold_name(info, k) for k in range(folds))
+    print(f"{protocol.name}: {folds} fold(s) over {data_root}: {names} (sbatch --array=0-{folds - 1} "
+          "slurm/cross_validate.sh CONFIG)")
+    if info.extra.get("partition"):  # matched, unmatched and unnamed clips of a published partition
+        print(format_partition_report(info.extra["partition"]))
     if invocation.prepare_only:
         return 0
     if not invocation.aggregate_only:
-        todo = range(folds) if invocation.fold is None else [invocation.fold]
+        todo = range(min(folds, invocation.limit_folds or folds)) if invocation.fold is None else [invocation.fold]
         try:
             for fold in todo:
-                run_fold(protocol, data_root, info, fold, invocation.launcher)
+                run_fold(protocol, data_root, info, fold, invocation.launcher, start)
         except FoldFailedError as error:  # one line naming the fold and its log, not a traceback
             print(f"cross_validate: error: {error}", file=sys.stderr)
             return 2

@@ -12,13 +12,24 @@ from protocols.scores import CORPUS_METRICS, LABELS, METRICS, aggregate, format_
 RESULTS = ("results.json", "results.csv", "results.md")
 
 
-def write_results(folder: Path, name: str, folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate the finished folds and write the three result files into ``folder``."""
-    summary = {"protocol": name, "folds": list(folds), "summary": aggregate(folds)}
+METRIC_DEFINITIONS = ("UA = unweighted average recall (recall averaged over classes, i.e. balanced accuracy); "
+                      "WA = weighted accuracy (plain accuracy over test clips); macro-F1 = F1 averaged over "
+                      "classes; weighted-F1 = F1 averaged with class support as weights.")
+
+
+def write_results(folder: Path, name: str, folds: Sequence[dict[str, Any]], source: str = "",
+                  protocol_folds: int | None = None) -> dict[str, Any]:
+    """Aggregate the finished folds and write the three result files into ``folder``.
+
+    ``protocol_folds``: the protocol's fold count when only the first ``len(folds)`` were run
+    (``--limit_folds``); the files then say they are not the protocol's figure.
+    """
+    summary = {"protocol": name, "source": source, "protocol_folds": protocol_folds or len(folds),
+               "folds": list(folds), "summary": aggregate(folds)}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     _write_csv(folder / "results.csv", folds, summary["summary"])
-    (folder / "results.md").write_text(format_markdown(name, folds, summary["summary"]))
+    (folder / "results.md").write_text(format_markdown(name, folds, summary["summary"], source, protocol_folds))
     return summary
 
 
@@ -41,11 +52,24 @@ def _write_csv(path: Path, folds: Sequence[dict[str, Any]], summary: dict[str, A
             writer.writerow(["" if v is None else v for v in row])
 
 
-def format_markdown(name: str, folds: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
-    """The per-fold table with a mean ± std row (percent; std is the sample std), then per corpus."""
+def _preamble(name: str, folds: Sequence[dict[str, Any]], source: str, protocol_folds: int | None) -> list[str]:
+    """Title, source, metric definitions, and a warning when only some folds ran."""
+    lines = [f"# {name}: {len(folds)} fold(s), mean ± sample std (%)", ""]
+    if protocol_folds and protocol_folds != len(folds):
+        lines += [f"**Shakedown, not the protocol's figure: the first {len(folds)} of its {protocol_folds} folds "
+                  "(--limit_folds).**", ""]
+    lines += [f"Source: {source or '(not stated in the protocol file)'}", "",
+              f"Metrics: {METRIC_DEFINITIONS} Folds are named as the source names them. Mean ± sample standard "
+              "deviation over folds (n - 1 in the denominator; one fold shows its value alone).", ""]
+    return lines
+
+
+def format_markdown(name: str, folds: Sequence[dict[str, Any]], summary: dict[str, Any], source: str = "",
+                    protocol_folds: int | None = None) -> str:
+    """Source and metric definitions, the per-fold table with a mean ± std row (percent; std is the
+    sample std), then per corpus."""
     header = "| fold | held out | test clips | " + " | ".join(LABELS[m] for m in METRICS) + " |"
-    lines = [f"# {name}: {len(folds)} fold(s), mean ± sample std (%)", "", header,
-             "|" + " --- |" * (3 + len(METRICS))]
+    lines = [*_preamble(name, folds, source, protocol_folds), header, "|" + " --- |" * (3 + len(METRICS))]
     for fold in folds:
         cells = " | ".join(f"{fold[m] * 100:.2f}" for m in METRICS)
         lines.append(f"| {fold['fold']} | {fold['held_out']} | {fold['num_samples']} | {cells} |")

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
@@ -51,9 +51,18 @@ def fold_count(info: DatasetInfo) -> int:
     return len(info.folds) if info.folds else 1
 
 
-def fold_label(info: DatasetInfo, fold: int) -> str:
-    """What the fold holds out (e.g. ``session=3``, ``ravdess/Actor_07``, ``fold2``)."""
+def fold_name(info: DatasetInfo, fold: int) -> str:
+    """The fold as its source names it (EmoBox ``fold_1``..; ``session=3``, ``ravdess/Actor_07``, ``fold2``).
+
+    The index ``fold`` (``--fold``, the SLURM array task, the run folder) counts from 0; this name is
+    what results show, so a row can be set beside the source's own table.
+    """
     return info.folds[fold]["name"] if info.folds else "test split"
+
+
+def fold_held_out(info: DatasetInfo, fold: int) -> str:
+    """What the fold holds out for testing, from the fold plan (``4 speaker(s)``), or ``test split``."""
+    return f"{info.folds[fold]['speakers']['test']} speaker(s)" if info.folds else "test split"
 
 
 def run_dir(protocol: ProtocolConfig, fold: int) -> Path:
@@ -100,23 +109,29 @@ def fold_result(protocol: ProtocolConfig, fold: int) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: int, launcher: str = "") -> dict:
-    """Train and test one fold unless it already finished; returns its scores."""
+def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: int, launcher: str = "",
+             start: Callable[[list[str], Path], tuple[int, str]] = run_logged) -> dict:
+    """Train and test one fold unless it already finished; returns its scores.
+
+    ``start`` runs the fold's train.py command and returns (exit status, last output line): by
+    default a fresh interpreter per fold (no seeds, W&B runs or CUDA memory leak between folds),
+    its output kept in the fold's log.
+    """
     done = fold_result(protocol, fold)
     if done is not None:
         print(f"{protocol.name}: fold {fold} already finished ({run_dir(protocol, fold)})", flush=True)
         return done
     command = train_command(protocol, data_root, info, fold, launcher)
-    print(f"{protocol.name}: fold {fold} ({fold_label(info, fold)}): {shlex.join(command)}", flush=True)
+    print(f"{protocol.name}: fold {fold} ({fold_name(info, fold)}): {shlex.join(command)}", flush=True)
     log = run_dir(protocol, fold) / FOLD_LOG
-    status, last_line = run_logged(command, log)
+    status, last_line = start(command, log)
     report = run_dir(protocol, fold) / TEST_REPORT
     if status != 0 or not report.is_file():
-        raise FoldFailedError(f"fold {fold} ({fold_label(info, fold)}): train.py ended with status {status}"
+        raise FoldFailedError(f"fold {fold} ({fold_name(info, fold)}): train.py ended with status {status}"
                               + ("" if report.is_file() else " and no test report")
                               + f"; its log: {log}" + (f" (last line: {last_line[:300]})" if last_line else ""))
-    result = {"fold": fold, "held_out": fold_label(info, fold), "run_dir": str(run_dir(protocol, fold)),
-              **scores_from_report(json.loads(report.read_text()))}
+    result = {"fold": fold_name(info, fold), "index": fold, "held_out": fold_held_out(info, fold),
+              "run_dir": str(run_dir(protocol, fold)), **scores_from_report(json.loads(report.read_text()))}
     path = run_dir(protocol, fold) / FOLD_RESULT
     path.with_suffix(".partial").write_text(json.dumps(result, indent=2, sort_keys=True))
     path.with_suffix(".partial").replace(path)  # atomic: a half-written result never marks a fold done

@@ -127,7 +127,7 @@ def write_protocol(root: Path, name: str) -> Path:
 
 def check_results(root: Path, name: str) -> dict:
     results = json.loads((root / "runs" / name / "results.json").read_text())
-    assert [f["fold"] for f in results["folds"]] == [0, 1]
+    assert [(f["index"], f["fold"]) for f in results["folds"]] == [(0, "fold0"), (1, "fold1")]  # the plan's names
     assert sum(f["num_samples"] for f in results["folds"]) == 32  # every clip tested exactly once
     assert results["summary"]["pooled"]["ua"]["n"] == 2 and results["summary"]["pooled"]["ua"]["std"] is not None
     assert "| **mean ± std** |" in (root / "runs" / name / "results.md").read_text()
@@ -144,7 +144,7 @@ def test_two_fold_protocol_end_to_end_and_resumable(tmp_path: Path, monkeypatch,
     results = check_results(tmp_path, "tiny-2fold")
     for result in results["folds"]:
         run = Path(result["run_dir"])
-        assert run.name == f"tiny-2fold-fold{result['fold']}"
+        assert run.name == f"tiny-2fold-fold{result['index']}"
         assert "group: tiny-2fold" in (run / "csv" / "config.yaml").read_text()  # the W&B group of the protocol
         assert list((run / "wandb").glob("offline-run-*"))
     assert list((tmp_path / "runs" / "tiny-2fold" / "wandb").glob("offline-run-*-tiny-2fold-summary"))
@@ -196,3 +196,64 @@ def test_every_ready_made_protocol_parses(path: Path, monkeypatch) -> None:
     prepare = parse_config(protocol.prepare_argv())
     assert prepare.output == protocol.data_overrides["output"]
     assert Path(protocol.train).is_file()
+
+
+def test_a_protocols_corpus_list_replaces_the_data_configs_list() -> None:
+    """configs/prepare/protocol.yaml lists the demo corpus with options {name: demo}; a protocol's
+    {name: ravdess} entry must not inherit them (issue 17: 'unknown option(s) name')."""
+    from data_preparation.config import parse_config
+    from protocols.config import parse_args
+
+    protocol = parse_args(["--config", str(REPO / "configs/protocols/ravdess_emobox.yaml")]).protocol
+    corpora = parse_config(protocol.prepare_argv()).corpora
+    assert [(c.name, c.root, c.options) for c in corpora] == [("ravdess", "data/corpora/RAVDESS", {})]
+
+
+def test_corpus_root_and_partition_dir_relocate_a_shipped_protocol(monkeypatch) -> None:
+    from data_preparation.config import parse_config
+    from protocols.config import parse_args
+
+    monkeypatch.chdir(REPO)
+    protocol = parse_args(["--config", "configs/protocols/leave_one_corpus_out.yaml", "--corpus_root", "tess=/d/TESS",
+                           "--corpus_root", "ravdess=/d/RAVDESS", "--prepared_dir", "/scratch/p"]).protocol
+    prepare = parse_config(protocol.prepare_argv())
+    assert {c.name: c.root for c in prepare.corpora} == {
+        "ravdess": "/d/RAVDESS", "crema_d": "data/corpora/CREMA-D", "emodb": "data/corpora/EmoDB",
+        "savee": "data/corpora/SAVEE", "tess": "/d/TESS"}
+    assert prepare.output == "/scratch/p"
+    protocol = parse_args(["--config", "configs/protocols/tess_emobox.yaml", "--partition_dir", "/e/data/tess"]).protocol
+    folds = parse_config(protocol.prepare_argv()).split.folds
+    assert (folds.by, folds.partition_dir, folds.val_fraction) == ("partition", "/e/data/tess", 0.5)  # the rest kept
+    demo = parse_args(["--config", "configs/protocols/demo_speaker_folds.yaml", "--corpus_root", "csv=/d/demo"]).protocol
+    assert [(c.root, c.options) for c in parse_config(demo.prepare_argv()).corpora] == [("/d/demo", {"name": "demo"})]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--corpus_root", "crema_d=/d"], "--corpus_root crema_d=...: protocol 'ravdess-emobox' reads no corpus 'crema_d'; its corpora: ravdess"),
+    (["--corpus_root", "/data/RAVDESS"], "--corpus_root '/data/RAVDESS': expected NAME=FOLDER"),
+    (["--limit_folds", "0"], "--limit_folds 0: need at least 1"),
+])
+def test_bad_location_flags_are_one_line_user_errors(flags: list[str], message: str, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(REPO)
+    assert cross_validate.main(["--config", "configs/protocols/ravdess_emobox.yaml", *flags, "--prepare_only"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cross_validate: error: {message}") and err.count("\n") == 1, err
+
+
+def test_partition_dir_on_a_protocol_without_a_partition_is_refused(monkeypatch, capsys) -> None:
+    monkeypatch.chdir(REPO)
+    assert cross_validate.main(["--config", "configs/protocols/savee_loso.yaml", "--partition_dir", "/e", "--prepare_only"]) == 2
+    assert "--partition_dir /e: protocol 'savee-loso' does not use a published partition" in capsys.readouterr().err
+
+
+def test_results_md_states_source_metrics_and_a_shakedown(tmp_path: Path) -> None:
+    named = [{**f, "fold": f"fold_{f['fold'] + 1}"} for f in FOLDS[:2]]
+    write_results(tmp_path, "p", named, source="EmoBox (Ma et al., Interspeech 2024)", protocol_folds=6)
+    table = (tmp_path / "results.md").read_text()
+    assert "Source: EmoBox (Ma et al., Interspeech 2024)" in table
+    assert "UA = unweighted average recall" in table and "WA = weighted accuracy (plain accuracy" in table
+    assert "Mean ± sample standard deviation over folds (n - 1" in table
+    assert "**Shakedown, not the protocol's figure: the first 2 of its 6 folds (--limit_folds).**" in table
+    assert "| fold_1 | fold0 | 20 |" in table and "| fold_2 |" in table
+    write_results(tmp_path, "p", named, source="s")  # every fold: no shakedown line
+    assert "Shakedown" not in (tmp_path / "results.md").read_text()

@@ -1,0 +1,263 @@
+"""Clean corpora laid out exactly as their public downloads unpack, for running shipped configs.
+
+Unlike the edge-case fixtures beside it (odd copies, broken names), these trees hold only what a
+fresh download holds, shrunk to a few speakers of very short clips (0.3 s by default, generated
+audio at the corpus's own sample rate), with every speaker a protocol's published fold count needs:
+
+- RAVDESS (Zenodo ``Audio_Speech_Actors_01-24.zip``): ``Actor_01``..``Actor_24/03-01-EE-II-SS-RR-AA.wav``, 48 kHz.
+- CREMA-D (GitHub / Kaggle): ``AudioWAV/1001_DFA_ANG_XX.wav``, 16 kHz, and ``VideoDemographics.csv``.
+- TESS (Kaggle): ``TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav``, 24,414 Hz,
+  with the release's folder spellings (``OAF_Fear``, ``OAF_Pleasant_surprise``, ``YAF_pleasant_surprised``).
+- EmoDB: ``wav/03a01Fa.wav``, 16 kHz (10 speakers).
+- SAVEE: ``AudioData/DC/a01.wav``, 44.1 kHz (4 speakers).
+- JL-Corpus (Kaggle): ``Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/female1_angry_1a_1.wav``
+  with its ``.txt`` transcript, 44.1 kHz.
+- ESD: ``Emotion Speech Dataset/0011/Angry/0011_000351.wav`` and ``0011/0011.txt``, 16 kHz.
+- IEMOCAP: ``IEMOCAP_full_release/Session1..5/sentences/wav/<dialog>/<turn>.wav`` and
+  ``Session<N>/dialog/EmoEvaluation/<dialog>.txt``, 16 kHz.
+- MELD (``MELD.Raw``): ``{train,dev,test}_sent_emo.csv`` and the mp4 clips in ``train_splits/``,
+  ``dev_splits_complete/``, ``output_repeated_splits_test/`` (needs ffmpeg to encode them).
+- MLEnd: ``MLEndSND_Public/00000.wav`` and ``MLEndSND_Audio_Attributes.csv``.
+
+``write_emobox_partition`` writes a published partition in EmoBox's own files
+(``fold_<k>/<dataset>_{train,test}_fold_<k>.jsonl`` and ``.json``, ``<dataset>.jsonl``,
+``label_map.json``) with the keys its jsonl lines carry.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+from tests.corpus_fixtures._files import encode_mp4, write_audio, write_csv, write_text
+
+CLIP = 0.3  # seconds: the protocols keep every clip (no length filter), training crops/pads
+
+
+def _audio(path: Path, duration: float, rate: int) -> Path:
+    """Generated speech-like audio seeded by the whole path: SAVEE's ``DC/a01.wav`` and ``JE/a01.wav``
+    are different recordings, not one file twice (preparation drops byte-identical duplicates)."""
+    return write_audio(path, duration, rate, seed_name=path.as_posix())
+
+RAVDESS_EMOTIONS = {"01": "Neutral", "02": "Calm", "03": "Happy", "04": "Sad", "05": "Angry", "06": "Fearful",
+                    "07": "Disgust", "08": "Surprised"}  # EmoBox's emo names for RAVDESS's codes
+# EmoBox's published RAVDESS partition (data/ravdess/fold_<k>/ravdess_test_fold_<k>.jsonl): the four
+# actors each fold tests, read from its files; every other actor trains in that fold.
+EMOBOX_RAVDESS_TEST_ACTORS = {1: (11, 1, 20, 21), 2: (14, 4, 12, 10), 3: (8, 19, 23, 9),
+                              4: (7, 3, 5, 24), 5: (18, 16, 15, 2), 6: (6, 13, 17, 22)}
+EMOBOX_RAVDESS_FOLDER = "downloads/ravdess/audio/Audio_Speech_Actors_01-24"
+
+
+def ravdess_names(actor: int, emotions: Sequence[str] = tuple(RAVDESS_EMOTIONS), full: bool = False) -> list[str]:
+    """RAVDESS speech file names of one actor: all 60 (``full``: 2 statements x 2 repetitions x 2
+    intensities per emotion, neutral at normal intensity only) or one per emotion (normal intensity,
+    statement 01, repetition 01)."""
+    names = []
+    for emotion in emotions:
+        intensities = ("01",) if emotion == "01" or not full else ("01", "02")  # neutral has no strong take
+        for intensity in intensities:
+            takes = [(s, r) for s in ("01", "02") for r in ("01", "02")] if full else [("01", "01")]
+            names += [f"03-01-{emotion}-{intensity}-{s}-{r}-{actor:02d}.wav" for s, r in takes]
+    return names
+
+
+def write_ravdess(root: Path, actors: Sequence[int] = range(1, 25), emotions: Sequence[str] = ("01", "02", "03", "04", "05"),
+                  full: bool = False, duration: float = CLIP) -> Path:
+    """``Actor_NN/03-01-...-NN.wav`` at 48 kHz (``full``: all 60 speech files per actor, 1,440 for 24)."""
+    for actor in actors:
+        for name in ravdess_names(actor, emotions, full):
+            _audio(root / f"Actor_{actor:02d}" / name, duration, 48_000)
+    return root
+
+
+def write_crema_d(root: Path, actors: int = 10, duration: float = CLIP) -> Path:
+    sentences = ("IEO", "TIE", "DFA", "ITS", "MTI", "WSI")
+    emotions = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+    ids = [1001 + n for n in range(actors)]
+    for actor in ids:
+        for sentence, emotion in zip(sentences, emotions):
+            level = "XX" if emotion == "NEU" else ("HI", "MD", "LO", "XX")[actor % 4]
+            _audio(root / "AudioWAV" / f"{actor}_{sentence}_{emotion}_{level}.wav", duration, 16_000)
+    write_csv(root / "VideoDemographics.csv", ["ActorID", "Age", "Sex", "Race", "Ethnicity"],
+              [[a, 20 + a % 40, ("Male", "Female")[a % 2], "Caucasian", "Not Hispanic"] for a in ids])
+    return root
+
+
+TESS_FOLDERS = {"angry": "angry", "disgust": "disgust", "fear": "Fear", "happy": "happy", "neutral": "neutral",
+                "ps": "Pleasant_surprise", "sad": "Sad"}
+TESS_YAF_FOLDERS = {**TESS_FOLDERS, "fear": "fear", "ps": "pleasant_surprised", "sad": "sad"}
+TESS_WORDS = ("back", "bar", "base", "bath")
+
+
+def tess_files(words: Sequence[str] = TESS_WORDS) -> list[str]:
+    """Paths below the root, in the Kaggle release's folder spellings."""
+    data = "TESS Toronto emotional speech set data"
+    return [f"{data}/{speaker}_{folders[emotion]}/{speaker}_{word}_{emotion}.wav"
+            for speaker, folders in (("OAF", TESS_FOLDERS), ("YAF", TESS_YAF_FOLDERS))
+            for emotion in folders for word in words]
+
+
+def write_tess(root: Path, words: Sequence[str] = TESS_WORDS, duration: float = CLIP) -> Path:
+    for rel in tess_files(words):
+        _audio(root / rel, duration, 24_414)
+    return root
+
+
+EMODB_SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+
+
+def write_emodb(root: Path, speakers: Sequence[str] = EMODB_SPEAKERS, duration: float = CLIP) -> Path:
+    """One clip per speaker and emotion: W anger, L boredom, E disgust, A fear, F happiness, T sadness, N neutral."""
+    texts = ("a01", "a02", "a04", "a05", "a07", "b01", "b02")
+    for speaker in speakers:
+        for text, emotion in zip(texts, "WLEAFTN"):
+            _audio(root / "wav" / f"{speaker}{text}{emotion}a.wav", duration, 16_000)
+    return root
+
+
+def write_savee(root: Path, duration: float = CLIP) -> Path:
+    for speaker in ("DC", "JE", "JK", "KL"):
+        for code in ("a", "d", "f", "h", "n", "sa", "su"):
+            _audio(root / "AudioData" / speaker / f"{code}01.wav", duration, 44_100)
+    return root
+
+
+def write_jl_corpus(root: Path, duration: float = CLIP) -> Path:
+    raw = root / "Raw JL corpus (unchecked and unannotated)" / "JL(wav+txt)"
+    for speaker in ("female1", "female2", "male1", "male2"):
+        for emotion, sentence in zip(("angry", "sad", "neutral", "happy", "excited"), ("1a", "2a", "3b", "4a", "5b")):
+            stem = f"{speaker}_{emotion}_{sentence}_1"
+            _audio(raw / f"{stem}.wav", duration, 44_100)
+            write_text(raw / f"{stem}.txt", "transcript")
+    return root
+
+
+def write_esd(root: Path, speakers: Sequence[int] = range(11, 21), duration: float = CLIP) -> Path:
+    """English speakers 0011-0020: one utterance per emotion (numbers encode it), plus each speaker's transcript."""
+    data = root / "Emotion Speech Dataset"
+    for number in speakers:
+        speaker = f"{number:04d}"
+        lines = []
+        for index, emotion in enumerate(("Neutral", "Angry", "Happy", "Sad", "Surprise")):
+            utterance = 350 * index + 1
+            _audio(data / speaker / emotion / f"{speaker}_{utterance:06d}.wav", duration, 16_000)
+            lines.append(f"{speaker}_{utterance:06d}\tThe nine the eggs.\t{emotion}")
+        write_text(data / speaker / f"{speaker}.txt", "\n".join(lines) + "\n")
+    return root
+
+
+def _emo_evaluation(turns: Sequence[tuple[str, str]]) -> str:
+    """An EmoEvaluation file: its header, then per turn a summary line and evaluator lines."""
+    lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    for n, (turn, label) in enumerate(turns):
+        lines += [f"[{6.29 + 3 * n:.4f} - {8.23 + 3 * n:.4f}]\t{turn}\t{label}\t[2.5000, 3.0000, 2.0000]",
+                  "C-E2:\tNeutral;\t()", "C-E3:\tNeutral;\t()", "A-E1:\tval 3; act 2; dom  2;\t()", ""]
+    return "\n".join(lines)
+
+
+def write_iemocap(root: Path, duration: float = CLIP) -> Path:
+    """Five sessions, an improvised and a scripted dialog each, both actors speaking the four classes."""
+    release = root / "IEMOCAP_full_release"
+    for session in range(1, 6):
+        folder = release / f"Session{session}"
+        for dialog in (f"Ses0{session}F_impro01", f"Ses0{session}F_script01_1"):
+            turns = [(f"{dialog}_{gender}{n:03d}", label) for gender in "FM"
+                     for n, label in enumerate(("neu", "ang", "sad", "hap" if "impro" in dialog else "exc"))]
+            write_text(folder / "dialog" / "EmoEvaluation" / f"{dialog}.txt", _emo_evaluation(turns))
+            for turn, _ in turns:
+                _audio(folder / "sentences" / "wav" / dialog / f"{turn}.wav", duration, 16_000)
+    return root
+
+
+MELD_HEADER = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "Season",
+               "Episode", "StartTime", "EndTime"]
+MELD_FOLDERS = {"train": "train_splits", "dev": "dev_splits_complete", "test": "output_repeated_splits_test"}
+
+
+def write_meld(root: Path, duration: float = 0.5) -> Path:
+    """MELD.Raw: the three split CSVs and one mp4 clip per row (AAC audio, as the release's clips):
+    every emotion in train, two rows each in dev and test (ffmpeg encodes them, a few at a time)."""
+    emotions = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
+    speakers = ("Chandler", "Joey", "Monica", "Rachel", "Ross", "Phoebe")
+    scratch, jobs = root / "_wav", []
+    for split, rows_wanted in (("train", 7), ("dev", 2), ("test", 2)):
+        rows = []
+        for utterance, emotion in enumerate(emotions[:rows_wanted]):
+            sentiment = "neutral" if emotion == "neutral" else "positive" if emotion == "joy" else "negative"
+            rows.append([utterance + 1, f"Line {utterance}.", speakers[utterance % 6], emotion, sentiment, 0, utterance,
+                         8, 21, "00:16:16,059", "00:16:21,731"])
+            wav = _audio(scratch / f"{split}_dia0_utt{utterance}.wav", duration, 16_000)
+            jobs.append((wav, root / MELD_FOLDERS[split] / f"dia0_utt{utterance}.mp4"))
+        write_csv(root / f"{split}_sent_emo.csv", MELD_HEADER, rows)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda job: encode_mp4(*job), jobs))
+    shutil.rmtree(scratch)
+    return root
+
+
+def write_mlend(root: Path, speakers: int = 6, duration: float = CLIP) -> Path:
+    rows = []
+    for n in range(speakers * 4):
+        _audio(root / "MLEndSND_Public" / f"{n:05d}.wav", duration, 44_100)
+        rows.append([n, n % 20, ("neutral", "bored", "excited", "question")[n % 4], 10 + n // 4])
+    write_csv(root / "MLEndSND_Audio_Attributes.csv", ["Public filename", "Numeral", "Intonation", "Speaker"], rows)
+    return root
+
+
+def _emobox_line(dataset: str, key: str, wav: str, emo: str, sample_rate: int, length: float) -> dict:
+    """One line of an EmoBox jsonl file, with the keys (and their order) EmoBox writes."""
+    return {"key": key, "dataset": dataset, "wav": wav, "type": "raw", "sample_rate": sample_rate,
+            "num_frame": length * sample_rate, "task": "category", "length": length, "emo": emo, "channel": 1}
+
+
+def write_emobox_partition(folder: Path, dataset: str, lines: Sequence[dict], test_folds: Sequence[Sequence[int]],
+                           label_map: dict[str, str]) -> Path:
+    """EmoBox's ``data/<dataset>`` folder: per fold a test and a train file (every other line), as jsonl
+    and as its keyed .json twin, the whole list, and label_map.json. ``test_folds[k]``: line indices
+    fold k+1 tests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, tested in enumerate(test_folds, start=1):
+        chosen = set(tested)
+        parts = {"test": [lines[i] for i in tested], "train": [l for i, l in enumerate(lines) if i not in chosen]}
+        for part, rows in parts.items():
+            stem = folder / f"fold_{number}" / f"{dataset}_{part}_fold_{number}"
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            stem.with_suffix(".jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+            keyed = {r["key"]: {"wav": r["wav"], "length": r["length"], "emo": r["emo"], "dataset": dataset,
+                                "channel": 1} for r in rows}
+            stem.with_suffix(".json").write_text(json.dumps(keyed, indent=4))
+    (folder / f"{dataset}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))
+    (folder / "label_map.json").write_text(json.dumps(label_map, indent=4) + "\n")
+    return folder
+
+
+def write_emobox_ravdess(folder: Path, ravdess_root: Path) -> Path:
+    """EmoBox's data/ravdess partition over the clips under ``ravdess_root``: six folds, each testing
+    the four actors EmoBox's own fold files test (``EMOBOX_RAVDESS_TEST_ACTORS``)."""
+    clips = sorted(ravdess_root.glob("Actor_*/*.wav"))
+    lines, actor_of = [], []
+    for clip in clips:
+        emo = RAVDESS_EMOTIONS[clip.stem.split("-")[2]]
+        lines.append(_emobox_line("ravdess", f"ravdess-{clip.stem}", f"{EMOBOX_RAVDESS_FOLDER}/{clip.parent.name}/{clip.name}",
+                                  emo, 48_000, 3.5))
+        actor_of.append(int(clip.stem.split("-")[6]))
+    test_folds = [[i for i, a in enumerate(actor_of) if a in actors] for _, actors in sorted(EMOBOX_RAVDESS_TEST_ACTORS.items())]
+    label_map = {"Angry": "Angry", "Surprised": "Surprise", "Sad": "Sad", "Disgust": "Disgust", "Happy": "Happy",
+                 "Calm": "Calm", "Neutral": "Neutral", "Fearful": "Fear"}  # EmoBox's data/ravdess/label_map.json
+    return write_emobox_partition(folder, "ravdess", lines, test_folds, label_map)
+
+
+def write_emobox_tess(folder: Path, tess_root: Path) -> Path:
+    """EmoBox's data/tess partition: one fold (TESS has two speakers, so EmoBox drew a stratified 25% of
+    each emotion as the test set, speakers mixed), ``wav`` paths flat under ``downloads/tess/``."""
+    clips = sorted(tess_root.rglob("*.wav"), key=lambda p: p.name)
+    lines = [_emobox_line("tess", "tess-" + clip.stem.replace("_", "-"), f"downloads/tess/{clip.name}",
+                          clip.stem.split("_")[2], 24_414, 2.0) for clip in clips]
+    by_emotion: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        by_emotion.setdefault(line["emo"], []).append(index)
+    tested = [i for indices in by_emotion.values() for i in indices[::4]]  # a quarter of each emotion
+    label_map = {e: e for e in by_emotion}
+    return write_emobox_partition(folder, "tess", lines, [tested], label_map)
