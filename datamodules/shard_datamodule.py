@@ -41,6 +41,7 @@ from datamodules.pipeline_stages import (
     split_by_rank,
     split_samples_by_rank,
 )
+from datamodules.read_record import ReadRecord
 from datamodules.shard_check import require_shards
 from datamodules.tar_samples import tar_samples
 
@@ -54,15 +55,19 @@ class EpochLoader:
     because ranks legitimately differ there.
     """
 
-    def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: LightningDataModule, length: int | None):
-        self.loader, self.epoch, self.owner, self.length = loader, epoch, owner, length
+    def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
+                 stage: str = "train") -> None:
+        self.loader, self.epoch, self.owner, self.length, self.stage = loader, epoch, owner, length, stage
         self.passes = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         trainer = self.owner.trainer
-        self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
+        epoch = trainer.current_epoch if trainer is not None else self.passes
+        self.epoch.set(epoch)
         self.passes += 1
-        return iter(self.loader)
+        if self.owner.read_record is None:
+            return iter(self.loader)
+        return self.owner.read_record.recorded(self.loader, self.stage, epoch, *self.owner._world())
 
     def __len__(self) -> int:
         if self.length is None:
@@ -106,6 +111,8 @@ class ShardDataModule(LightningDataModule):
         allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
             skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
             test stops the run with that message. Missing shards always stop the run.
+        read_log: a folder where each rank appends the sample keys of every batch it loaded
+            (``rank<R>.jsonl``, datamodules/read_record.py), to check what each rank really read.
     """
 
     def __init__(
@@ -129,6 +136,7 @@ class ShardDataModule(LightningDataModule):
         max_bad_samples: int = 100,
         fold: int | None = None,
         allow_incomplete: bool = False,
+        read_log: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # the config logs these once, nested under data.*
@@ -149,6 +157,7 @@ class ShardDataModule(LightningDataModule):
             raise ValueError(f"data.features='logmel': {self.data_root}/{STATS_FILE} lists no log-mel shards")
         self.epoch = SharedEpoch()
         self.handler = BadSampleHandler(max_bad_samples)
+        self.read_record = ReadRecord(read_log) if read_log else None
 
     # -- what models and callbacks read -------------------------------------------------------
 
@@ -261,7 +270,7 @@ class ShardDataModule(LightningDataModule):
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
         stages += self._decode_and_batch(self.hparams.eval_crop, rank, partial_batches=True)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split)
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         h = self.hparams
