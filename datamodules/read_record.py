@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 class ReadRecord:
@@ -22,15 +22,19 @@ class ReadRecord:
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
 
-    def recorded(self, batches: Iterable[dict[str, Any]], stage: str, epoch: int, rank: int,
+    def recorded(self, batches: Iterable[dict[str, Any]], stage: str, epoch: Callable[[], int], rank: int,
                  world_size: int) -> Iterator[dict[str, Any]]:
-        """``batches`` unchanged, each one's keys written (and flushed) before it is handed on."""
+        """``batches`` unchanged, each one's keys written (and flushed) before it is handed on.
+
+        ``epoch`` is read when the first batch arrives, which is when the pipeline read it: a
+        resuming trainer calls ``iter()`` on its loader more than once before it consumes one."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        head = {"stage": stage, "epoch": epoch, "rank": rank, "world_size": world_size,
+        head = {"stage": stage, "rank": rank, "world_size": world_size,
                 "node": os.environ.get("SLURMD_NODENAME") or socket.gethostname(),
                 "restart": int(os.environ.get("SLURM_RESTART_COUNT", 0))}
         with open(self.folder / f"rank{rank}.jsonl", "a") as stream:
             for batch in batches:
+                head.setdefault("epoch", epoch())
                 stream.write(json.dumps({**head, "keys": list(batch["key"])}) + "\n")
                 stream.flush()  # a killed job leaves whole lines of what it had read
                 yield batch

@@ -62,12 +62,11 @@ class EpochLoader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         trainer = self.owner.trainer
-        epoch = trainer.current_epoch if trainer is not None else self.passes
-        self.epoch.set(epoch)
+        self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
         self.passes += 1
         if self.owner.read_record is None:
             return iter(self.loader)
-        return self.owner.read_record.recorded(self.loader, self.stage, epoch, *self.owner._world())
+        return self.owner.read_record.recorded(self.loader, self.stage, self.epoch.get, *self.owner._world())
 
     def __len__(self) -> int:
         if self.length is None:

@@ -200,6 +200,9 @@ def test_requeue_of_the_whole_job_resumes_to_the_uninterrupted_scores(
     second = [r for r in job.reads if r["stage"] == "train" and r["restart"] == 1]
     assert second and 0 < min(r["epoch"] for r in second), "the requeued job trained from scratch"
     assert {r["rank"] for r in second} == {0, 1}
+    for record in second:  # the resumed epochs read what the uninterrupted job's same epochs read
+        assert record["keys"] in [r["keys"] for r in uninterrupted.reads if r["stage"] == "train"
+                                  and (r["epoch"], r["rank"]) == (record["epoch"], record["rank"])]
     final, reference = job.last_checkpoint(), uninterrupted.last_checkpoint()
     assert final["global_step"] == reference["global_step"] and final["epoch"] == reference["epoch"] == EPOCHS - 1
     for name, tensor in reference["state_dict"].items():
