@@ -7,7 +7,8 @@ shards, 1 s clips, 3 short epochs, CPU). Checked from what each rank actually re
 (``data.read_log``): disjoint halves of the training shards every epoch; every validation/test
 sample scored once, to the same scores one process gives; nothing written by node 2's rank (the
 run folder is read-only there); and a ``scontrol requeue`` of the whole job resumes to the same
-weights and scores as the uninterrupted job.
+weights and scores as the uninterrupted job. Last, a 2-fold protocol as a SLURM array runs one
+fold per node (``--exclusive``) and is aggregated once.
 """
 from __future__ import annotations
 
@@ -209,3 +210,32 @@ def test_requeue_of_the_whole_job_resumes_to_the_uninterrupted_scores(
         assert torch.allclose(final["state_dict"][name].float(), tensor.float(), rtol=1e-5, atol=1e-7), name
     for name in SCORES:
         assert job.logged(name) == pytest.approx(uninterrupted.logged(name), rel=1e-5, abs=1e-6), name
+
+
+def test_protocol_array_runs_one_fold_per_node_and_aggregates_once(
+    slurm_two_nodes: TwoNodeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sbatch --array=0-1 --exclusive slurm/cross_validate.sh``: each fold on its own node, one aggregation."""
+    from protocols import command as cross_validate
+    from tests.test_cross_validate import check_results, write_protocol
+
+    monkeypatch.chdir(REPO)
+    root = slurm_two_nodes.work / "protocol"
+    root.mkdir()
+    config = write_protocol(root, "two-node-array")
+    assert cross_validate.main(["--config", str(config), "--prepare_only"]) == 0
+    job = slurm_two_nodes.sbatch("--array=0-1", "--exclusive", "--gres=none", "--ntasks-per-node=1", "--cpus-per-task=1",
+                                 "--mem=2G", "--time=00:10:00", f"--output={root}/%x-%A_%a.out",
+                                 "slurm/cross_validate.sh", str(config), cwd=REPO)
+    logs = []
+    for task in (0, 1):
+        state = slurm_two_nodes.wait_for(f"{job}_{task}", {"COMPLETED"}, timeout=300)
+        log = root / f"ser-cv-{job}_{task}.out"
+        logs.append(log.read_text(errors="replace") if log.exists() else f"(no log {log})")
+        assert state == "COMPLETED", f"task {task} ended {state}:\n{logs[-1][-4000:]}"
+    nodes = {slurm_two_nodes.job_info(f"{job}_{task}")["NodeList"] for task in (0, 1)}
+    assert nodes == set(NODES), nodes
+    check_results(root, "two-node-array")
+    aggregated = [log.count("results: ") for log in logs]
+    assert sum(aggregated) == 1, f"aggregated {aggregated} times per task"
+    assert len(list((root / "runs" / "two-node-array" / "wandb").glob("offline-run-*-two-node-array-summary"))) == 1
