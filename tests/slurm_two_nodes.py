@@ -235,9 +235,8 @@ def start_two_nodes(root: Path) -> TwoNodeCluster:
     conf = _write_config(root)
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_"))}
-    # Jobs inherit this environment (sbatch --export=ALL). Both "nodes" share this machine's cores: one
-    # thread per rank, or each single-rank node's torch would take every core (Lightning only divides
-    # the cores among the ranks of one node) and the two nodes would oversubscribe them.
+    # Jobs inherit this environment (sbatch --export=ALL). Both "nodes" share this machine's cores, and
+    # under SLURM torch would give every rank all of them: one thread per rank.
     env |= {"SLURM_CONF": str(conf), "GLOO_SOCKET_IFNAME": INNER_LINK, "OMP_NUM_THREADS": "1"}
     cluster = TwoNodeCluster(root=root, env=env, work=root / "work", primary=root / "primary")
     try:
