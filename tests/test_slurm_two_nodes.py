@@ -155,15 +155,19 @@ def test_two_node_evaluation_scores_every_sample_once_as_one_process_does(uninte
                          for k in r["keys"]] for rank in (0, 1)}
         assert scored[0] and scored[1]
         assert sorted(scored[0] + scored[1]) == sorted(owner), f"{split}: not every sample exactly once"
-    best = Path(uninterrupted.last_checkpoint()["callbacks"][next(
-        k for k in uninterrupted.last_checkpoint()["callbacks"] if k.startswith("ModelCheckpoint"))]["best_model_path"])
-    model = EmotionClassifier.load_from_checkpoint(best, map_location="cpu", weights_only=True)
+    run = uninterrupted.run_dir / "checkpoints"
+    callbacks = uninterrupted.last_checkpoint()["callbacks"]
+    best = Path(next(v["best_model_path"] for k, v in callbacks.items() if k.startswith("ModelCheckpoint")))
     data = ShardDataModule(str(demo_data), batch_size=8, num_workers=0, clip_seconds=1.0)
     trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                       enable_model_summary=False)
-    one_process = trainer.test(model, datamodule=data, verbose=False)[0]
-    for name in SCORES:
-        assert one_process[name] == pytest.approx(uninterrupted.logged(name), rel=1e-5, abs=1e-6), name
+    # last.ckpt holds the weights the last epoch validated; the job tested its best checkpoint
+    for stage, checkpoint in (("val", run / "last.ckpt"), ("test", best)):
+        model = EmotionClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
+        one_process = (trainer.validate if stage == "val" else trainer.test)(model, datamodule=data, verbose=False)[0]
+        for name in SCORES:
+            name = name.replace("test/", f"{stage}/")
+            assert one_process[name] == pytest.approx(uninterrupted.logged(name), rel=1e-5, abs=1e-6), name
 
 
 def test_only_global_rank_zero_writes_the_run(uninterrupted: Job) -> None:
