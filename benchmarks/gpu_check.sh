@@ -85,7 +85,10 @@ train_rate() {
   "$python" - "$1" <<'PY'
 import csv, sys
 from pathlib import Path
-rows = list(csv.DictReader(open(Path(sys.argv[1]) / "csv" / "metrics.csv")))
+log = Path(sys.argv[1]) / "csv" / "metrics.csv"
+if not log.exists():
+    sys.exit(print("no CSV log (--tiny: one batch per stage, fast_dev_run)"))
+rows = list(csv.DictReader(open(log)))
 rates = [float(r["train/device/samples_per_sec"]) for r in rows if r.get("train/device/samples_per_sec")]
 print(f"{rates[-1]:.1f} clips/s per device" if rates else "no throughput logged (fewer steps than its window)")
 PY
