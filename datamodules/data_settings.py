@@ -68,6 +68,7 @@ class Loading:
     pin_memory: bool = True
     max_bad_samples: int = 100
     allow_incomplete: bool = False
+    read_log: str | None = None  # a folder: each rank records the sample keys it read (datamodules/read_record.py)
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:

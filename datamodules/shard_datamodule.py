@@ -42,6 +42,7 @@ from datamodules.pipeline_stages import (
     split_by_rank,
     split_samples_by_rank,
 )
+from datamodules.read_record import ReadRecord
 from datamodules.shard_check import require_shards
 from datamodules.tar_samples import tar_samples
 
@@ -55,15 +56,18 @@ class EpochLoader:
     because ranks legitimately differ there.
     """
 
-    def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: LightningDataModule, length: int | None):
-        self.loader, self.epoch, self.owner, self.length = loader, epoch, owner, length
+    def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
+                 stage: str = "train") -> None:
+        self.loader, self.epoch, self.owner, self.length, self.stage = loader, epoch, owner, length, stage
         self.passes = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         trainer = self.owner.trainer
         self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
         self.passes += 1
-        return iter(self.loader)
+        if self.owner.read_record is None:
+            return iter(self.loader)
+        return self.owner.read_record.recorded(self.loader, self.stage, self.epoch.get, *self.owner._world())
 
     def __len__(self) -> int:
         if self.length is None:
@@ -117,6 +121,7 @@ class ShardDataModule(LightningDataModule):
             raise ValueError(f"data.features='logmel': {self.data_root}/{STATS_FILE} lists no log-mel shards")
         self.epoch = SharedEpoch()
         self.handler = BadSampleHandler(loading.max_bad_samples)
+        self.read_record = ReadRecord(loading.read_log) if loading.read_log else None
 
     # -- what models and callbacks read -------------------------------------------------------
 
@@ -229,7 +234,7 @@ class ShardDataModule(LightningDataModule):
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
         stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split)
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         c = self.clips
@@ -322,6 +327,7 @@ def shard_data_module(
     max_bad_samples: int = 100,
     fold: int | None = None,
     allow_incomplete: bool = False,
+    read_log: str | None = None,
 ) -> ShardDataModule:
     """Batches from the shards of a prepared dataset (data_preparation/shards/shard_format.py).
 
@@ -348,6 +354,8 @@ def shard_data_module(
         allow_incomplete: accept a test score over fewer samples than stats.json lists (bad samples
             skipped); the report, the printed summary and W&B then say "scored N of M". Off: such a
             test stops the run with that message. Missing shards always stop the run.
+        read_log: a folder where each rank appends the sample keys of every batch it loaded
+            (``rank<R>.jsonl``, datamodules/read_record.py), to check what each rank really read.
     """
     return ShardDataModule(
         data_root,
@@ -356,5 +364,6 @@ def shard_data_module(
         stream=TrainingStream(shuffle_buffer=shuffle_buffer, samples_per_epoch=samples_per_epoch,
                               resampled=resampled, seed=seed),
         loading=Loading(batch_size=batch_size, num_workers=num_workers, persistent_workers=persistent_workers,
-                        pin_memory=pin_memory, max_bad_samples=max_bad_samples, allow_incomplete=allow_incomplete),
+                        pin_memory=pin_memory, max_bad_samples=max_bad_samples, allow_incomplete=allow_incomplete,
+                        read_log=read_log),
     )

@@ -5,6 +5,7 @@
 # on the sbatch command line, which is how the variants are run:
 #   one GPU:     sbatch --ntasks-per-node=1 --gres=gpu:1 slurm/train.sh CONFIG
 #   two nodes:   sbatch --nodes=2 slurm/train.sh CONFIG            (ntasks-per-node = GPUs per node)
+#                (interface, InfiniBand and timeout settings for NCCL: docs/multinode.md)
 #   CPU debug:   sbatch --gres=none --ntasks-per-node=2 --cpus-per-task=1 --mem=4G --time=00:20:00 \
 #                  slurm/train.sh configs/demo.yaml --trainer.accelerator=cpu
 # Site settings (partition, account, qos) belong on the command line or in ~/.slurm defaults,

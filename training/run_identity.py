@@ -45,6 +45,7 @@ RESUME_KEYS: tuple[str, ...] = (
     "report", "curves", "wandb_summary",  # which reports and summaries are written; training does not read them
     "preemption", "last_checkpoint",  # when fault-tolerance checkpoints are written
     "data.persistent_workers", "data.pin_memory",  # loader speed; the batches are the same
+    "data.read_log",  # a record of what each rank read, not a setting of the experiment
 )
 
 
