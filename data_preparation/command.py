@@ -12,8 +12,8 @@ from data_preparation.pipeline import prepare
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = parse_config(argv)  # jsonargparse reports bad keys/values itself and exits 2
     try:
+        config = parse_config(argv)  # jsonargparse reports bad keys/values itself and exits 2
         info = prepare(config)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"prepare_data: error: {error}", file=sys.stderr)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
@@ -148,17 +149,64 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="prepare_data.py", description="Corpora in, validated WebDataset shards out.")
     parser.add_argument("--config", action=ActionConfigFile, help="YAML file of the keys below")
     parser.add_class_arguments(PrepareConfig, nested_key=None, as_group=False)
+    parser.add_argument("--corpus_root", action="append", type=str, default=[],
+                        help="NAME=FOLDER: read the config's corpus NAME from FOLDER (repeat per corpus)")
     return parser
 
 
 def parse_config(argv: Sequence[str] | None = None) -> PrepareConfig:
-    """PrepareConfig from command-line arguments (``--config FILE`` and dotted overrides)."""
+    """PrepareConfig from command-line arguments (``--config FILE``, dotted overrides, ``--corpus_root``).
+
+    A bad ``--corpus_root`` raises ValueError naming it (the command prints one line, exit status 2).
+    """
     parser = build_parser()
-    namespace = parser.parse_args(argv)
+    namespace = parser.parse_args(lists_replace(sys.argv[1:] if argv is None else list(argv)))
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
     values = instantiate(namespace).as_dict()
     values.pop("config", None)
-    return validate(_to_config(values))
+    roots = corpus_roots(values.pop("corpus_root"))
+    return validate(with_corpus_roots(_to_config(values), roots))
+
+
+LIST_KEYS = ("corpora",)
+
+
+def lists_replace(argv: list[str]) -> list[str]:
+    """``argv`` with an empty list before each list override, so the override replaces the config's list.
+
+    jsonargparse merges a list given after ``--config`` into the config's list item by item, so
+    ``--corpora '[{name: ravdess, root: R}]'`` over a config whose first entry has options kept
+    those options (``options: {name: demo}``: "unknown option(s) 'name'", issue 17).
+    """
+    out: list[str] = []
+    for word in argv:
+        key = word[2:].split("=", 1)[0] if word.startswith("--") else ""
+        if key in LIST_KEYS:
+            out += [f"--{key}", "[]"]
+        out.append(word)
+    return out
+
+
+def corpus_roots(pairs: Sequence[str]) -> dict[str, str]:
+    """``--corpus_root NAME=FOLDER`` flags as {name: folder}."""
+    roots: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, root = pair.partition("=")
+        if not sep or not name or not root:
+            raise ValueError(f"--corpus_root {pair!r}: expected NAME=FOLDER, e.g. ravdess=/data/RAVDESS")
+        roots[name] = root
+    return roots
+
+
+def with_corpus_roots(config: PrepareConfig, roots: dict[str, str], what: str = "the config") -> PrepareConfig:
+    """``config`` reading each named corpus from the user's folder; a name it does not read is refused."""
+    names = [c.name for c in config.corpora]
+    unknown = sorted(set(roots) - set(names))
+    if unknown:
+        raise ValueError(f"--corpus_root {unknown[0]}=...: {what} reads no corpus {unknown[0]!r}; "
+                         f"its corpora: {', '.join(names)}")
+    corpora = [replace(c, root=roots.get(c.name, c.root)) for c in config.corpora]
+    return replace(config, corpora=corpora)
 
 
 def _to_config(values: dict[str, Any]) -> PrepareConfig:

@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from data_preparation.config import corpus_roots
+
 
 @dataclass
 class ProtocolConfig:
@@ -45,14 +47,12 @@ class ProtocolConfig:
     def prepare_argv(self) -> list[str]:
         """prepare_data.py arguments: the data config, then each override as one JSON value.
 
-        A list override (``corpora``) is preceded by an empty list: jsonargparse otherwise merges a
-        new list's items into the data config's items at the same index, so a protocol's
-        ``{name: ravdess}`` inherited the demo entry's ``options: {name: demo}`` (issue 17).
+        A list override (``corpora``) replaces the data config's list (data_preparation.config.lists_replace):
+        merged item by item, a protocol's ``{name: ravdess}`` inherited the demo entry's
+        ``options: {name: demo}`` (issue 17).
         """
         argv = ["--config", self.data]
         for key, value in self.data_overrides.items():
-            if isinstance(value, list):
-                argv += [f"--{key}", "[]"]
             argv += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         return argv + ["--progress", "false"]
 
@@ -108,21 +108,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Invocation:
     values = parser.parse_args(argv).as_dict()
     values.pop("config", None)
     options = {k: values.pop(k) for k in ("fold", "prepare_only", "aggregate_only", "launcher", "limit_folds")}
-    where = Locations(_corpus_roots(values.pop("corpus_root")), values.pop("partition_dir"), values.pop("prepared_dir"))
+    where = Locations(corpus_roots(values.pop("corpus_root")), values.pop("partition_dir"), values.pop("prepared_dir"))
     values["train_args"] = [*values["train_args"], *values.pop("extra_train_args")]
     if options["limit_folds"] is not None and options["limit_folds"] < 1:
         raise ValueError(f"--limit_folds {options['limit_folds']}: need at least 1")
     return Invocation(relocate(ProtocolConfig(**values), where), **options)
-
-
-def _corpus_roots(pairs: Sequence[str]) -> dict[str, str]:
-    roots: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, root = pair.partition("=")
-        if not sep or not name or not root:
-            raise ValueError(f"--corpus_root {pair!r}: expected NAME=FOLDER, e.g. ravdess=/data/RAVDESS")
-        roots[name] = root
-    return roots
 
 
 def relocate(protocol: ProtocolConfig, where: Locations) -> ProtocolConfig:
@@ -139,15 +129,10 @@ def relocate(protocol: ProtocolConfig, where: Locations) -> ProtocolConfig:
 
 def _rooted_corpora(protocol: ProtocolConfig, roots: dict[str, str]) -> list[dict[str, Any]]:
     """The protocol's corpus list (its override, else its data config's) with the given roots."""
-    from data_preparation.config import parse_config
+    from data_preparation.config import parse_config, with_corpus_roots
 
-    corpora = [asdict(c) for c in parse_config(protocol.prepare_argv()).corpora]
-    names = [c["name"] for c in corpora]
-    unknown = sorted(set(roots) - set(names))
-    if unknown:
-        raise ValueError(f"--corpus_root {unknown[0]}=...: protocol {protocol.name!r} reads no corpus "
-                         f"{unknown[0]!r}; its corpora: {', '.join(names)}")
-    return [{**c, "root": roots.get(c["name"], c["root"])} for c in corpora]
+    config = with_corpus_roots(parse_config(protocol.prepare_argv()), roots, what=f"protocol {protocol.name!r}")
+    return [asdict(c) for c in config.corpora]
 
 
 def _with_partition_dir(split: Any, folder: str, name: str) -> dict[str, Any]:
