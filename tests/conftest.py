@@ -23,7 +23,10 @@ Session fixtures here:
 Parallel safety (``pytest_collection_modifyitems``): tests marked ``slurm`` or using the
 ``slurm_cluster`` fixture share one xdist group, so a single worker runs them all against one local
 cluster (every such test submits jobs that use the node's CPUs); ``browser`` tests share another.
-A new test of either kind is grouped by its marker, nothing else to do. Each worker gets an equal
+A new test of either kind is grouped by its marker, nothing else to do. A module whose module-scoped
+fixture costs seconds (and holds live objects, so ``built_once`` cannot share it) keeps its tests on
+one worker with ``pytestmark = pytest.mark.xdist_group("<module name>")``, built once instead of once
+per worker (tests/test_autoencoder_pretraining.py, test_shard_codec.py, test_protocol_splits.py). Each worker gets an equal
 share of the cores for torch's intra-op threads (``OMP_NUM_THREADS`` too, for the subprocesses it
 starts), so two workers on two cores do not oversubscribe them.
 """
@@ -62,12 +65,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests sharing one external resource run on one worker (``--dist loadgroup``)."""
+    """xdist groups (``--dist loadgroup``): the tests of one external resource run on one worker."""
     for item in items:
-        for marker in GROUP_MARKERS:
-            if item.get_closest_marker(marker) or (marker == "slurm" and "slurm_cluster" in item.fixturenames):
-                item.add_marker(pytest.mark.xdist_group(marker))
-                break
+        group = next((marker for marker in GROUP_MARKERS if item.get_closest_marker(marker)), None)
+        if group is None and "slurm_cluster" in item.fixturenames:
+            group = "slurm"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ directory; tests/test_packaging.py runs the installed ``ser-train --print_config
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.in_process import run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,16 +19,7 @@ def _train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.Captur
     """``train.run(args)`` from ``tmp_path`` as working directory; its exit status and output."""
     from training import command as train
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.delenv("SER_DEBUG", raising=False)
-        capfd.readouterr()
-        with pytest.raises(SystemExit) as stopped:
-            train.run(list(args))
-        out, err = capfd.readouterr()
-        return subprocess.CompletedProcess(list(args), stopped.value.code or 0, out, err)
-
-    return run
+    return lambda *args: run_command(train.run, list(args), capfd, monkeypatch, cwd=tmp_path)
 
 
 def test_bare_config_name_is_found_in_configs_and_reported(_train) -> None:

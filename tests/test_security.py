@@ -20,6 +20,7 @@ import soundfile as sf
 import torch
 
 from data_preparation.shard_format import STATS_FILE, DatasetInfo, ShardPathError, SplitInfo, shard_urls
+from tests.in_process import run_command
 from tests.shard_factory import make_dataset
 from tests.tiny_train_config import make_tiny_run
 
@@ -55,26 +56,15 @@ COMMANDS = {"evaluate.py": "evaluation.command", "predict.py": "prediction.comma
 
 def run_here(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
              **env: str) -> subprocess.CompletedProcess:
-    """:func:`run_cli` in this process: the command module's ``run`` (what ``python <script>`` runs).
+    """:func:`run_cli` in this process (tests/in_process.py): the script's ``run``, one interpreter start less.
 
-    Saves an interpreter start (torch and all) per command; ``serve.py`` stays a real process (a
-    server that wrongly started would never return). A root log handler on stderr stands in for the
-    commands' ``logging.basicConfig``, which pytest's own log handlers make a no-op here.
+    ``serve.py`` stays a real process: a server that wrongly started would never return.
     """
     import importlib
-    import logging
 
-    with monkeypatch.context() as patch:
-        patch.setattr(logging.getLogger(), "handlers", [*logging.getLogger().handlers, logging.StreamHandler(sys.stderr)])
-        patch.chdir(cwd)
-        for name, value in {"WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", **env}.items():
-            patch.setenv(name, value)
-        patch.delenv("SER_DEBUG", raising=False)
-        capfd.readouterr()
-        with pytest.raises(SystemExit) as stopped:
-            importlib.import_module(COMMANDS[Path(args[0]).name]).run(args[1:])
-        out, err = capfd.readouterr()
-    return subprocess.CompletedProcess(args, stopped.value.code or 0, out, err)
+    run = importlib.import_module(COMMANDS[Path(args[0]).name]).run
+    return run_command(run, args[1:], capfd, monkeypatch, cwd=cwd, log_to_stderr=True,
+                       env={"WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", **env})
 
 
 def error_lines(result: subprocess.CompletedProcess, marker: str) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 import lightning_modules.optim
 from training import command as train
 import user_errors
+from tests.in_process import run_command
 from tests.tiny_train_config import make_tiny_run
 from user_errors import UserError
 
@@ -42,14 +43,7 @@ def run_train_here(capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 
     ``test_missing_data_root_exits_2_naming_it`` runs the real ``python train.py`` for the same path.
     """
-    monkeypatch.delenv("SER_DEBUG", raising=False)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    capfd.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        train.run(list(args))
-    out, err = capfd.readouterr()
-    return subprocess.CompletedProcess(list(args), stopped.value.code, out, err)
+    return run_command(train.run, list(args), capfd, monkeypatch, env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
 
 
 def the_error_line(done: subprocess.CompletedProcess) -> str:
