@@ -26,7 +26,7 @@ cluster (every such test submits jobs that use the node's CPUs); ``browser`` tes
 A new test of either kind is grouped by its marker, nothing else to do. A module whose module-scoped
 fixture costs seconds (and holds live objects, so ``built_once`` cannot share it) keeps its tests on
 one worker with ``pytestmark = pytest.mark.xdist_group("<module name>")``, built once instead of once
-per worker (tests/test_autoencoder_pretraining.py, test_shard_codec.py, test_protocol_splits.py). Each worker gets an equal
+per worker (e.g. tests/test_autoencoder_pretraining.py, test_cli_help.py). Each worker gets an equal
 share of the cores for torch's intra-op threads (``OMP_NUM_THREADS`` too, for the subprocesses it
 starts), so two workers on two cores do not oversubscribe them.
 """
@@ -47,12 +47,20 @@ GROUP_MARKERS = ("slurm", "browser")  # tests of these kinds run on one worker, 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def _xdist_installed(config: pytest.Config) -> bool:
+    return config.pluginmanager.hasplugin("xdist")
+
+
 def _worker_count() -> int:
     return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """On an xdist worker: torch (and the processes it starts) use this worker's share of the cores."""
+    if _xdist_installed(config):
+        from tests import xdist_groups
+
+        xdist_groups.share_folder(config)
     workers = _worker_count()
     if workers <= 1:
         return
@@ -64,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """xdist groups (``--dist loadgroup``): the tests of one external resource run on one worker."""
     for item in items:
@@ -72,6 +81,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             group = "slurm"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    if _xdist_installed(config):
+        from tests import xdist_groups
+
+        xdist_groups.write_groups(items)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup``: xdist's own grouping is a no-op on pytest 9 (tests/xdist_groups.py)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from tests.xdist_groups import MarkedGroupScheduling
+
+    return MarkedGroupScheduling(config, log)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,13 @@ def _stream_handlers() -> list[logging.StreamHandler]:
     return [handler for logger in loggers for handler in logger.handlers if type(handler) is logging.StreamHandler]
 
 
-def run_command(run: Callable[[list[str]], object], args: list[str], capfd: pytest.CaptureFixture,
+def run_command(run: Callable[[list[str]], object], args: list[str], capture: pytest.CaptureFixture,
                 monkeypatch: pytest.MonkeyPatch, cwd: Path | None = None, env: dict[str, str] | None = None,
                 log_to_stderr: bool = False) -> subprocess.CompletedProcess:
     """``run(args)`` from ``cwd`` with ``env`` added (``SER_DEBUG`` removed); its exit status and output.
+
+    ``capture``: the test's ``capfd`` (what reaches file descriptors 1 and 2, as a subprocess would
+    show), or ``capsys`` in a test that uses that already.
 
     Log handlers made before the test (Lightning's, made at import) hold the stderr of that moment,
     often pytest's session capture, so they write to this test's stderr for the call, as in a
@@ -43,7 +46,7 @@ def run_command(run: Callable[[list[str]], object], args: list[str], capfd: pyte
         if log_to_stderr:
             root = logging.getLogger()
             patch.setattr(root, "handlers", [*root.handlers, logging.StreamHandler(sys.stderr)])
-        capfd.readouterr()
+        capture.readouterr()
         for handler in _stream_handlers():
             patch.setattr(handler, "stream", sys.stderr)
         status = 0
@@ -51,5 +54,5 @@ def run_command(run: Callable[[list[str]], object], args: list[str], capfd: pyte
             run(list(args))
         except SystemExit as stop:
             status = 0 if stop.code is None else stop.code
-        out, err = capfd.readouterr()
+        out, err = capture.readouterr()
     return subprocess.CompletedProcess(list(args), status, out, err)
