@@ -23,7 +23,8 @@ Session fixtures here:
 Parallel safety (``pytest_collection_modifyitems``): tests marked ``slurm`` or using the
 ``slurm_cluster`` fixture share one xdist group, so a single worker runs them all against one local
 cluster (every such test submits jobs that use the node's CPUs); ``browser`` tests share another.
-A new test of either kind is grouped by its marker, nothing else to do. A module whose module-scoped
+A new test of either kind is grouped by its marker, nothing else to do (tests/xdist_groups.py makes
+``--dist loadgroup`` honour the markers: xdist 3.8's own grouping is a no-op on pytest 9). A module whose module-scoped
 fixture costs seconds (and holds live objects, so ``built_once`` cannot share it) keeps its tests on
 one worker with ``pytestmark = pytest.mark.xdist_group("<module name>")``, built once instead of once
 per worker (e.g. tests/test_autoencoder_pretraining.py, test_cli_help.py). Each worker gets an equal
@@ -70,6 +71,13 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _xdist_installed(config):
+        from tests import xdist_groups
+
+        xdist_groups.remove_folder()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers

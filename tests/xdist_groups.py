@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def share_folder(config: pytest.Config) -> None:
     """On the controller of a ``-n`` run: a fresh folder for the workers' maps, named in the environment."""
     if not os.environ.get("PYTEST_XDIST_WORKER") and config.getoption("numprocesses", None):
         os.environ[FOLDER_VARIABLE] = tempfile.mkdtemp(prefix="xdist-groups-")
+
+
+def remove_folder() -> None:
+    """On the controller, at the end of the run: the workers' maps are no longer needed."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(FOLDER_VARIABLE):
+        shutil.rmtree(os.environ.pop(FOLDER_VARIABLE), ignore_errors=True)
 
 
 def write_groups(items: list[pytest.Item]) -> None:
