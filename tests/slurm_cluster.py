@@ -11,6 +11,7 @@ for the whole pytest session, shared by tests/test_slurm_cluster.py and tests/te
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -56,6 +57,7 @@ def node_resources() -> tuple[int, int]:
 
 SLURM_CONF = """\
 ClusterName=sertest
+FirstJobId={first_job_id}
 SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -156,8 +158,12 @@ def _write_config(root: Path) -> Path:
     os.chmod(key, 0o600)
     cpus, memory = node_resources()
     conf = root / "slurm.conf"
+    # Lightning's DDP rendezvous port is 15000 + the job id's last 4 digits: a cluster numbering from 1
+    # would share port 15001 with any other test cluster on the machine (a parallel run, another clone).
+    first_job_id = random.randrange(1000, 9000, 10)
     conf.write_text(SLURM_CONF.format(host=socket.gethostname().split(".")[0], root=root, cpus=cpus,
-                                      memory=memory, ctld_port=_free_port(), slurmd_port=_free_port()))
+                                      memory=memory, ctld_port=_free_port(), slurmd_port=_free_port(),
+                                      first_job_id=first_job_id))
     return conf
 
 

@@ -26,6 +26,8 @@ from lightning_modules.encoder_weights import load_encoder_weights, read_encoder
 from tests.shard_factory import make_dataset
 from tests.test_seed_families_learn import CHANCE, LOGMEL, MARGIN, prepared  # noqa: F401  (prepared: the demo corpus)
 
+pytestmark = pytest.mark.xdist_group("test_autoencoder_pretraining")  # one worker builds the module fixtures once
+
 EPOCHS = 3  # per greedy stage
 TRAINER = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "logger": False, "enable_checkpointing": False,
            "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0}

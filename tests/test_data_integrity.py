@@ -172,10 +172,8 @@ def test_verify_lists_every_unreadable_member_and_exits_1(tmp_path: Path, capsys
 @pytest.mark.slow
 def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: Path, capsys, monkeypatch) -> None:
     """Through train.py and evaluate.py: 7 of 8 test samples readable."""
-    import subprocess
-    import sys
-
     from prediction import evaluate_command as evaluate
+    from tests.in_process import run_command
     from training import command as train
     from evaluation.coverage import IncompleteScoreError
     from tests.tiny_train_config import make_tiny_run
@@ -202,8 +200,8 @@ def test_train_and_evaluate_stop_on_an_incomplete_test_unless_allowed(tmp_path: 
     report = evaluate.main(args + ["--output_dir", str(tmp_path / "allowed"), "--allow_incomplete", "true"])
     assert report["coverage"]["summary"] == "scored 7 of 8 test samples (1 not scored; allowed)"
     assert "scored 7 of 8 test samples (1 not scored; allowed)" in capsys.readouterr().out
-    result = subprocess.run([sys.executable, "evaluate.py", *args, "--output_dir", str(tmp_path / "strict_eval")],
-                            capture_output=True, text=True, timeout=300)
+    result = run_command(evaluate.run, [*args, "--output_dir", str(tmp_path / "strict_eval")], capsys, monkeypatch,
+                         log_to_stderr=True)  # evaluate.py as a user runs it
     assert result.returncode == 1 and "scored 7 of 8 test samples" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     saved = json.loads((tmp_path / "strict_eval/report.json").read_text())

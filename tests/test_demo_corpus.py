@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
-import yaml
 
 from corpora import read_corpus
 from data_preparation import demo_corpus
-from data_preparation.config import parse_config
 from data_preparation.inputs.manifest import read_manifest
-from data_preparation.pipeline import prepare
 from data_preparation.verify import verify
+from tests.conftest import PreparedDemo
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -88,13 +84,9 @@ def test_learnable_on_unseen_speakers_but_not_trivially(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_config_prepares_the_demo_corpus_end_to_end(tmp_path: Path) -> None:
-    corpus, out = tmp_path / "demo_corpus", tmp_path / "prepared"
-    demo_corpus.generate(corpus, workers=2, progress=False)
-    config = yaml.safe_load((REPO / "configs/prepare/demo.yaml").read_text())
-    config["corpora"][0]["root"], config["output"], config["progress"] = str(corpus), str(out), False
-    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
-    info = prepare(parse_config(["--config", str(tmp_path / "demo.yaml")]))
+def test_demo_config_prepares_the_demo_corpus_end_to_end(prepared_demo: PreparedDemo) -> None:
+    """configs/prepare/demo.yaml unchanged but for the folders, on the generated corpus (tests/conftest.py)."""
+    info, out = prepared_demo.info, prepared_demo.prepared
     assert info.classes == list(demo_corpus.CLASSES) and info.extra["split"]["mode"] == "speaker"
     rows = read_manifest(out / "manifest.csv")
     assert len(rows) == 12 * 4 * 18 and all(r["fate"] != "dropped" for r in rows)
@@ -104,4 +96,3 @@ def test_demo_config_prepares_the_demo_corpus_end_to_end(tmp_path: Path) -> None
     assert all(len(s) == 1 for s in splits_of.values())
     assert sorted(Counter(next(iter(s)) for s in splits_of.values()).values()) == [2, 2, 8]
     assert verify(out).problems == []
-    shutil.rmtree(corpus)

@@ -2,33 +2,28 @@
 trained by configs/demo.yaml unchanged, learns emotions of speakers it never heard."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from training import command as train
-from data_preparation import demo_corpus
-from data_preparation.config import parse_config
-from data_preparation.pipeline import prepare
+from tests.conftest import PreparedDemo
 from tests.wandb_records import read_wandb_records
 
 CHANCE = 0.25  # four balanced classes
 
 
 @pytest.mark.slow
-def test_demo_run_beats_chance_on_held_out_speakers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_run_beats_chance_on_held_out_speakers(prepared_demo: PreparedDemo, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus is prepared once per run (tests/conftest.py), as test_demo_corpus.py checks it."""
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    corpus = tmp_path / "demo_corpus"
-    demo_corpus.generate(corpus, progress=False)
-    config = parse_config(["--config", "configs/prepare/demo.yaml", "--output", str(tmp_path / "prepared")])
-    config = dataclasses.replace(config, corpora=[dataclasses.replace(config.corpora[0], root=str(corpus))])
-    info = prepare(config)
+    info = prepared_demo.info
     assert set(info.splits["test"].per_class) == set(info.classes)  # every class among the held-out speakers
 
-    scores = train.main(["--config", "configs/demo.yaml", f"--data.data_root={tmp_path / 'prepared'}",
+    scores = train.main(["--config", "configs/demo.yaml", f"--data.data_root={prepared_demo.prepared}",
                          f"--run.root={tmp_path / 'runs'}", "--wandb.mode=auto"])
 
     assert scores["test/macro_f1"] > CHANCE + 0.25, scores

@@ -105,7 +105,7 @@ def test_explain_command_writes_a_png_per_file_beside_the_run(name, suffix, tmp_
     from explanations import command as explain_cli
     from tests.trained_models import session_base, trained_checkpoint
 
-    checkpoint = trained_checkpoint(session_base(tmp_path_factory), name, epochs=1)
+    checkpoint = trained_checkpoint(session_base(tmp_path_factory), name)
     clip = tmp_path / "clip.wav"
     sf.write(clip, tone_batch([1])[0].numpy(), RATE)
     assert explain_cli.main(["--checkpoint", str(checkpoint), "--audio", str(clip), "--out", str(tmp_path / "out")]) == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from data_preparation import command as prepare_command
 from data_preparation.config import (
     parse_config, AugmentationSpec, CorpusSpec, GaussianNoiseSpec, LogmelSpec, PrepareConfig, SplitSpec, TimeStretchSpec, validate,
 )
@@ -24,6 +23,7 @@ from data_preparation.shards.shard_format import load_dataset_info
 from data_preparation.shards.tar_writer import read_samples
 from data_preparation.verify import verify
 from tests.corpus_fixtures import write_audio, write_mixed_fixture
+from tests.in_process import run_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -194,7 +194,7 @@ def test_duplicates_kept_once_and_rare_classes_dropped(tmp_path: Path) -> None:
     assert info.extra["duplicates"] == 2 and sum(s.num_samples for s in info.splits.values()) == 12
 
 
-def test_unknown_labels_stop_the_command_with_a_readable_message(tmp_path: Path) -> None:
+def test_unknown_labels_stop_the_command_with_a_readable_message(tmp_path: Path, capfd, monkeypatch) -> None:
     corpus = tmp_path / "labels"
     rows = [(f"{n}.wav", label, "s1") for n, label in enumerate(["happy", "joyful", "joyful", "grumpy", "sad"])]
     for path, _, _ in rows:
@@ -202,8 +202,7 @@ def test_unknown_labels_stop_the_command_with_a_readable_message(tmp_path: Path)
     write_metadata(corpus, rows)
     config = tmp_path / "c.yaml"
     config.write_text(f"corpora:\n  - {{name: csv, root: {corpus}}}\noutput: {tmp_path / 'out'}\nprogress: false\n")
-    result = subprocess.run([sys.executable, "prepare_data.py", "--config", str(config)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    result = run_command(prepare_command.run, ["--config", str(config)], capfd, monkeypatch, cwd=REPO)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "'joyful' x2" in result.stderr and "'grumpy' x1" in result.stderr

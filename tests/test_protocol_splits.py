@@ -20,6 +20,8 @@ from data_preparation.verify import verify
 from datamodules import shard_data_module
 from tests.corpus_fixtures import write_mixed_fixture
 
+pytestmark = pytest.mark.xdist_group("test_protocol_splits")  # one worker builds the module fixtures once
+
 MIXED = ("crema_d", "ravdess", "tess", "emodb")
 
 

@@ -37,6 +37,7 @@ def test_kill_9_mid_run_then_same_command_resumes(tmp_path: Path) -> None:
                 assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "no checkpoint after 240 s"
                 time.sleep(0.02)
+            time.sleep(0.05)  # kill early: on an idle machine 0.3 s let a 5-epoch run finish first
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)

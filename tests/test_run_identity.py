@@ -3,9 +3,6 @@ run, a resume finds its own folder, and a fixed run.name made for another config
 from __future__ import annotations
 
 import doctest
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from training import command as train
 import training.run_identity
 from training.cli import SERLightningCLI
 from training.run_identity import RECORD_FILE, claim_run_folder, read_record, write_record
+from tests.in_process import run_command
 from tests.tiny_train_config import make_tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,17 +70,14 @@ def test_resume_keys_keep_the_folder_and_its_wandb_id(tmp_path: Path) -> None:
     assert again.run_record == made.run_record  # same W&B id: the requeued job continues the same W&B run
 
 
-def test_fixed_run_name_with_another_config_is_refused_naming_each_key(tmp_path: Path) -> None:
+def test_fixed_run_name_with_another_config_is_refused_naming_each_key(tmp_path: Path, capfd, monkeypatch) -> None:
     config = make_tiny_run(tmp_path, epochs=1, per_class_train=2)
     made = ParseOnly(args=["--config", str(config)])  # run.name: tiny
     write_record(made.run_dir, made.run_record)
     before = (made.run_dir / RECORD_FILE).read_text()
 
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    env.pop("SER_DEBUG", None)
-    done = subprocess.run([sys.executable, "train.py", "--config", str(config), "--data.batch_size=2",
-                           "--model.lr=0.02", "--ckpt_path=last"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = run_command(train.run, ["--config", str(config), "--data.batch_size=2", "--model.lr=0.02", "--ckpt_path=last"],
+                       capfd, monkeypatch, cwd=REPO, env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     message = done.stderr.strip().splitlines()[-1]

@@ -6,6 +6,7 @@ planted pickle payload is refused by every loader, even with ``TORCH_FORCE_NO_WE
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import soundfile as sf
 import torch
 
 from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, ShardPathError, SplitInfo, shard_urls
+from tests.in_process import run_command
 from tests.shard_factory import make_dataset
 from tests.tiny_train_config import make_tiny_run
 
@@ -48,6 +50,23 @@ def run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
                           timeout=300)
 
 
+COMMANDS = {"evaluate.py": "prediction.evaluate_command", "predict.py": "prediction.command",
+            "export_model.py": "export.command", "train.py": "training.command"}
+
+
+def run_here(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
+             **env: str) -> subprocess.CompletedProcess:
+    """:func:`run_cli` in this process (tests/in_process.py): the script's ``run``, one interpreter start less.
+
+    ``serve.py`` stays a real process: a server that wrongly started would never return.
+    """
+    import importlib
+
+    run = importlib.import_module(COMMANDS[Path(args[0]).name]).run
+    return run_command(run, args[1:], capfd, monkeypatch, cwd=cwd, log_to_stderr=True,
+                       env={"WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1", **env})
+
+
 def error_lines(result: subprocess.CompletedProcess, marker: str) -> list[str]:
     return [line for line in result.stderr.splitlines() if marker in line]
 
@@ -59,8 +78,8 @@ def checkpoint(tmp_path_factory) -> Path:
     return trained_checkpoint(session_base(tmp_path_factory), "small_cnn")
 
 
-@pytest.mark.slow  # two CLI subprocesses (and a tiny checkpoint trained once per session)
-def test_shard_names_in_stats_json_run_no_command_through_evaluate_or_train(checkpoint, tmp_path):
+@pytest.mark.slow  # evaluate.py and train.py (and a tiny checkpoint trained once per session)
+def test_shard_names_in_stats_json_run_no_command_through_evaluate_or_train(checkpoint, tmp_path, monkeypatch, capfd):
     data = tmp_path / "data"
     make_dataset(data, num_classes=4, per_class={"train": 2, "val": 1, "test": 1}, shards_per_split=1,
                  seconds=(0.5, 0.6))
@@ -72,15 +91,16 @@ def test_shard_names_in_stats_json_run_no_command_through_evaluate_or_train(chec
     work.mkdir()
     pipe_root = f"pipe:cat {data}"
 
-    evaluated = run_cli([str(REPO / "evaluate.py"), "--model", str(checkpoint), "--data_root", pipe_root,
-                         "--output_dir", str(tmp_path / "report"), "--device", "cpu"], work)
+    evaluated = run_here([str(REPO / "evaluate.py"), "--model", str(checkpoint), "--data_root", pipe_root,
+                          "--output_dir", str(tmp_path / "report"), "--device", "cpu"], work, monkeypatch, capfd)
     assert not (work / "X").exists(), "a shard name from stats.json ran as a shell command in evaluate.py"
     assert evaluated.returncode == 2, evaluated.stderr[-2000:]
     assert len(error_lines(evaluated, "shard path 'shards/test-000000.tar; touch X; #'")) == 1, evaluated.stderr
     assert "Traceback" not in evaluated.stderr
 
     config = make_tiny_run(tmp_path / "tiny", epochs=1)
-    trained = run_cli([str(REPO / "train.py"), "--config", str(config), f"--data.data_root={pipe_root}"], work)
+    trained = run_here([str(REPO / "train.py"), "--config", str(config), f"--data.data_root={pipe_root}"], work,
+                       monkeypatch, capfd)
     assert not (work / "X").exists(), "a shard name from stats.json ran as a shell command in train.py"
     assert trained.returncode == 2, trained.stderr[-2000:]
     assert len(error_lines(trained, "-000000.tar; touch X; #' is not a relative path")) == 1, trained.stderr
@@ -106,8 +126,8 @@ def plant(checkpoint: Path, target: Path, marker: Path) -> Path:
     return target
 
 
-@pytest.mark.slow  # five CLI subprocesses (and a tiny checkpoint trained once per session)
-def test_a_planted_checkpoint_runs_nothing_in_any_loader(checkpoint, tmp_path, monkeypatch):
+@pytest.mark.slow  # five commands, serve.py a subprocess (and a tiny checkpoint trained once per session)
+def test_a_planted_checkpoint_runs_nothing_in_any_loader(checkpoint, tmp_path, monkeypatch, capfd):
     marker = tmp_path / "PWNED"
     planted = plant(checkpoint, tmp_path / "model" / "planted.ckpt", marker)
     # the payload is live: a full unpickle runs it (so the checks below are not vacuous)
@@ -127,14 +147,16 @@ def test_a_planted_checkpoint_runs_nothing_in_any_loader(checkpoint, tmp_path, m
         "serve": ["serve.py", "--model", str(planted), "--port", "0", "--device", "cpu"],
     }
     for name, args in commands.items():
-        result = run_cli([str(REPO / args[0]), *args[1:]], tmp_path, **force)
+        command = run_cli if name == "serve" else functools.partial(run_here, monkeypatch=monkeypatch, capfd=capfd)
+        result = command([str(REPO / args[0]), *args[1:]], tmp_path, **force)
         assert not marker.exists(), f"{name}: the checkpoint's payload ran"
         assert result.returncode == 2, (name, result.stderr[-2000:])
         assert len(error_lines(result, "planted.ckpt: refused to load")) == 1, (name, result.stderr)
         assert "Traceback" not in result.stderr, (name, result.stderr)
 
     config = make_tiny_run(tmp_path / "tiny", epochs=1)
-    resumed = run_cli([str(REPO / "train.py"), "--config", str(config), f"--ckpt_path={planted}"], tmp_path, **force)
+    resumed = run_here([str(REPO / "train.py"), "--config", str(config), f"--ckpt_path={planted}"], tmp_path,
+                       monkeypatch, capfd, **force)
     assert not marker.exists(), "train.py --ckpt_path: the checkpoint's payload ran"
     assert resumed.returncode == 2, resumed.stderr[-2000:]
     assert len(error_lines(resumed, "planted.ckpt: refused to load")) == 1 and "Traceback" not in resumed.stderr

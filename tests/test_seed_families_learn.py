@@ -17,6 +17,7 @@ from training import command as train
 from data_preparation import demo_corpus
 from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
+from tests.session_cache import built_once, session_root
 
 CHANCE = 0.25
 MARGIN = 0.15  # 0.40 macro F1 on four balanced classes: 60% above chance
@@ -65,15 +66,19 @@ FAMILIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
+def _prepare(root: Path) -> None:
     corpus = demo_corpus.generate(root / "corpus", speakers=10, clips_per_class=6, progress=False).parent
     config = parse_config(["--config", "configs/prepare/demo.yaml", "--output", str(root / "prepared"),
                            "--shard_max_samples", "16"])
     config = dataclasses.replace(config, corpora=[dataclasses.replace(config.corpora[0], root=str(corpus))])
     info = prepare(config)
     assert set(info.splits["test"].per_class) == set(info.classes)
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prepared once per run, whichever xdist worker gets a family first (tests/session_cache.py)."""
+    root, _ = built_once(session_root(tmp_path_factory), "seed-families-demo", _prepare)
     return root / "prepared"
 
 

@@ -25,6 +25,8 @@ from lightning_modules.components import create_network
 from prediction.predictor import ModelPredictor
 from tests.shard_factory import make_dataset
 
+pytestmark = pytest.mark.xdist_group("test_shard_codec")  # one worker builds the module fixtures once
+
 CODECS = list(audio_codec.CODECS)
 
 

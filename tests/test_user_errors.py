@@ -15,6 +15,7 @@ import pytest
 import lightning_modules.optim
 from training import command as train
 import user_errors
+from tests.in_process import run_command
 from tests.tiny_train_config import make_tiny_run
 from user_errors import UserError
 
@@ -36,6 +37,15 @@ def run_train(*args: str, debug: bool = False) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+def run_train_here(capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, *args: str
+                   ) -> subprocess.CompletedProcess:
+    """``train.run`` (what ``python train.py`` runs) in this process: no interpreter start per case.
+
+    ``test_missing_data_root_exits_2_naming_it`` runs the real ``python train.py`` for the same path.
+    """
+    return run_command(train.run, list(args), capfd, monkeypatch, env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+
+
 def the_error_line(done: subprocess.CompletedProcess) -> str:
     """Exit 2, no traceback, and exactly one error line, the last one on stderr; returns it."""
     assert done.returncode == 2, done.stderr[-3000:]
@@ -51,8 +61,9 @@ def the_error_line(done: subprocess.CompletedProcess) -> str:
     ("--model.lr=-0.001", "model.lr=-0.001: expected a learning rate > 0"),
     ("--data.data_root=", "data.data_root='': empty; expected the folder prepare_data.py wrote"),
 ], ids=["batch_size_0", "negative_lr", "empty_data_root"])
-def test_bad_value_exits_2_with_one_line_naming_key_value_and_what_is_valid(tiny_config, override, named):
-    assert named in the_error_line(run_train("--config", str(tiny_config), override))
+def test_bad_value_exits_2_with_one_line_naming_key_value_and_what_is_valid(tiny_config, override, named, capfd,
+                                                                            monkeypatch):
+    assert named in the_error_line(run_train_here(capfd, monkeypatch, "--config", str(tiny_config), override))
 
 
 def test_missing_data_root_exits_2_naming_it(tiny_config, tmp_path):
@@ -61,13 +72,13 @@ def test_missing_data_root_exits_2_naming_it(tiny_config, tmp_path):
     assert f"data.data_root='{missing}': no such folder; expected the folder prepare_data.py wrote" in line
 
 
-def test_dataset_whose_shards_are_gone_exits_2_naming_them(tiny_config, tmp_path):
+def test_dataset_whose_shards_are_gone_exits_2_naming_them(tiny_config, tmp_path, capfd, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(tiny_config.parent / "data", data)
     for shard in (data / "shards").glob("*.tar"):
         shard.unlink()
-    line = the_error_line(run_train("--config", str(tiny_config), f"--data.data_root={data}",
-                                    f"--run.root={tmp_path / 'runs'}"))
+    line = the_error_line(run_train_here(capfd, monkeypatch, "--config", str(tiny_config), f"--data.data_root={data}",
+                                         f"--run.root={tmp_path / 'runs'}"))
     assert "missing" in line and "train-000000.tar" in line and "val-000000.tar" in line
 
 

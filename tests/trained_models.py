@@ -2,14 +2,16 @@
 
 Evaluation, ensemble, prediction, export and serving tests need real ``.ckpt`` files of
 ``EmotionClassifier`` (the production loading path), not stand-ins. Training runs through the
-same ``train.main`` a user calls, for a couple of epochs on a few dozen one-second clips; the
-results are memoised in this process, so every test module that asks shares them.
+same ``train.main`` a user calls, for a couple of epochs on a few dozen one-second clips. Each is
+built once per test run (tests/session_cache.py's ``built_once``: a file lock, so xdist workers share it
+too) and memoised in this process, so every test module that asks shares them.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from tests.session_cache import built_once, session_root
 from tests.shard_factory import make_dataset
 from tests.tiny_models import save_tiny_encoder
 from tests.tiny_train_config import DEBUG_CPU
@@ -27,30 +29,38 @@ NETWORKS = {
 
 
 def session_base(tmp_path_factory) -> Path:
-    """One folder per pytest session for the shared data and checkpoints."""
-    return tmp_path_factory.getbasetemp() / "trained_models"
+    """The run's folder shared by every worker, where the data and checkpoints are built once."""
+    return session_root(tmp_path_factory)
 
 
 def shared_dataset(base: Path) -> Path:
     """The prepared dataset every tiny checkpoint is trained and evaluated on."""
     if "data" not in _CACHE:
-        root = base / "data"
-        make_dataset(root, num_classes=NUM_CLASSES, per_class={"train": 8, "val": 5, "test": 5}, seconds=(0.8, 1.2))
-        _CACHE["data"] = root
+        _CACHE["data"], _ = built_once(base, "trained_models-data", _make_shared_dataset)
     return _CACHE["data"]
 
 
+def _make_shared_dataset(root: Path) -> None:
+    make_dataset(root, num_classes=NUM_CLASSES, per_class={"train": 8, "val": 5, "test": 5}, seconds=(0.8, 1.2))
+
+
 def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
-    """A checkpoint of network ``name`` (see NETWORKS) trained by train.py; memoised per process."""
-    if name in _CACHE:
-        return _CACHE[name]
+    """A checkpoint of network ``name`` (see NETWORKS) trained by train.py for ``epochs``; built once per run."""
+    key = f"trained_models-{name}-{epochs}"
+    if key not in _CACHE:
+        data = shared_dataset(base)
+        _, checkpoint = built_once(base, key, lambda folder: str(_train(folder, data, name, epochs)))
+        _CACHE[key] = Path(checkpoint)
+    return _CACHE[key]
+
+
+def _train(folder: Path, data: Path, name: str, epochs: int) -> Path:
     from training import command as train
 
-    data = shared_dataset(base)
     net = json.loads(json.dumps(NETWORKS[name]))
     if name == "wavlm":
-        net["init_args"]["model_name"] = str(save_tiny_encoder(name, base / "encoders"))
-    run_root = base / "runs"
+        net["init_args"]["model_name"] = str(save_tiny_encoder(name, folder / "encoders"))
+    run_root = folder / "runs"
     train.main([
         "--config", str(DEBUG_CPU),  # configs/debug/cpu.yaml: CPU, quiet, test reports only
         f"--data.data_root={data}", "--data.batch_size=8", "--data.clip_seconds=1.2",
@@ -58,6 +68,4 @@ def trained_checkpoint(base: Path, name: str, epochs: int = 3) -> Path:
         f"--trainer.max_epochs={epochs}", "--trainer.logger=false", "--early_stopping.patience=1000",
         f"--run.root={run_root}", f"--run.name={name}",
     ])
-    _CACHE[name] = best_checkpoint(run_root / name / "checkpoints")
-    return _CACHE[name]
-
+    return best_checkpoint(run_root / name / "checkpoints")
