@@ -55,25 +55,14 @@ def node_resources() -> tuple[int, int]:
     return int(fields["CPUs"]), int(fields["RealMemory"])
 
 
-SLURM_CONF = """\
-ClusterName=sertest
-FirstJobId={first_job_id}
-SlurmctldHost={host}(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-SlurmctldPort={ctld_port}
-SlurmdPort={slurmd_port}
+# What every test cluster runs with (this one and tests/slurm_two_nodes.py): munge, no cgroups or
+# accounting, requeue allowed, a scheduler that looks every second.
+MUNGE_SETTINGS = """\
 AuthType=auth/munge
 AuthInfo=socket={root}/munge/munge.socket
 CredType=cred/munge
-StateSaveLocation={root}/state
-SlurmdSpoolDir={root}/spool
-SlurmctldPidFile={root}/run/slurmctld.pid
-SlurmdPidFile={root}/run/slurmd.pid
-SlurmctldLogFile={root}/log/slurmctld.log
-SlurmdLogFile={root}/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
+"""
+SHARED_SETTINGS = """\
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
@@ -92,7 +81,25 @@ InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=60
 SchedulerParameters=sched_interval=1
-NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
+"""
+
+SLURM_CONF = """\
+ClusterName=sertest
+FirstJobId={first_job_id}
+SlurmctldHost={host}(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
+""" + MUNGE_SETTINGS + """StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/run/slurmctld.pid
+SlurmdPidFile={root}/run/slurmd.pid
+SlurmctldLogFile={root}/log/slurmctld.log
+SlurmdLogFile={root}/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+""" + SHARED_SETTINGS + """NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 """
 

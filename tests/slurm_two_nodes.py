@@ -40,7 +40,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.slurm_cluster import SlurmCluster, _binary, _free_port, _start, missing_requirements, node_resources
+from tests.slurm_cluster import MUNGE_SETTINGS, SHARED_SETTINGS, SlurmCluster, _binary, _free_port, _start, missing_requirements, node_resources
 
 NODES = ("sernode1", "sernode2")
 NAMESPACES = tuple(f"ser2n-node{i}" for i in (1, 2))
@@ -59,10 +59,7 @@ SlurmUser=root
 SlurmdUser=root
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
-AuthType=auth/munge
-AuthInfo=socket={root}/munge/munge.socket
-CredType=cred/munge
-StateSaveLocation={root}/state
+""" + MUNGE_SETTINGS + """StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool/%n
 SlurmctldPidFile={root}/run/slurmctld.pid
 SlurmdPidFile={root}/run/slurmd-%n.pid
@@ -70,25 +67,7 @@ SlurmctldLogFile={root}/log/slurmctld.log
 SlurmdLogFile={root}/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SwitchType=switch/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-ReturnToService=2
-JobRequeue=1
-KillWait=5
-MinJobAge=600
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout=60
-SchedulerParameters=sched_interval=1
-NodeName={node1} NodeAddr={addr1} CPUs={cpus} RealMemory={memory} State=UNKNOWN
+""" + SHARED_SETTINGS + """NodeName={node1} NodeAddr={addr1} CPUs={cpus} RealMemory={memory} State=UNKNOWN
 NodeName={node2} NodeAddr={addr2} CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName=two Nodes={node1},{node2} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 """
