@@ -219,8 +219,11 @@ def start_cluster(root: Path) -> SlurmCluster:
 
 
 def stop_cluster(cluster: SlurmCluster) -> None:
-    """Cancel remaining jobs, then stop slurmd, slurmctld and munged (in that order)."""
-    subprocess.run(["scancel", "--full", "--user=root"], env=cluster.env, capture_output=True, timeout=30)
+    """Cancel remaining jobs, then stop the slurmds, slurmctld and munged (the reverse of their start)."""
+    try:
+        subprocess.run(["scancel", "--full", "--user=root"], env=cluster.env, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
     for process in reversed(cluster.processes):
         if process.poll() is None:
             process.terminate()

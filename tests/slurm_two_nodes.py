@@ -40,7 +40,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.slurm_cluster import MUNGE_SETTINGS, SHARED_SETTINGS, SlurmCluster, _binary, _free_port, _start, missing_requirements, node_resources
+from tests.slurm_cluster import (MUNGE_SETTINGS, SHARED_SETTINGS, SlurmCluster, _binary, _free_port, _start,
+                                 missing_requirements, node_resources, stop_cluster)
 
 NODES = ("sernode1", "sernode2")
 NAMESPACES = tuple(f"ser2n-node{i}" for i in (1, 2))
@@ -232,18 +233,7 @@ def start_two_nodes(root: Path) -> TwoNodeCluster:
 
 def stop_two_nodes(cluster: TwoNodeCluster) -> None:
     """Cancel jobs, stop the slurmds, slurmctld and munged (reverse order), then remove the network."""
-    try:
-        subprocess.run(["scancel", "--full", "--user=root"], env=cluster.env, capture_output=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        pass
-    for process in reversed(cluster.processes):
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    stop_cluster(cluster)
     remove_network()  # also kills any job step still running inside the namespaces
 
 
