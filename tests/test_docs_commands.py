@@ -130,7 +130,9 @@ def python_entry(words: list[str]) -> tuple[str, str, list[str]] | None:
     if program == "sbatch":
         if "--wrap" in args:
             return python_entry(shlex.split(args[args.index("--wrap") + 1]))
-        script = next(a for a in args if a.endswith(".sh"))
+        script = next((a for a in args if a.endswith(".sh")), None)
+        if script is None:  # prose that names an option, e.g. "`sbatch --array` runs one fold per task"
+            return None
         rest = args[args.index(script) + 1:]
         return "path", SCRIPT_ARGS[script], ["--config", rest[0], *rest[1:]]  # the script's own call
     if program in ("python", ".venv/bin/python"):
