@@ -21,6 +21,7 @@ LEFT_BEHIND = [
     "data/prepared/demo/stats.json",  # prepare_data.py's default outputs
     "data/demo_corpus/spk00/x.wav",
     "runs/demo/checkpoints/last.ckpt",  # train.py's runs
+    ".venv",  # scripts/setup_env.sh's environment, or a link to a shared one: '.venv/' misses a link
 ]
 
 
