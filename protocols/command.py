@@ -25,7 +25,7 @@ from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result
 def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
     """Write the results when every fold (of the first ``--limit_folds``) has finished; True when it did."""
     protocol = invocation.protocol
-    wanted = min(folds, invocation.limit_folds or folds)
+    wanted = invocation.folds_to_run(folds)
     results = [fold_result(protocol, k) for k in range(wanted)]
     missing = [k for k, r in enumerate(results) if r is None]
     if missing:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple
     if invocation.prepare_only:
         return 0
     if not invocation.aggregate_only:
-        todo = range(min(folds, invocation.limit_folds or folds)) if invocation.fold is None else [invocation.fold]
+        todo = range(invocation.folds_to_run(folds)) if invocation.fold is None else [invocation.fold]
         try:
             for fold in todo:
                 run_fold(protocol, data_root, info, fold, invocation.launcher, start)

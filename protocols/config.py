@@ -88,6 +88,10 @@ class Invocation:
     launcher: str
     limit_folds: int | None = None
 
+    def folds_to_run(self, folds: int) -> int:
+        """How many of the protocol's ``folds`` this run trains and aggregates (``--limit_folds``: the first N)."""
+        return min(folds, self.limit_folds or folds)
+
 
 @dataclass
 class Locations:
