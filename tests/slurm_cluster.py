@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -146,6 +147,15 @@ class SlurmCluster:
             time.sleep(poll)
         raise TimeoutError(f"job {job_id} still {state} after {timeout:.0f} s\n{self.logs()}")
 
+    def wait_for_file(self, job_id: str, path: Path, timeout: float, job_log: Callable[[], str]) -> None:
+        """Wait while the job is pending or running until it writes ``path`` (e.g. its first last.ckpt);
+        fails with the tail of ``job_log()`` when the job ends first or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            assert self.job_state(job_id) in ("PENDING", "RUNNING"), job_log()[-3000:]
+            assert time.monotonic() < deadline, f"no {path.name} after {timeout:.0f} s"
+            time.sleep(0.2)
+
     def logs(self, lines: int = 30) -> str:
         """Tails of the daemon logs, for failure messages."""
         parts = []
@@ -156,13 +166,18 @@ class SlurmCluster:
         return "\n".join(parts)
 
 
+def write_munge_key(folder: Path) -> None:
+    """A fresh munge key in ``folder``, with the permissions munged insists on."""
+    os.chmod(folder, 0o700)
+    key = folder / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    os.chmod(key, 0o600)
+
+
 def _write_config(root: Path) -> Path:
     for sub in ("munge", "state", "spool", "run", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    os.chmod(root / "munge", 0o700)
-    key = root / "munge" / "munge.key"
-    key.write_bytes(os.urandom(1024))
-    os.chmod(key, 0o600)
+    write_munge_key(root / "munge")
     cpus, memory = node_resources()
     conf = root / "slurm.conf"
     # Lightning's DDP rendezvous port is 15000 + the job id's last 4 digits: a cluster numbering from 1

@@ -41,7 +41,7 @@ from typing import Iterator
 import pytest
 
 from tests.slurm_cluster import (MUNGE_SETTINGS, SHARED_SETTINGS, SlurmCluster, _binary, _free_port, _start,
-                                 missing_requirements, node_resources, stop_cluster)
+                                 missing_requirements, node_resources, stop_cluster, write_munge_key)
 
 NODES = ("sernode1", "sernode2")
 NAMESPACES = tuple(f"ser2n-node{i}" for i in (1, 2))
@@ -150,10 +150,7 @@ def create_network() -> None:
 def _write_config(root: Path) -> Path:
     for sub in ("munge", "state", "run", "log", "work", "primary", *(f"spool/{node}" for node in NODES)):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    os.chmod(root / "munge", 0o700)
-    key = root / "munge" / "munge.key"
-    key.write_bytes(os.urandom(1024))
-    os.chmod(key, 0o600)
+    write_munge_key(root / "munge")
     cpus, memory = node_resources()
     hosts = Path("/etc/hosts").read_text() + "".join(f"{a} {n}\n" for a, n in zip(NODE_ADDRS, NODES))
     (root / "hosts").write_text(hosts)  # mounted over /etc/hosts inside the nodes: node names resolve

@@ -91,11 +91,7 @@ def test_preempted_job_requeues_and_resumes_to_the_same_end(
 ) -> None:
     job = submit(slurm_cluster, tiny_root, "preempted")
     first_epoch = job.run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
-    while not first_epoch.exists():  # training (and its signal handler) is running
-        assert slurm_cluster.job_state(job.id) in ("PENDING", "RUNNING"), job.log_text()[-3000:]
-        assert time.monotonic() < deadline, "no checkpoint after 240 s"
-        time.sleep(0.2)
+    slurm_cluster.wait_for_file(job.id, first_epoch, 240, job.log_text)  # training (and its signal handler) runs
     slurm_cluster.run("scancel", "--signal=USR1", job.id)
 
     deadline = time.monotonic() + 120

@@ -188,11 +188,7 @@ def test_requeue_of_the_whole_job_resumes_to_the_uninterrupted_scores(
 ) -> None:
     job = submit(slurm_two_nodes, demo_data, "requeued")
     last = job.run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.exists():  # the first epoch is done and the second runs
-        assert slurm_two_nodes.job_state(job.id) in ("PENDING", "RUNNING"), job.log[-3000:]
-        assert time.monotonic() < deadline, "no checkpoint after 300 s"
-        time.sleep(0.2)
+    slurm_two_nodes.wait_for_file(job.id, last, 300, lambda: job.log)  # the first epoch is done, the second runs
     slurm_two_nodes.run("scontrol", "requeue", job.id)
     # SLURM holds a requeued job for a while (BeginTime); an admin may release it now.
     slurm_two_nodes.wait_for(job.id, {"PENDING"}, timeout=90)
