@@ -31,9 +31,10 @@ from callbacks.report import ReportCallback
 from callbacks.wandb_summary import WandbSummary
 from datamodules import shard_data_module
 from lightning_modules.classifier import EmotionClassifier
+from lightning_modules.hub_weights import MissingWeightsError, require_weights, weights_of_config
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
-from training.config_files import CONFIGS_DIR, ResolvesConfigNames
+from training.config_files import CONFIGS_DIR, PIECE_FOLDERS, ResolvesConfigNames
 from training.help_format import DESCRIPTION, ConciseHelpFormatter, FullHelpAction
 from lightning_modules.nonfinite_loss import NonFiniteLossGuard
 from training.last_checkpoint import LastCheckpoint
@@ -116,6 +117,29 @@ def check_gpu_available(accelerator: str | None) -> None:
     raise UserError(f"trainer.accelerator={accelerator!r} (configs/trainer/gpu.yaml) but torch {torch.__version__} "
                     f"(CUDA build: {torch.version.cuda}) sees no GPU: run on a GPU node, install a CUDA build of "
                     "torch (README, 'Install'), or train on the CPU with --trainer configs/trainer/cpu.yaml")
+
+
+def fetch_command(config: Any) -> str:
+    """``python fetch_weights.py --config ...`` for the run's own config files (not the pieces they include)."""
+    shown = []
+    for file in map(Path, config.get("config") or []):
+        inside = file.resolve().is_relative_to(CONFIGS_DIR) or not file.is_absolute()
+        relative = file.resolve().relative_to(CONFIGS_DIR) if file.is_absolute() and inside else file
+        if not (inside and relative.parts and relative.parts[0] in PIECE_FOLDERS):
+            shown.append(f"--config {relative if inside else file}")
+    return "python fetch_weights.py " + (" ".join(shown) or "--config CONFIG")
+
+
+def check_pretrained_weights(config: Any, resolved: dict[str, Any]) -> None:
+    """The hub weights the config's networks read are cached, or the hub answers (lightning_modules/hub_weights.py):
+    else one line naming the model, the cache and the fetch command, before a run folder, a W&B run or a
+    rank exists. Under SLURM or DDP only rank zero prints it; every rank exits with status 2."""
+    try:
+        require_weights(weights_of_config((resolved.get("model") or {}).get("net")), fetch=fetch_command(config))
+    except MissingWeightsError:
+        if rank_zero_only.rank != 0:
+            raise SystemExit(2) from None
+        raise
 
 
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
@@ -218,6 +242,7 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
         trainer config has a GPU."""
         check_gpu_available(self.config.trainer.get("accelerator"))
         check_data_root(self.config.data.data_root)
+        check_pretrained_weights(self.config, self.resolved)
         self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
 
     def instantiate_classes(self) -> None:

@@ -6,7 +6,8 @@ Offline mode is respected: ``HF_HUB_OFFLINE=1`` (or ``local_files_only``) never 
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -16,12 +17,9 @@ from data_preparation.shards.shard_format import SAMPLE_RATE
 from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.pooling import build_pooling, frame_mask
 from lightning_modules.components.registry import register_network
+from lightning_modules.hub_weights import HubWeights, offline_requested, require_weights, transformers_weights
 
-
-def _offline_default() -> bool:
-    """True when the environment asks transformers not to touch the network."""
-    return any(os.environ.get(name, "0").lower() in ("1", "true", "yes", "on")
-               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+NETWORK = "lightning_modules.components.speech_encoder.SpeechEncoderClassifier"
 
 
 def load_encoder(
@@ -32,12 +30,16 @@ def load_encoder(
 
     ``pretrained=False`` builds the architecture from its config with random weights (for tests
     and ablations); the config itself is still read by name or path, unless ``encoder_config``
-    (a ``config.to_dict()``) is given: then nothing is read at all (checkpoints use this).
+    (a ``config.to_dict()``) is given: then nothing is read at all (checkpoints use this). A hub name
+    that is not cached while the hub is unreachable is one MissingWeightsError (hub_weights.py), not
+    transformers' retries and traceback.
     """
     if encoder_config is not None and not pretrained:
         config = AutoConfig.for_model(**{**encoder_config, **overrides})
         return AutoModel.from_config(config)
-    offline = _offline_default() if local_files_only is None else local_files_only
+    args = {"model_name": model_name, "pretrained": pretrained, "cache_dir": cache_dir}
+    require_weights(transformers_weights(args, NETWORK, "model.net.init_args"))
+    offline = offline_requested() if local_files_only is None else local_files_only
     config = AutoConfig.from_pretrained(model_name, cache_dir=cache_dir, local_files_only=offline, **overrides)
     if not pretrained:
         return AutoModel.from_config(config)
@@ -151,6 +153,11 @@ class SpeechEncoderClassifier(EmotionNetwork):
                 layer.requires_grad_(True)
         if feature_encoder:
             self.encoder.feature_extractor.requires_grad_(False)
+
+    @classmethod
+    def hub_weights(cls, args: Mapping[str, Any], key: str) -> list[HubWeights]:
+        """The hub files ``cls(**args)`` reads (lightning_modules/hub_weights.py)."""
+        return transformers_weights(args, NETWORK, key)
 
     def use_sample_rate(self, sample_rate: int) -> None:
         """Record the data's rate (bind_sample_rate), which export writes into the feature extractor's config."""

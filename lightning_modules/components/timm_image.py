@@ -6,12 +6,18 @@ turned into that image on the device: log-mel front-end -> SpecAugment (training
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import timm
 from timm.models import group_modules
 from torch import Tensor, nn
 
 from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.registry import register_network
+from lightning_modules.hub_weights import HubWeights, require_weights, timm_weights
+
+NETWORK = "lightning_modules.components.timm_image.TimmImageClassifier"
 
 
 def unfreeze_last_groups(model: nn.Module, count: int | None) -> None:
@@ -56,6 +62,8 @@ class TimmImageClassifier(EmotionNetwork):
         super().__init__()
         from lightning_modules.components.frontends import LogMel, SpectrogramImage
 
+        require_weights(timm_weights({"model_name": model_name, "pretrained": pretrained}, NETWORK,
+                                     "model.net.init_args"))  # one line, not timm's hub retries
         self.backbone = timm.create_model(model_name, pretrained=pretrained, num_classes=num_classes,
                                           drop_rate=drop_rate)
         size = image_size or self.backbone.pretrained_cfg["input_size"][-1]
@@ -63,6 +71,11 @@ class TimmImageClassifier(EmotionNetwork):
         self.spec_augment = spec_augment
         self.to_image = SpectrogramImage(size=size, pretrained_cfg=self.backbone.pretrained_cfg)
         unfreeze_last_groups(self.backbone, trainable_blocks)
+
+    @classmethod
+    def hub_weights(cls, args: Mapping[str, Any], key: str) -> list[HubWeights]:
+        """The hub files ``cls(**args)`` reads (lightning_modules/hub_weights.py)."""
+        return timm_weights(args, NETWORK, key)
 
     def checkpoint_init_args(self) -> dict[str, object]:
         """Init args that rebuild this network without downloading ImageNet weights (the checkpoint has them)."""
