@@ -18,6 +18,7 @@ from typing import Callable
 
 from data_preparation.split.emobox import format_partition_report
 from protocols.config import Invocation, parse_args
+from protocols.fetch_weights_command import check_protocol_weights
 from protocols.results import log_wandb_summary, write_results
 from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result, prepare_protocol, run_fold, run_logged
 
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple
     try:
         invocation = parse_args(argv)  # jsonargparse reports bad keys/values itself and exits 2
         protocol = invocation.protocol
+        if not (invocation.prepare_only or invocation.aggregate_only):  # before hours of preparation
+            check_protocol_weights(protocol)
         data_root, info = prepare_protocol(protocol)
         folds = fold_count(info)
         if invocation.fold is not None and not 0 <= invocation.fold < folds:

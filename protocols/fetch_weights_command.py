@@ -28,6 +28,7 @@ import yaml
 
 from lightning_modules.hub_weights import (HubWeights, TIMM_WEIGHTS, TRANSFORMERS_WEIGHTS, cached_files,
                                            require_weights, weights_of_config)
+from protocols.config import ProtocolConfig
 from user_errors import UserError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,6 +172,13 @@ def check(configs: Sequence[str], overrides: Sequence[str]) -> list[str]:
     cached = [w.repo_id for w in sources if cached_files(w) is not None]
     return [f"pretrained weights: {len(cached)} of {len(sources)} cached in the Hugging Face cache"
             + (f" ({', '.join(cached)})" if cached else "")]
+
+
+def check_protocol_weights(protocol: ProtocolConfig) -> None:
+    """cross_validate.py's check before it prepares anything: the hub weights every fold reads are cached
+    or downloadable (else MissingWeightsError, one line naming the fetch command for the protocol)."""
+    sources = weights_of_train_args(["--config", protocol.train, *protocol.train_args])
+    require_weights(sources, fetch=f"python {PROGRAM} --config {protocol.train}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,7 +49,13 @@ source "$root/slurm/job_setup.sh" slurm/train.sh train.py "$config" "config file
 job="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID:-}}"
 job="${job:-${SLURM_JOB_ID:?slurm/train.sh runs under sbatch (SLURM_JOB_ID is not set)}}"
 # Compute nodes often have no internet: HF_HOME / HF_HUB_OFFLINE=1 / WANDB_MODE=offline come from the
-# submitting shell's environment, which sbatch passes on (README, "Running on a cluster").
+# submitting shell's environment, which sbatch passes on (README, "Running on a cluster"). Offline, the
+# pretrained weights the config reads must be on disk already: checked here once per job (one line and
+# exit 2 naming the model, the cache and the fix), not by every rank; `python fetch_weights.py` fills it.
+case "${HF_HUB_OFFLINE:-}:${TRANSFORMERS_OFFLINE:-}" in
+  1:*|*:1|[Tt]rue:*|*:[Tt]rue|[Yy]es:*|*:[Yy]es|[Oo]n:*|*:[Oo]n)
+    python fetch_weights.py --check --config "$config" "$@" || exit 2 ;;
+esac
 
 echo "[$(date -Is)] job $job restart ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $nodes node(s) x $per_node task(s): $config $*"
 # One task per device; Lightning's SLURMEnvironment takes ranks and the master address from SLURM.

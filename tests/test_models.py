@@ -61,9 +61,12 @@ def test_speech_encoder_freezing(tiny_encoders):
 
 
 def test_speech_encoder_offline_by_name_fails_clearly(tmp_path, monkeypatch):
-    """Offline mode never downloads: an uncached hub name is an error, not a network call."""
+    """Offline mode never downloads: an uncached hub name is one error naming the model, the cache it looked
+    in and the fix (evaluate/predict/export of a checkpoint without its encoder config end here too)."""
+    from lightning_modules.hub_weights import MissingWeightsError
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(OSError):
+    with pytest.raises(MissingWeightsError, match=f"wavlm-base-plus.*cache {tmp_path} .*fetch_weights.py"):
         SpeechEncoderClassifier(NUM_CLASSES, "microsoft/wavlm-base-plus", cache_dir=str(tmp_path))
 
 

@@ -51,9 +51,9 @@ def imported_top_levels(path: Path) -> set[str]:
 
 def test_every_command_has_a_console_script_and_a_shim() -> None:
     assert set(TOP_LEVEL_SCRIPTS) == {"train", "evaluate", "predict", "serve", "export_model", "explain",
-                                      "prepare_data", "cross_validate", "pretrain"}, TOP_LEVEL_SCRIPTS
+                                      "prepare_data", "cross_validate", "pretrain", "fetch_weights"}, TOP_LEVEL_SCRIPTS
     assert SHIPPED_MODULES == LIBRARY_MODULES, SHIPPED_MODULES  # no shim is installed
-    assert len(SCRIPTS) == 10 and all(name.startswith("ser-") for name in SCRIPTS), SCRIPTS
+    assert len(SCRIPTS) == 11 and all(name.startswith("ser-") for name in SCRIPTS), SCRIPTS
     assert "tests" not in shipped_packages() and "training" in shipped_packages()
 
 

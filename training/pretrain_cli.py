@@ -24,7 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 from datamodules import shard_data_module
 from lightning_modules.autoencoder_pretraining import GreedyAutoencoderPretraining
 from training.checkpoint_io import AtomicCheckpointIO
-from training.cli import check_data_root, check_gpu_available
+from training.cli import check_data_root, check_gpu_available, check_pretrained_weights, resolved_config
 from training.config_files import ResolvesConfigNames
 
 
@@ -52,6 +52,7 @@ class PretrainCLI(ResolvesConfigNames, LightningCLI):
     def instantiate_classes(self) -> None:
         check_data_root(self.config.data.data_root)  # before anything is built, as train.py does
         check_gpu_available(self.config.trainer.get("accelerator"))  # configs/trainer/gpu.yaml without a GPU: one line
+        check_pretrained_weights(self.config, resolved_config(self.parser, self.config))  # hub weights: one line
         super().instantiate_classes()
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
