@@ -127,7 +127,8 @@ def timm_weights(args: Mapping[str, Any], network: str, key: str) -> list[HubWei
     return [HubWeights(repo, "timm", f"{key}.model_name", name, network, init_args, revision=revision or None)]
 
 
-def _import(class_path: str) -> Any:
+def import_class(class_path: str) -> Any:
+    """The class a config's ``class_path`` names (``module.Class``)."""
     module, _, name = class_path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
@@ -157,7 +158,7 @@ def weights_of_config(config: Any, key: str = "model.net") -> list[HubWeights]:
     found: list[HubWeights] = []
     for class_path, init_args, where in _class_paths(config, key):
         try:
-            cls = _import(class_path)
+            cls = import_class(class_path)
         except (ImportError, AttributeError):
             continue  # jsonargparse has already refused an unknown class_path in a parsed config
         declare = getattr(cls, "hub_weights", None)

@@ -18,7 +18,7 @@ from typing import Callable
 
 from data_preparation.split.emobox import format_partition_report
 from protocols.config import Invocation, parse_args
-from protocols.fetch_weights_command import check_protocol_weights
+from protocols.weights import check_protocol_weights
 from protocols.results import log_wandb_summary, write_results
 from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result, prepare_protocol, run_fold, run_logged
 

@@ -2,8 +2,9 @@
 
 Each ``--config`` is a train.py config or a protocol (configs/protocols/*.yaml), resolved exactly as
 train.py (training/cli.py) and cross_validate.py (protocols/config.py) resolve them, with any other
-``--key=value`` arguments applied as train.py overrides; the hub weights its networks read are the
-ones they declare (lightning_modules/hub_weights.py), so the list cannot drift from the configs.
+``--key=value`` arguments applied as train.py overrides (protocols/weights.py); the hub weights its
+networks read are the ones they declare (lightning_modules/hub_weights.py), so the list cannot drift
+from the configs.
 They go into the Hugging Face cache (``$HF_HOME``, or a network's ``cache_dir``), or with ``--to
 FOLDER`` into ``FOLDER/<name>``, a folder a config then names as ``model.net.init_args.model_name``
 (timm: ``local-dir:FOLDER/<name>``). Each is then built by its network class in a fresh interpreter
@@ -24,65 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
-from lightning_modules.hub_weights import (HubWeights, TIMM_WEIGHTS, TRANSFORMERS_WEIGHTS, cached_files,
-                                           require_weights, weights_of_config)
-from protocols.config import ProtocolConfig
+from lightning_modules.hub_weights import HubWeights, TIMM_WEIGHTS, TRANSFORMERS_WEIGHTS, cached_files, require_weights
+from protocols.weights import FETCH_PROGRAM as PROGRAM, weights_of
 from user_errors import UserError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "fetch_weights.py"
-
-
-def is_protocol(path: str) -> bool:
-    """A protocol file (cross_validate.py's) names a ``train`` config and a ``data`` preparation."""
-    try:
-        content = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False  # not a readable file: train.py's resolution reports it
-    return isinstance(content, dict) and {"name", "data", "train"} <= set(content)
-
-
-def train_argvs(config: str, overrides: Sequence[str]) -> list[list[str]]:
-    """train.py argument lists for ``config``: itself, or a protocol's ``train`` config and ``train_args``."""
-    from training.config_files import resolve_config_name
-
-    path = resolve_config_name(config)
-    if not is_protocol(path):
-        return [["--config", path, *overrides]]
-    from protocols.config import parse_args
-
-    protocol = parse_args(["--config", path]).protocol
-    return [["--config", protocol.train, *protocol.train_args, *overrides]]
-
-
-def weights_of_train_args(argv: list[str]) -> list[HubWeights]:
-    """The hub weights of train.py's config for ``argv``, parsed by train.py's own CLI, nothing built."""
-    from training.cli import SERLightningCLI
-
-    class ParseOnly(SERLightningCLI):
-        def _set_seed(self) -> None:  # nothing runs, so nothing to seed (and no "Seed set" line)
-            pass
-
-        def instantiate_classes(self) -> None:
-            pass
-
-    command_line, sys.argv[1:] = sys.argv[1:], []  # LightningCLI warns when given args beside a command line
-    try:
-        cli = ParseOnly(args=argv)
-    finally:
-        sys.argv[1:] = command_line
-    return weights_of_config((cli.resolved.get("model") or {}).get("net"))
-
-
-def weights_of(configs: Sequence[str], overrides: Sequence[str]) -> list[HubWeights]:
-    found: dict[tuple, HubWeights] = {}
-    for config in configs:
-        for argv in train_argvs(config, overrides):
-            for weights in weights_of_train_args(argv):
-                found.setdefault((weights.repo_id, weights.library, weights.revision, weights.cache_folder), weights)
-    return list(found.values())
 
 
 def allow_patterns(weights: HubWeights, files: Sequence[str]) -> list[str]:
@@ -120,18 +67,10 @@ def folder_value(weights: HubWeights, folder: Path) -> str:
     return f"local-dir:{folder}" if weights.library == "timm" else str(folder)
 
 
-def load_offline(specs: list[dict[str, Any]]) -> None:
-    """Build each network (``{"network": class path, "init_args": ...}``) as train.py would: run with HF_HUB_OFFLINE=1."""
-    from lightning_modules.hub_weights import _import
-
-    for spec in specs:
-        _import(spec["network"])(num_classes=2, **spec["init_args"])
-
-
 def verify_offline(specs: list[dict[str, Any]]) -> None:
     """:func:`load_offline` in a fresh interpreter with the hub switched off (huggingface_hub reads it at import)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    code = "import json, sys; from protocols.fetch_weights_command import load_offline; load_offline(json.loads(sys.argv[1]))"
+    code = "import json, sys; from protocols.weights import load_offline; load_offline(json.loads(sys.argv[1]))"
     done = subprocess.run([sys.executable, "-c", code, json.dumps(specs)], cwd=ROOT, env=env, capture_output=True,
                           text=True)
     if done.returncode != 0:
@@ -172,13 +111,6 @@ def check(configs: Sequence[str], overrides: Sequence[str]) -> list[str]:
     cached = [w.repo_id for w in sources if cached_files(w) is not None]
     return [f"pretrained weights: {len(cached)} of {len(sources)} cached in the Hugging Face cache"
             + (f" ({', '.join(cached)})" if cached else "")]
-
-
-def check_protocol_weights(protocol: ProtocolConfig) -> None:
-    """cross_validate.py's check before it prepares anything: the hub weights every fold reads are cached
-    or downloadable (else MissingWeightsError, one line naming the fetch command for the protocol)."""
-    sources = weights_of_train_args(["--config", protocol.train, *protocol.train_args])
-    require_weights(sources, fetch=f"python {PROGRAM} --config {protocol.train}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -138,7 +138,7 @@ def test_networks_declare_what_they_read(tmp_path):
 
 def test_fetch_reads_configs_and_protocols_as_train_and_cross_validate_do(tmp_path):
     """Which weights: from train.py's resolution of each config (overrides applied) and a protocol's train config."""
-    from protocols.fetch_weights_command import weights_of
+    from protocols.weights import weights_of
 
     assert [w.repo_id for w in weights_of(["wavlm.yaml", "configs/hubert.yaml", "demo.yaml"], [])] == [
         "microsoft/wavlm-base-plus", "facebook/hubert-base-ls960"]
@@ -198,3 +198,55 @@ def test_fetch_from_a_standin_hub_then_train_offline(data_root, tmp_path):
         trained = subprocess.run([sys.executable, "train.py", *train_args(data_root, tmp_path / "runs"), *SHRINK, *extra],
                                  cwd=ROOT, env=offline, capture_output=True, text=True, timeout=600)
         assert trained.returncode == 0 and "test/" in trained.stdout, trained.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def checkpoint_reading_its_encoder_config(tmp_path_factory) -> Path:
+    """A trained checkpoint whose network reads its encoder's config by hub name (no ``encoder_config`` in it)."""
+    import torch
+
+    from tests.trained_models import session_base, trained_checkpoint
+
+    checkpoint = torch.load(trained_checkpoint(session_base(tmp_path_factory), "wavlm"), map_location="cpu",
+                            weights_only=True)
+    net = checkpoint["hyper_parameters"]["net"]
+    net["init_args"] = {**net["init_args"], "model_name": "microsoft/wavlm-base-plus", "pretrained": False,
+                        "encoder_config": None}
+    path = tmp_path_factory.mktemp("hub-checkpoint") / "reads-its-config.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "export"])
+def test_loading_a_checkpoint_that_needs_its_base_config_offline_is_one_line(
+        command, checkpoint_reading_its_encoder_config, tmp_path, tmp_path_factory, monkeypatch, capsys, caplog):
+    """evaluate/predict/export of such a checkpoint with nothing cached: exit 2 and one line naming the model
+    and the cache, not transformers' OSError traceback."""
+    import numpy as np
+    import soundfile
+
+    from tests.trained_models import shared_dataset, session_base
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    model = str(checkpoint_reading_its_encoder_config)
+    if command == "predict":
+        from prediction.command import main
+
+        soundfile.write(tmp_path / "a.wav", np.zeros(16000, dtype=np.float32), 16000)
+        assert main(["--model", model, "--inputs", str(tmp_path / "a.wav"), "--output_dir", str(tmp_path / "out")]) == 2
+        lines = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    else:
+        from export.command import run as export_run
+        from prediction.evaluate_command import run as evaluate_run
+
+        data = shared_dataset(session_base(tmp_path_factory))
+        with pytest.raises(SystemExit) as exited:
+            if command == "evaluate":
+                evaluate_run(["--model", model, "--data_root", str(data), "--output_dir", str(tmp_path / "out")])
+            else:
+                export_run(["--model", model, "--output_dir", str(tmp_path / "out")])
+        assert exited.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "model.net.init_args.model_name='microsoft/wavlm-base-plus'" in lines[0], lines
+    assert f"cache {tmp_path / 'hf' / 'hub'}" in lines[0] and "fetch_weights.py" in lines[0], lines
