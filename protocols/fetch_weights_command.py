@@ -108,6 +108,8 @@ def check(configs: Sequence[str], overrides: Sequence[str]) -> list[str]:
     sources = weights_of(configs, overrides)
     fetch_command = f"python {PROGRAM} " + " ".join(f"--config {c}" for c in configs)
     require_weights(sources, fetch=fetch_command)
+    if not sources:
+        return ["pretrained weights: none (the configs' networks read nothing from the hub)"]
     cached = [w.repo_id for w in sources if cached_files(w) is not None]
     return [f"pretrained weights: {len(cached)} of {len(sources)} cached in the Hugging Face cache"
             + (f" ({', '.join(cached)})" if cached else "")]
