@@ -15,7 +15,7 @@ import numpy as np
 from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
 from data_preparation.quality.reasons import Reason
 from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
-from data_preparation.quality.silence import QUANTISATION_NOISE_DB, measure_activity
+from data_preparation.quality.silence import DIGITAL_SILENCE_DB, measure_activity, rounds_to_constant
 from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
@@ -32,8 +32,9 @@ class AudioFilter:
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds
     # Loud frames (after removing DC) below this level (dBFS): digital silence. An absolute loudness
-    # floor, so by default only the 16-bit rounding noise: quiet speech is speech (silence.py).
-    silence_threshold_db: float = QUANTISATION_NOISE_DB
+    # floor, so by default only the 24-bit rounding noise: quiet speech is speech, whatever its
+    # sample format (silence.py).
+    silence_threshold_db: float = DIGITAL_SILENCE_DB
     min_contrast_db: float = 6.0  # loud frames less than this above the clip's own noise floor: stationary
     noise_flatness_db: float = -8.0  # a stationary clip whose spectrum is flatter than this is noise only
     keep_truncated: bool = False  # keep a WAV whose data ends before its header says (flagged in the manifest)
@@ -129,11 +130,15 @@ def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
 
 
 def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
-    """Silent (constant, or loud frames under the digital-silence floor) or noise only (no louder than its
-    own floor and spectrally flat); else None. Only the floor is absolute; silence.py explains why."""
+    """Silent (constant, stored as a constant, or loud frames under the digital-silence floor) or noise
+    only (no louder than its own floor and spectrally flat); else None. Only the floor is absolute;
+    silence.py explains why."""
     activity = measure_activity(wave)
     if activity.loud_db <= -199.0:
         return Reason("silent", None, f"constant signal (value {activity.dc_offset:.3g} throughout)")
+    if rounds_to_constant(wave):
+        peak = float(20 * np.log10(np.abs(np.asarray(wave, np.float64) - activity.dc_offset).max()))
+        return Reason("silent", round(peak, 1), f"peak {peak:.1f} dBFS: one value throughout once rounded to 16-bit samples")
     if activity.loud_db < limits.silence_threshold_db:
         return Reason("silent", activity.loud_db,
                       f"loud frames at {activity.loud_db:.1f} dBFS < {limits.silence_threshold_db:g} dBFS")

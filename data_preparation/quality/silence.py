@@ -13,11 +13,17 @@ judged against *itself*:
   (``noise_flatness_db``, the spectral flatness over 100 Hz - 3.8 kHz, 0 dB for white noise):
   a steady tone or a held vowel is not flat, hiss and dither are. The 3.8 kHz top keeps 8 kHz
   sources fair;
-* the one absolute level is digital silence: a constant clip (every frame -200 dBFS once the mean
-  is gone), or loud frames under ``silence_threshold_db``, by default the rounding noise of the
-  16-bit samples the shards store (QUANTISATION_NOISE_DB, -101.1 dBFS): under it a stored clip
-  holds less than its own quantisation error. Speech 60 dB under full scale has its loud frames
-  near -70 to -80 dBFS, far above it.
+* the one absolute level is digital silence, judged so that it cannot depend on the sample format
+  a clip came in: a constant clip (every frame -200 dBFS once the mean is gone); a clip that the
+  16-bit samples the shards store would round to a constant (:func:`rounds_to_constant`: its
+  16-bit copy is all one value too); or loud frames under ``silence_threshold_db``, by default the
+  rounding noise of 24-bit samples (DIGITAL_SILENCE_DB, -149.3 dBFS), a level no recording chain
+  delivers. The floor used to be the 16-bit rounding noise (QUANTISATION_NOISE_DB, -101.1 dBFS),
+  which judged one clip twice: stored as 16-bit PCM, its rounding noise lifts the loud frames of a
+  quiet take at -60 dB above that floor and it is kept; stored as float it holds no such noise,
+  its loud frames sit at -102.6 dBFS and it was dropped (issue 23). Dither, 16- or 24-bit, is
+  still dropped: it rounds to a constant, or it is flat and steady (noise only). Speech 60 dB
+  under full scale has its loud frames near -70 to -105 dBFS, far above the floor.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_preparation.shards.audio_codec import quantise
 from data_preparation.shards.shard_format import SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
@@ -36,6 +43,9 @@ FLATNESS_BAND = (100.0, 3800.0)  # Hz
 FLOOR_DB = -200.0  # level of an all-zero frame
 # RMS of the error of rounding to 16-bit samples (uniform over one step of 1/32768: step / sqrt(12)).
 QUANTISATION_NOISE_DB = round(20 * math.log10(1 / 32768 / math.sqrt(12)), 1)  # -101.1 dBFS
+# The same for 24-bit samples (step 2**-23): the default digital-silence floor; the best converters'
+# own noise sits 20 dB or more above it, so under it nothing was recorded, whatever the format.
+DIGITAL_SILENCE_DB = round(20 * math.log10(2.0**-23 / math.sqrt(12)), 1)  # -149.3 dBFS
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,21 @@ def measure_activity(wave: np.ndarray) -> Activity:
         flatness_db=round(flatness, 1),
         dc_offset=dc,
     )
+
+
+def rounds_to_constant(wave: np.ndarray) -> bool:
+    """Whether the 16-bit samples the shards store of this clip are all one value.
+
+    Such a clip is stored as digital silence whatever it held; judged on the stored samples, so a
+    float clip and its 16-bit copy get one verdict.
+
+    >>> rounds_to_constant(np.full(16000, 1e-6)), rounds_to_constant(np.full(16000, 1e-4))
+    (True, True)
+    >>> rounds_to_constant(np.sin(np.arange(16000.0)) * 1e-4)
+    False
+    """
+    stored = quantise(wave)
+    return stored.size == 0 or bool(stored.min() == stored.max())
 
 
 def frame_levels(wave: np.ndarray) -> np.ndarray:
