@@ -76,11 +76,10 @@ def test_silence_is_judged_against_the_noise_floor_after_removing_dc(tmp_path: P
     sf.write(tmp_path / "zeros.wav", np.zeros(32_000), 16_000)
     assert decode(tmp_path / "zeros.wav", tmp_path).reason.category == "silent"
     # Quiet speech is kept (issue 17; tests/test_quiet_speech.py); only what the 16-bit samples the
-    # shards store would hold as one value throughout is silent (its peaks under half a step).
+    # shards store hold as digital silence is silent (here every peak is under half a step).
     sf.write(tmp_path / "faint.wav", quiet_speech(-110.0), 16_000, subtype="FLOAT")
     faint = decode(tmp_path / "faint.wav", tmp_path).reason
-    assert faint.category == "silent" and faint.value < 20 * np.log10(0.5 / 32768)
-    assert "once rounded to 16-bit samples" in faint.detail
+    assert faint.category == "silent" and faint.value == -200.0 and "stored as 16-bit samples" in faint.detail
 
 
 def speech(seconds: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from data_preparation.config import parse_config
 from data_preparation.decode.decode import AudioFilter, DecodeTask, check_activity, decode_file
 from data_preparation.demo_corpus import make_speakers, synthesize
 from data_preparation.shards.shard_format import decode_audio
-from data_preparation.quality.silence import QUANTISATION_NOISE_DB, measure_activity
+from data_preparation.quality.silence import DIGITAL_SILENCE_DB, QUANTISATION_NOISE_DB, measure_activity
 from data_preparation.quality.trim import TrimSpec, speech_span
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,22 +75,26 @@ def stored_as(path: Path, wave: np.ndarray, sample_format: str) -> Path:
 
 
 def test_the_verdict_on_a_quiet_take_does_not_depend_on_its_sample_format(tmp_path: Path) -> None:
-    """The same clip as float, 24-bit and 16-bit PCM: one verdict, kept, down to -60 dB (issue 23).
+    """The same take as float, 24-bit and 16-bit PCM gets one verdict at every gain: kept down to
+    -60 dB, and where it is quieter still, dropped as silent in all three (issue 23).
 
-    Its loud frames sit at -102.6 dBFS at -60 dB: a 16-bit floor (-101.1 dBFS) called the float and
-    24-bit copies silent, though their 16-bit copy and the samples the shards store hold the speech.
+    At -60 dB its loud frames sit at -102.6 dBFS, under the 16-bit rounding noise (-101.1 dBFS) that
+    was the digital-silence floor: the float copy was dropped as silent while a 16-bit copy whose
+    own rounding noise lifted it over that floor was kept. Judged as the shards store it (16-bit),
+    the three copies are (nearly) the same samples.
     """
     speech = utterance()
     take = speech * 10 ** ((QUIET_TAKE_DB - measure_activity(speech).loud_db) / 20)
-    verdicts = {}
-    for gain in GAINS_DB:
+    assert measure_activity(take * 10 ** (-60 / 20)).loud_db == pytest.approx(-102.6, abs=0.1)
+    verdicts: dict[float, dict[str, str | None]] = {}
+    for gain in (*GAINS_DB, -64.0, -68.0, -72.0, -80.0):
         for sample_format in ("FLOAT", "PCM_24", "PCM_16"):
             path = stored_as(tmp_path / f"take_{-gain:.0f}db_{sample_format}.wav", take * 10 ** (gain / 20),
                              sample_format)
             reason = decode(path, tmp_path).reason
-            verdicts[gain, sample_format] = None if reason is None else str(reason)
-    assert measure_activity(take * 10 ** (-60 / 20)).loud_db == pytest.approx(-102.6, abs=0.1)
-    assert set(verdicts.values()) == {None}, verdicts
+            verdicts.setdefault(gain, {})[sample_format] = None if reason is None else reason.category
+    assert all(verdicts[gain] == dict.fromkeys(verdicts[gain], None) for gain in GAINS_DB), verdicts
+    assert all(len(set(by_format.values())) == 1 for by_format in verdicts.values()), verdicts
 
 
 def test_digital_silence_a_constant_and_dither_are_dropped_with_their_reason(tmp_path: Path) -> None:
@@ -112,10 +116,10 @@ def test_digital_silence_a_constant_and_dither_are_dropped_with_their_reason(tmp
     assert str(reasons["constant"]) == "silent: constant signal (value 0.3 throughout)"
     assert reasons["dither16"].category == "noise only" and reasons["dither16"].value < 3  # dB over its own floor
     assert "flat spectrum" in reasons["dither16"].detail
-    # 24-bit dither is under half a 16-bit step: the shards would store a constant (issue 23: judged
-    # on those samples, not by a 16-bit noise floor that a float clip does not hold).
+    # 24-bit dither is under half a 16-bit step: the shards would store zeros (issue 23: judged on
+    # those samples, not against a 16-bit noise floor that a float clip does not hold).
     assert reasons["dither24"].category == "silent" and reasons["dither24"].value < QUANTISATION_NOISE_DB
-    assert "one value throughout once rounded to 16-bit samples" in reasons["dither24"].detail
+    assert f"< {DIGITAL_SILENCE_DB:g} dBFS, stored as 16-bit samples" in reasons["dither24"].detail
 
 
 @pytest.mark.parametrize("config", sorted((REPO / "configs" / "prepare").glob("*.yaml")), ids=lambda p: p.stem)

@@ -15,7 +15,7 @@ import numpy as np
 from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
 from data_preparation.quality.reasons import Reason
 from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
-from data_preparation.quality.silence import DIGITAL_SILENCE_DB, measure_activity, rounds_to_constant
+from data_preparation.quality.silence import DIGITAL_SILENCE_DB, as_stored, measure_activity
 from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
@@ -130,18 +130,16 @@ def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
 
 
 def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
-    """Silent (constant, stored as a constant, or loud frames under the digital-silence floor) or noise
-    only (no louder than its own floor and spectrally flat); else None. Only the floor is absolute;
-    silence.py explains why."""
-    activity = measure_activity(wave)
-    if activity.loud_db <= -199.0:
-        return Reason("silent", None, f"constant signal (value {activity.dc_offset:.3g} throughout)")
-    if rounds_to_constant(wave):
-        peak = float(20 * np.log10(np.abs(np.asarray(wave, np.float64) - activity.dc_offset).max()))
-        return Reason("silent", round(peak, 1), f"peak {peak:.1f} dBFS: one value throughout once rounded to 16-bit samples")
+    """Silent (constant, or stored loud frames under the digital-silence floor) or noise only (no louder
+    than its own floor and spectrally flat); else None. Judged on the clip as the shards store it
+    (16-bit), so one take gets one verdict whatever its sample format; silence.py explains why."""
+    raw = np.asarray(wave)
+    if raw.size and raw.min() == raw.max():
+        return Reason("silent", None, f"constant signal (value {float(raw[0]):.3g} throughout)")
+    activity = measure_activity(as_stored(raw))
     if activity.loud_db < limits.silence_threshold_db:
-        return Reason("silent", activity.loud_db,
-                      f"loud frames at {activity.loud_db:.1f} dBFS < {limits.silence_threshold_db:g} dBFS")
+        return Reason("silent", activity.loud_db, f"loud frames at {activity.loud_db:.1f} dBFS < "
+                      f"{limits.silence_threshold_db:g} dBFS, stored as 16-bit samples")
     if activity.contrast_db < limits.min_contrast_db and activity.flatness_db > limits.noise_flatness_db:
         return Reason("noise only", activity.contrast_db,
                       f"loud frames {activity.contrast_db:.1f} dB above the clip's noise floor "

@@ -13,17 +13,18 @@ judged against *itself*:
   (``noise_flatness_db``, the spectral flatness over 100 Hz - 3.8 kHz, 0 dB for white noise):
   a steady tone or a held vowel is not flat, hiss and dither are. The 3.8 kHz top keeps 8 kHz
   sources fair;
-* the one absolute level is digital silence, judged so that it cannot depend on the sample format
-  a clip came in: a constant clip (every frame -200 dBFS once the mean is gone); a clip that the
-  16-bit samples the shards store would round to a constant (:func:`rounds_to_constant`: its
-  16-bit copy is all one value too); or loud frames under ``silence_threshold_db``, by default the
-  rounding noise of 24-bit samples (DIGITAL_SILENCE_DB, -149.3 dBFS), a level no recording chain
-  delivers. The floor used to be the 16-bit rounding noise (QUANTISATION_NOISE_DB, -101.1 dBFS),
-  which judged one clip twice: stored as 16-bit PCM, its rounding noise lifts the loud frames of a
-  quiet take at -60 dB above that floor and it is kept; stored as float it holds no such noise,
-  its loud frames sit at -102.6 dBFS and it was dropped (issue 23). Dither, 16- or 24-bit, is
-  still dropped: it rounds to a constant, or it is flat and steady (noise only). Speech 60 dB
-  under full scale has its loud frames near -70 to -105 dBFS, far above the floor.
+* the one absolute level is digital silence, and it is judged on the clip *as the shards store
+  it*, 16-bit samples (:func:`as_stored`), so that it cannot depend on the sample format a clip
+  came in: a float, 24-bit or 16-bit copy of one take are judged on (nearly) the same samples. A
+  clip is silent when it is constant, or when its stored loud frames sit under
+  ``silence_threshold_db``, by default the rounding noise of 24-bit samples (DIGITAL_SILENCE_DB,
+  -149.3 dBFS): a frame of 16-bit samples is that quiet only when it holds (almost) only zeros,
+  so this says that at least 95 % of the stored clip is digital silence. The floor used to be the 16-bit rounding noise
+  (QUANTISATION_NOISE_DB, -101.1 dBFS) measured on the samples as decoded, which judged one clip
+  twice (issue 23): a 16-bit copy of a quiet take at -60 dB holds rounding noise that lifts its
+  loud frames over that floor, its float copy holds none and sat under it at -102.6 dBFS. Dither,
+  16- or 24-bit, is still dropped: 24-bit dither is stored as zeros, 16-bit dither is flat and
+  steady (noise only). Speech 60 dB under full scale has its loud frames near -70 to -105 dBFS.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_preparation.shards.audio_codec import quantise
+from data_preparation.shards.audio_codec import PCM_SCALE, quantise
 from data_preparation.shards.shard_format import SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
@@ -43,8 +44,8 @@ FLATNESS_BAND = (100.0, 3800.0)  # Hz
 FLOOR_DB = -200.0  # level of an all-zero frame
 # RMS of the error of rounding to 16-bit samples (uniform over one step of 1/32768: step / sqrt(12)).
 QUANTISATION_NOISE_DB = round(20 * math.log10(1 / 32768 / math.sqrt(12)), 1)  # -101.1 dBFS
-# The same for 24-bit samples (step 2**-23): the default digital-silence floor; the best converters'
-# own noise sits 20 dB or more above it, so under it nothing was recorded, whatever the format.
+# The same for 24-bit samples (step 2**-23): the default digital-silence floor, for loud frames of
+# the clip as stored; a frame of 16-bit samples is that quiet only when it holds (almost) only zeros.
 DIGITAL_SILENCE_DB = round(20 * math.log10(2.0**-23 / math.sqrt(12)), 1)  # -149.3 dBFS
 
 
@@ -86,19 +87,13 @@ def measure_activity(wave: np.ndarray) -> Activity:
     )
 
 
-def rounds_to_constant(wave: np.ndarray) -> bool:
-    """Whether the 16-bit samples the shards store of this clip are all one value.
+def as_stored(wave: np.ndarray) -> np.ndarray:
+    """The clip as the shards store and decode it: rounded to 16-bit samples, read back as float64.
 
-    Such a clip is stored as digital silence whatever it held; judged on the stored samples, so a
-    float clip and its 16-bit copy get one verdict.
-
-    >>> rounds_to_constant(np.full(16000, 1e-6)), rounds_to_constant(np.full(16000, 1e-4))
-    (True, True)
-    >>> rounds_to_constant(np.sin(np.arange(16000.0)) * 1e-4)
-    False
+    >>> as_stored(np.array([1e-6, 2e-5, -0.5, 1.5])).tolist()
+    [0.0, 3.0517578125e-05, -0.5, 0.999969482421875]
     """
-    stored = quantise(wave)
-    return stored.size == 0 or bool(stored.min() == stored.max())
+    return quantise(wave).astype(np.float64) / PCM_SCALE
 
 
 def frame_levels(wave: np.ndarray) -> np.ndarray:
