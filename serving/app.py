@@ -122,14 +122,14 @@ def framing_problem(method: str, headers: Message) -> tuple[HTTPStatus, str] | N
     lengths = [value.strip() for value in headers.get_all("Content-Length") or []]
     if encodings and lengths:
         return HTTPStatus.BAD_REQUEST, "Transfer-Encoding and Content-Length together: the upload's length is ambiguous"
-    if encodings:
-        return HTTPStatus.LENGTH_REQUIRED, ("Content-Length required: the upload's size must be declared "
-                                            "(a chunked upload, Transfer-Encoding, is not accepted)")
     if len(set(lengths)) > 1:
         shown = ", ".join(repr(value[:20]) for value in lengths[:4])
         return HTTPStatus.BAD_REQUEST, f"conflicting Content-Length headers ({shown}): the upload's length is ambiguous"
-    if method != "POST" and lengths and lengths[0].lstrip("0") != "":
-        return HTTPStatus.BAD_REQUEST, f"a {method} request carries no body (Content-Length {lengths[0][:20]!r})"
+    if method != "POST" and (encodings or (lengths and lengths[0].lstrip("0") != "")):
+        return HTTPStatus.BAD_REQUEST, f"a {method} request carries no body here"
+    if encodings:
+        return HTTPStatus.LENGTH_REQUIRED, ("Content-Length required: the upload's size must be declared "
+                                            "(a chunked upload, Transfer-Encoding, is not accepted)")
     return None
 
 
