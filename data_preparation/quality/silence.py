@@ -88,12 +88,12 @@ def measure_activity(wave: np.ndarray) -> Activity:
 
 
 def as_stored(wave: np.ndarray) -> np.ndarray:
-    """The clip as the shards store and decode it: rounded to 16-bit samples, read back as float64.
+    """The clip as the shards store and decode it: rounded to 16-bit samples, read back as float32.
 
     >>> as_stored(np.array([1e-6, 2e-5, -0.5, 1.5])).tolist()
     [0.0, 3.0517578125e-05, -0.5, 0.999969482421875]
     """
-    return quantise(wave).astype(np.float64) / PCM_SCALE
+    return quantise(wave).astype(np.float32) / np.float32(PCM_SCALE)
 
 
 def frame_levels(wave: np.ndarray) -> np.ndarray:
