@@ -4,14 +4,18 @@ The run writes into ``<output>.partial`` and renames it into place only when eve
 written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
 same settings finds stats.json with the same fingerprint and does nothing (idempotent); the
 fingerprint covers the settings and every input file's bytes (data_preparation/inputs/content_hash.py).
-``overwrite`` always prepares again.
+``overwrite`` always prepares again. The ``.partial`` folder of a run that was killed is removed by
+the next run, which says so, also when it has nothing to do; one a running preparation is writing
+(its ``.owner`` names a live process) is left alone.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -34,6 +38,7 @@ from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_s
 from data_preparation.shards.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
 
 AUG_SPLIT = "train_aug"
+OWNER_FILE = ".owner"  # in <output>.partial: the pid and host of the run writing it
 LABEL_CONFLICT = "label conflict"
 
 
@@ -44,20 +49,35 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     digests = DigestCache.load(out / CACHE_FILE)
     stamp = f"{fingerprint(config)}-{input_fingerprint(inputs.entries, digests)}"
     existing = _existing_info(out, stamp, config.overwrite)
+    staging = out.with_name(out.name + ".partial")
     if existing is not None:
         if digests.changed:  # e.g. touched but unchanged files: remember their digests again
             digests.save(out / CACHE_FILE)
+        owner = _live_owner(staging)
+        if owner is None:
+            _remove_leftover(config, staging)
+        else:
+            _log(config, f"{staging} is being written by a running preparation ({owner}); left alone")
         _log(config, f"{out} already holds this preparation (fingerprint {stamp}); nothing to do")
         return existing
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    owner = _live_owner(staging)
+    if owner is not None:
+        raise FileExistsError(f"{staging} is being written by a running preparation ({owner}); "
+                              "wait for it to end, or stop it and run again")
+    _remove_leftover(config, staging)
     spool = staging / ".spool"
     spool.mkdir(parents=True)
-    info = _prepare_into(config, inputs, staging, spool)
+    (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    try:
+        info = _prepare_into(config, inputs, staging, spool)
+    except BaseException:  # the folder stays for its manifest; the next run may remove it
+        (staging / OWNER_FILE).unlink(missing_ok=True)
+        raise
     info.extra["fingerprint"] = stamp
     (staging / STATS_FILE).write_text(info.to_json())
     digests.save(staging / CACHE_FILE)
     shutil.rmtree(spool)
+    (staging / OWNER_FILE).unlink()
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     _log(config, f"prepared {sum(s.num_samples for s in info.splits.values())} samples into {out}")
@@ -107,6 +127,37 @@ def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None
         f"output {out} holds a dataset prepared with other settings or inputs (fingerprint "
         f"{info.extra.get('fingerprint')} != {stamp}); set overwrite: true or choose another output"
     )
+
+
+def _live_owner(staging: Path) -> str | None:
+    """"pid N on HOST" of the running preparation writing ``staging``, or None when no process does.
+
+    A run on another host (a shared file system) cannot be checked from here, so it counts as running.
+    """
+    try:
+        owner = json.loads((staging / OWNER_FILE).read_text())
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):  # none (left before owners were written), or cut short
+        return None
+    if host == socket.gethostname():
+        if pid == os.getpid():  # this process: an earlier prepare() in it that ended without cleaning up
+            return None
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's process
+            pass
+    return f"pid {pid} on {host}"
+
+
+def _remove_leftover(config: PrepareConfig, staging: Path) -> None:
+    """Delete the ``.partial`` folder a killed or failed run left, and say so in one line."""
+    if not staging.exists():
+        return
+    size = sum(path.stat().st_size for path in staging.rglob("*") if path.is_file() and not path.is_symlink())
+    shutil.rmtree(staging)
+    _log(config, f"removed {staging} ({size / 1e6:.1f} MB), left by a preparation that did not finish")
 
 
 def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:

@@ -8,14 +8,14 @@ contract says (zero or repeat, as in training). Files of any length, rate and ch
 soundfile or ffmpeg decodes, read and scored block by block (memory does not grow with the
 length); folders are searched recursively for audio files. Writes predictions.json (every
 probability, the settings, and the files that failed with their reasons) and predictions.csv (one
-row per segment with the top-k labels). Exit status 1 when a file failed; 2 when no input held
-readable audio (each named with its reason: not audio, damaged, empty) or for a user error (a
-missing input, a folder without audio, an unusable, unsafe or truncated model).
+row per segment with the top-k labels). Exit status 1 when some files failed (the results hold the
+others, and the failed ones with their reasons); 2 when no input was predicted (each named with its
+reason: not audio, damaged, empty, over --max_duration), which writes no result files, or for a
+user error (a missing input, a folder without audio, an unusable, unsafe or truncated model).
 """
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -81,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     recordings: list[RecordingPrediction] = []
     errors: list[dict[str, str]] = []
-    broken = 0  # inputs with no decodable audio at all (not refused by a limit)
     started = time.perf_counter()
     for path in paths:
         try:
@@ -90,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         except RecordingError as error:
             log.error("%s", error)
             errors.append({"path": str(path), "reason": str(error)})
-            broken += error.broken
+    if not recordings:  # nothing to write: header-only files would pass for results (an earlier run's stay)
+        if len(paths) > 1:
+            log.error("none of the %d inputs could be predicted (each named above): no results written", len(paths))
+        return 2
     elapsed = time.perf_counter() - started
     audio_seconds = sum(r.duration for r in recordings)
     contract = predictor.input_contract
@@ -100,13 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(config.output_dir)
     write_json(results_document(recordings, errors, settings), out / "predictions.json")
     write_csv(recordings, out / "predictions.csv", config.top_k)
-    if not recordings and broken == len(paths):  # e.g. a text file named .wav: its line above says why
-        if broken > 1:
-            log.error("none of the %d input files holds readable audio: nothing predicted", broken)
-        return 2
-    real_time_factor = elapsed / audio_seconds if audio_seconds else math.nan  # nan: no audio was predicted
+    # audio_seconds > 0: a recording with no samples is a RecordingError, so the factor is a number
     log.info("%d of %d files, %.1f s of audio in %.1f s (real-time factor %.4f); results in %s",
-             len(recordings), len(paths), audio_seconds, elapsed, real_time_factor, out)
+             len(recordings), len(paths), audio_seconds, elapsed, elapsed / audio_seconds, out)
     return 1 if errors else 0
 
 

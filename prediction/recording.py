@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe
+from data_preparation.decode.audio_io import AudioHeader, AudioReadError, probe
 from data_preparation.shards.shard_format import SAMPLE_RATE
 from datamodules.pipeline_stages import pad_clip
 from prediction.audio_stream import audio_blocks
@@ -22,15 +22,8 @@ from prediction.segments import SegmentSpec, length_groups, pad_batch, segment_b
 
 
 class RecordingError(ValueError):
-    """A recording that cannot be predicted; the message names the file and the reason.
-
-    ``broken``: the file holds no audio that can be decoded (not audio at all, damaged, empty), as
-    opposed to audio refused by a limit; predict.py exits 2 when every input is broken.
-    """
-
-    def __init__(self, message: str, broken: bool = False) -> None:
-        super().__init__(message)
-        self.broken = broken
+    """A recording that cannot be predicted (not audio, damaged, empty, or refused by a limit); the
+    message names the file and the reason."""
 
 
 @dataclass
@@ -59,7 +52,7 @@ def open_recording(path: Path, max_duration: float | None = None) -> AudioHeader
     try:
         header = probe(path)
     except (AudioReadError, OSError) as error:
-        raise RecordingError(f"{path.name}: {error}", broken=True) from None
+        raise RecordingError(f"{path.name}: {error}") from None
     if max_duration is not None and header.length_known and header.duration > max_duration:
         raise RecordingError(f"{path.name}: {header.duration:.1f} s is longer than the limit of {max_duration:g} s")
     return header
@@ -76,7 +69,7 @@ def decoded_blocks(path: Path, header: AudioHeader, max_duration: float | None =
                 raise RecordingError(f"{path.name}: audio contains NaN or infinite samples")
             yield block
     except (AudioReadError, OSError) as error:
-        raise RecordingError(f"{path.name}: {error}", broken=not isinstance(error, DurationLimitError)) from None
+        raise RecordingError(f"{path.name}: {error}") from None
 
 
 def load_recording(path: str | Path, max_duration: float | None = None) -> tuple[np.ndarray, int, int]:
@@ -91,7 +84,7 @@ def load_recording(path: str | Path, max_duration: float | None = None) -> tuple
     blocks = list(decoded_blocks(path, header, max_duration))
     wave = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     if wave.size == 0:
-        raise RecordingError(f"{path.name}: no audio samples", broken=True)
+        raise RecordingError(f"{path.name}: no audio samples")
     return wave, header.sample_rate, header.channels
 
 
@@ -218,7 +211,7 @@ def predict_file(
     header = open_recording(path, max_duration)
     segments, samples = predict_blocks(predictor, decoded_blocks(path, header, max_duration), spec, batch_size, k)
     if samples == 0:
-        raise RecordingError(f"{path.name}: no audio samples", broken=True)
+        raise RecordingError(f"{path.name}: no audio samples")
     return RecordingPrediction(
         path=str(path), duration=round(samples / SAMPLE_RATE, 4), native_sample_rate=header.sample_rate,
         native_channels=header.channels, segments=segments,

@@ -4,12 +4,17 @@ Routes: ``GET /`` the page, ``GET /static/...`` its script and style, ``GET /api
 limits, ``POST /api/predict`` the raw bytes of one recording (file name in ``X-Filename``) ->
 JSON with every segment's top three emotions and a waveform envelope for drawing.
 
+Every request's framing is checked first (RFC 9112 section 6.3), so that behind a reverse proxy no
+body can be read as a request of its own: two differing Content-Length headers, or Transfer-Encoding
+beside Content-Length, are a 400; a chunked body (Transfer-Encoding, no Content-Length) a 411
+"Content-Length required"; a GET with a body a 400; each answered, then the connection closed.
 Uploads are checked in order of cost: declared size (a malformed Content-Length is a 400, one over
 the limit a 413 answered before a byte of the body is read), file type by name, then the duration,
 counted while decoding (a header cannot lie its way past it). Each failure is a JSON error with a
 4xx status that the page shows; any other exception in a request becomes a 500 for that request
 only, so a broken file never takes the server down. Error replies name the upload as the client
-called it, never a path on the server.
+called it, never a path on the server. What the client sent reaches the server log only escaped
+(:func:`printable`): a request line or file name cannot write lines or terminal controls into it.
 
 Memory is bounded by configuration: at most ``limits.max_parallel`` uploads are received, decoded
 and predicted at a time (a semaphore); the others wait up to ``limits.queue_seconds`` for a slot and
@@ -27,6 +32,7 @@ import socket
 import tempfile
 import threading
 from contextlib import contextmanager
+from email.message import Message
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,6 +105,47 @@ def parse_content_length(header: str | None) -> int | None:
     return int(text)
 
 
+def framing_problem(method: str, headers: Message) -> tuple[HTTPStatus, str] | None:
+    """(status, reason) when the request's body length is ambiguous or unsupported; None when it is clear.
+
+    RFC 9112 section 6.3: differing Content-Length values, or Transfer-Encoding with Content-Length,
+    are an error after which the connection must close (a proxy and this server could each frame the
+    body differently: request smuggling). Chunked bodies are not supported, so Transfer-Encoding
+    alone asks for a Content-Length; this server's GET takes no body.
+
+    >>> from email.message import Message
+    >>> twice = Message(); twice["Content-Length"] = "5"; twice["Content-Length"] = "62"
+    >>> framing_problem("POST", twice)[1]
+    "conflicting Content-Length headers ('5', '62'): the upload's length is ambiguous"
+    """
+    encodings = headers.get_all("Transfer-Encoding") or []
+    lengths = [value.strip() for value in headers.get_all("Content-Length") or []]
+    if encodings and lengths:
+        return HTTPStatus.BAD_REQUEST, "Transfer-Encoding and Content-Length together: the upload's length is ambiguous"
+    if len(set(lengths)) > 1:
+        shown = ", ".join(repr(value[:20]) for value in lengths[:4])
+        return HTTPStatus.BAD_REQUEST, f"conflicting Content-Length headers ({shown}): the upload's length is ambiguous"
+    if method != "POST" and (encodings or (lengths and lengths[0].lstrip("0") != "")):
+        return HTTPStatus.BAD_REQUEST, f"a {method} request carries no body here"
+    if encodings:
+        return HTTPStatus.LENGTH_REQUIRED, ("Content-Length required: the upload's size must be declared "
+                                            "(a chunked upload, Transfer-Encoding, is not accepted)")
+    return None
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every non-printable character and the backslash escaped, for the server log.
+
+    The log is read in terminals and by log tools: a request line holding ``\r\n`` or ``\x1b[2J``
+    must not forge a line or clear a screen there.
+
+    >>> printable("GET /a\r\nINFO fake line\x1b[2J \\ \u00e9")
+    'GET /a\\r\\nINFO fake line\\x1b[2J \\\\ é'
+    """
+    return "".join(ch if ch.isprintable() and ch != "\\" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+
+
 def waveform_envelope(wave: np.ndarray, points: int = ENVELOPE_POINTS) -> list[list[float]]:
     """[min, max] of ``points`` equal slices of ``wave``: enough to draw it, small enough to send.
 
@@ -137,8 +184,10 @@ class PredictionService:
         """The file's suffix, or UploadError for a missing/oversized body or an unsupported type."""
         if not filename:
             raise UploadError(HTTPStatus.BAD_REQUEST, "no file name given (X-Filename header)")
-        if size is None or size <= 0:
-            raise UploadError(HTTPStatus.LENGTH_REQUIRED, f"{filename}: the upload is empty")
+        if size is None:
+            raise UploadError(HTTPStatus.LENGTH_REQUIRED, f"{filename}: Content-Length required: the upload's size must be declared")
+        if size <= 0:
+            raise UploadError(HTTPStatus.BAD_REQUEST, f"{filename}: the upload is empty")
         if size > self.limits.max_bytes:
             raise UploadError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                               f"{filename}: {size / 2**20:.1f} MB is over the limit of {self.limits.max_bytes / 2**20:.0f} MB")
@@ -191,7 +240,20 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 120  # seconds of socket silence before a stalled upload's connection is dropped
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        log.info("%s %s", self.address_string(), printable(format % args))
+
+    def parse_request(self) -> bool:
+        """The standard parse, then the body's framing (:func:`framing_problem`): a request whose body
+        could be framed two ways is answered and its connection closed, its bytes never parsed again."""
+        if not super().parse_request():
+            return False
+        problem = framing_problem(self.command, self.headers)
+        if problem is None:
+            return True
+        self.close_connection = True
+        self._json(problem[0], {"error": problem[1]})
+        self._linger(self.server.service.limits.max_bytes)
+        return False
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -217,8 +279,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, static.read_bytes(), STATIC_TYPES[Path(name).suffix])
 
     def do_POST(self) -> None:
-        if self.path != "/api/predict":
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {self.path}"})
+        if self.path != "/api/predict":  # its body is not read: close, so it is never parsed as a request
+            self.close_connection = True
+            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {printable(self.path)[:200]}"})
         service = self.server.service
         filename = unquote(self.headers.get("X-Filename", ""))
         length, started = None, False
@@ -236,7 +299,7 @@ class Handler(BaseHTTPRequestHandler):
                 too_large = length is None and error.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
                 self._linger(service.limits.max_bytes if too_large else min(length or 0, service.limits.max_bytes))
         except Exception:  # noqa: BLE001 - one bad request must never stop the server
-            log.exception("prediction failed for %s", filename)
+            log.exception("prediction failed for %s", printable(filename))
             self.close_connection = True
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{filename}: internal error (see the server log)"})
 

@@ -113,11 +113,14 @@ def test_a_header_that_understates_the_length_cannot_pass_the_limit(tmp_path):
         load_recording(lying, max_duration=10)
     assert load_recording(lying, max_duration=60)[0].size == pytest.approx(40 * SR, abs=SR // 10)
 
-    # predict.py --max_duration: refused and listed with its reason
+    # predict.py --max_duration: refused and listed with its reason beside a recording it predicts
+    good = stereo_recording(tmp_path / "good.wav", 4.0)
     out = tmp_path / "out"
-    assert predict.main(["--model", "unused", "--inputs", str(lying), "--output_dir", str(out),
+    assert predict.main(["--model", "unused", "--inputs", str(good), str(lying), "--output_dir", str(out),
                          "--max_duration", "10"]) == 1
-    errors = json.loads((out / "predictions.json").read_text())["errors"]
+    document = json.loads((out / "predictions.json").read_text())
+    assert [Path(r["path"]).name for r in document["recordings"]] == [good.name]
+    errors = document["errors"]
     assert [Path(e["path"]).name for e in errors] == [lying.name] and "too long: more than 10 s" in errors[0]["reason"]
 
     # serve's limit: a 422 that names the upload
@@ -146,6 +149,56 @@ def test_a_folder_with_a_broken_file_writes_every_good_one(tmp_path):
     assert document["recordings"][1]["duration"] == pytest.approx(7.0, abs=1e-3)
     assert [Path(e["path"]).name for e in document["errors"]] == ["c_broken.wav"]
     assert "unreadable" in document["errors"][0]["reason"]
+
+
+def concatenated_webm(folder: Path) -> Path:
+    """``cat short.webm long.webm``: a 1 s WebM's header (it says 1.0 s), then a 40 s stream."""
+    lie = folder / "lie.webm"
+    lie.write_bytes(webm(folder, 1.0).read_bytes() + webm(folder, 40.0).read_bytes())
+    return lie
+
+
+def unpredictable_input(kind: str, folder: Path) -> tuple[Path, str]:
+    """(an input predict.py cannot label, the reason its error line gives)."""
+    if kind == "lie.webm":
+        return concatenated_webm(folder), "lie.webm: too long: more than 10 s (decoding stopped at 10.00 s)"
+    if kind == "text.wav":
+        (folder / "text.wav").write_text("not audio, only a text file with an audio suffix\n" * 20)
+        return folder / "text.wav", "text.wav: unreadable"
+    (folder / "empty.wav").write_bytes(b"")
+    return folder / "empty.wav", "empty.wav: empty file"
+
+
+@pytest.mark.parametrize("kind", [pytest.param("lie.webm", marks=needs_ffmpeg), "text.wav", "empty.wav"])
+def test_a_run_that_predicts_nothing_exits_2_and_writes_no_results(tmp_path, caplog, kind):
+    """Issue 23: one line naming the input, exit 2, no header-only results, no "nan" real-time factor;
+    an earlier run's results in --output_dir are left as they were."""
+    path, reason = unpredictable_input(kind, tmp_path)
+    argv = ["--model", "unused", "--inputs", str(path), "--max_duration", "10"]
+    with caplog.at_level("INFO"):
+        assert predict.main([*argv, "--output_dir", str(tmp_path / "out")]) == 2
+    said = [r for r in caplog.records if r.name == "predict"]
+    assert [r.levelname for r in said] == ["ERROR"] and said[0].getMessage().startswith(reason), said
+    assert not (tmp_path / "out").exists()
+
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "predictions.json").write_text('{"recordings": ["an earlier run"]}')
+    assert predict.main([*argv, "--output_dir", str(earlier)]) == 2
+    assert sorted(p.name for p in earlier.iterdir()) == ["predictions.json"]
+    assert (earlier / "predictions.json").read_text() == '{"recordings": ["an earlier run"]}'
+
+
+@needs_ffmpeg
+def test_several_unpredictable_inputs_get_one_line_each_and_one_summary(tmp_path, caplog):
+    inputs = [unpredictable_input(kind, tmp_path) for kind in ("lie.webm", "text.wav", "empty.wav")]
+    with caplog.at_level("INFO"):
+        assert predict.main(["--model", "unused", "--inputs", *(str(p) for p, _ in inputs), "--max_duration", "10",
+                             "--output_dir", str(tmp_path / "out")]) == 2
+    said = [r.getMessage() for r in caplog.records if r.name == "predict"]
+    assert len(said) == 4 and all(line.startswith(reason) for line, (_, reason) in zip(said, inputs)), said
+    assert said[3] == "none of the 3 inputs could be predicted (each named above): no results written"
+    assert not (tmp_path / "out").exists() and not any("nan" in line for line in said)
 
 
 def test_an_empty_folder_is_a_one_line_error(tmp_path, caplog):

@@ -19,7 +19,6 @@ from data_preparation.demo_corpus import make_speakers, synthesize
 from data_preparation.inputs.entries import collect_inputs
 from data_preparation.inputs.manifest import read_manifest, write_manifest
 from data_preparation.pipeline import prepare
-from data_preparation.quality.silence import QUANTISATION_NOISE_DB
 from tests.corpus_fixtures import write_audio
 
 
@@ -76,11 +75,11 @@ def test_silence_is_judged_against_the_noise_floor_after_removing_dc(tmp_path: P
     assert decode(write_audio(tmp_path / "tone.wav", 2.0, 16_000), tmp_path).reason is None
     sf.write(tmp_path / "zeros.wav", np.zeros(32_000), 16_000)
     assert decode(tmp_path / "zeros.wav", tmp_path).reason.category == "silent"
-    # Quiet speech is kept (issue 17; tests/test_quiet_speech.py); only what sits under the 16-bit
-    # rounding noise the shards store is silent.
+    # Quiet speech is kept (issue 17; tests/test_quiet_speech.py); only what the 16-bit samples the
+    # shards store hold as digital silence is silent (here every peak is under half a step).
     sf.write(tmp_path / "faint.wav", quiet_speech(-110.0), 16_000, subtype="FLOAT")
     faint = decode(tmp_path / "faint.wav", tmp_path).reason
-    assert faint.category == "silent" and faint.value < QUANTISATION_NOISE_DB
+    assert faint.category == "silent" and faint.value == -200.0 and "stored as 16-bit samples" in faint.detail
 
 
 def speech(seconds: float) -> np.ndarray:

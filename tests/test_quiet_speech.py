@@ -18,7 +18,7 @@ from data_preparation.config import parse_config
 from data_preparation.decode.decode import AudioFilter, DecodeTask, check_activity, decode_file
 from data_preparation.demo_corpus import make_speakers, synthesize
 from data_preparation.shards.shard_format import decode_audio
-from data_preparation.quality.silence import QUANTISATION_NOISE_DB
+from data_preparation.quality.silence import DIGITAL_SILENCE_DB, QUANTISATION_NOISE_DB, measure_activity
 from data_preparation.quality.trim import TrimSpec, speech_span
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +58,45 @@ def test_speech_at_minus_20_45_and_60_db_is_kept(tmp_path: Path) -> None:
             assert peak_dbfs(stored) == pytest.approx(PEAK_DB + gain, abs=0.5)  # spooled as it was, not normalised
 
 
+QUIET_TAKE_DB = -42.6  # loud frames of a softly spoken take, before any gain: the report's clip (issue 23)
+
+
+def stored_as(path: Path, wave: np.ndarray, sample_format: str) -> Path:
+    """``wave`` written as float, or as 24- or 16-bit PCM rounded to the nearest step, as ffmpeg and
+    the shards' own quantiser write it (soundfile's own float-to-PCM conversion floors instead)."""
+    if sample_format == "FLOAT":
+        sf.write(path, wave, RATE, subtype="FLOAT")
+    else:
+        bits = 24 if sample_format == "PCM_24" else 16
+        steps = np.clip(np.round(wave * 2.0 ** (bits - 1)), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        samples = (steps * 256).astype(np.int32) if bits == 24 else steps.astype(np.int16)
+        sf.write(path, samples, RATE, subtype=sample_format)
+    return path
+
+
+def test_the_verdict_on_a_quiet_take_does_not_depend_on_its_sample_format(tmp_path: Path) -> None:
+    """The same take as float, 24-bit and 16-bit PCM gets one verdict at every gain: kept down to
+    -60 dB, and where it is quieter still, dropped as silent in all three (issue 23).
+
+    At -60 dB its loud frames sit at -102.6 dBFS, under the 16-bit rounding noise (-101.1 dBFS) that
+    was the digital-silence floor: the float copy was dropped as silent while a 16-bit copy whose
+    own rounding noise lifted it over that floor was kept. Judged as the shards store it (16-bit),
+    the three copies are (nearly) the same samples.
+    """
+    speech = utterance()
+    take = speech * 10 ** ((QUIET_TAKE_DB - measure_activity(speech).loud_db) / 20)
+    assert measure_activity(take * 10 ** (-60 / 20)).loud_db == pytest.approx(-102.6, abs=0.1)
+    verdicts: dict[float, dict[str, str | None]] = {}
+    for gain in (*GAINS_DB, -64.0, -68.0, -72.0, -80.0):
+        for sample_format in ("FLOAT", "PCM_24", "PCM_16"):
+            path = stored_as(tmp_path / f"take_{-gain:.0f}db_{sample_format}.wav", take * 10 ** (gain / 20),
+                             sample_format)
+            reason = decode(path, tmp_path).reason
+            verdicts.setdefault(gain, {})[sample_format] = None if reason is None else reason.category
+    assert all(verdicts[gain] == dict.fromkeys(verdicts[gain], None) for gain in GAINS_DB), verdicts
+    assert all(len(set(by_format.values())) == 1 for by_format in verdicts.values()), verdicts
+
+
 def test_digital_silence_a_constant_and_dither_are_dropped_with_their_reason(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     step = 1 / 32768
@@ -77,8 +116,10 @@ def test_digital_silence_a_constant_and_dither_are_dropped_with_their_reason(tmp
     assert str(reasons["constant"]) == "silent: constant signal (value 0.3 throughout)"
     assert reasons["dither16"].category == "noise only" and reasons["dither16"].value < 3  # dB over its own floor
     assert "flat spectrum" in reasons["dither16"].detail
+    # 24-bit dither is under half a 16-bit step: the shards would store zeros (issue 23: judged on
+    # those samples, not against a 16-bit noise floor that a float clip does not hold).
     assert reasons["dither24"].category == "silent" and reasons["dither24"].value < QUANTISATION_NOISE_DB
-    assert f"< {QUANTISATION_NOISE_DB:g} dBFS" in reasons["dither24"].detail
+    assert f"< {DIGITAL_SILENCE_DB:g} dBFS, stored as 16-bit samples" in reasons["dither24"].detail
 
 
 @pytest.mark.parametrize("config", sorted((REPO / "configs" / "prepare").glob("*.yaml")), ids=lambda p: p.stem)

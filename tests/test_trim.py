@@ -17,7 +17,7 @@ from data_preparation.decode.decode import AudioFilter
 from data_preparation.inputs.manifest import read_manifest
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import SAMPLE_RATE
-from data_preparation.quality.silence import FRAME
+from data_preparation.quality.silence import FRAME, QUANTISATION_NOISE_DB
 from data_preparation.quality.trim import TOO_SHORT, TrimSpec, speech_span, trim_clip
 from data_preparation.verify import verify
 from tests.test_prepare_fingerprint import audio_of
@@ -134,9 +134,13 @@ def test_trimming_off_keeps_the_old_fingerprint_and_the_audio_as_decoded(corpus,
     # The stamp of this config without trim (commit c69da17 added trimming and kept it), so switching
     # trim off changes nothing. It moved once since, from 907ff752f371d6f7, when the silence filter's
     # default floor went from -70 dBFS to the 16-bit rounding noise (issue 17): those preparations
-    # had dropped quiet speech, so they must be made again rather than pass as "nothing to do".
+    # had dropped quiet speech, so they must be made again rather than pass as "nothing to do". And
+    # again, from ade21bf57ce86eb7, when it went to the 24-bit rounding noise (issue 23: the 16-bit
+    # floor dropped quiet takes stored as float that their 16-bit copies kept).
     old = PrepareConfig(corpora=[CorpusSpec("csv", "corpus", {"name": "small"})], output="out")
-    assert fingerprint(old) == "ade21bf57ce86eb7"
+    assert fingerprint(old) == "ee5f7acc1c503ee3"
+    sixteen_bit_floor = AudioFilter(silence_threshold_db=QUANTISATION_NOISE_DB)
+    assert fingerprint(dataclasses.replace(old, filter=sixteen_bit_floor)) == "ade21bf57ce86eb7"
     assert fingerprint(dataclasses.replace(old, filter=AudioFilter(silence_threshold_db=-70.0))) == "907ff752f371d6f7"
     out = tmp_path / "plain"
     info = prepare(small_config(root, out, None))

@@ -15,7 +15,7 @@ import numpy as np
 from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
 from data_preparation.quality.reasons import Reason
 from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
-from data_preparation.quality.silence import QUANTISATION_NOISE_DB, measure_activity
+from data_preparation.quality.silence import DIGITAL_SILENCE_DB, as_stored, measure_activity
 from data_preparation.quality.trim import TrimSpec, trim_clip
 
 
@@ -32,8 +32,9 @@ class AudioFilter:
     min_duration: float = 1.0  # seconds
     max_duration: float = 4.0  # seconds
     # Loud frames (after removing DC) below this level (dBFS): digital silence. An absolute loudness
-    # floor, so by default only the 16-bit rounding noise: quiet speech is speech (silence.py).
-    silence_threshold_db: float = QUANTISATION_NOISE_DB
+    # floor, so by default only the 24-bit rounding noise: quiet speech is speech, whatever its
+    # sample format (silence.py).
+    silence_threshold_db: float = DIGITAL_SILENCE_DB
     min_contrast_db: float = 6.0  # loud frames less than this above the clip's own noise floor: stationary
     noise_flatness_db: float = -8.0  # a stationary clip whose spectrum is flatter than this is noise only
     keep_truncated: bool = False  # keep a WAV whose data ends before its header says (flagged in the manifest)
@@ -129,14 +130,16 @@ def check_wave(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
 
 
 def check_activity(wave: np.ndarray, limits: AudioFilter) -> Reason | None:
-    """Silent (constant, or loud frames under the digital-silence floor) or noise only (no louder than its
-    own floor and spectrally flat); else None. Only the floor is absolute; silence.py explains why."""
-    activity = measure_activity(wave)
-    if activity.loud_db <= -199.0:
-        return Reason("silent", None, f"constant signal (value {activity.dc_offset:.3g} throughout)")
+    """Silent (constant, or stored loud frames under the digital-silence floor) or noise only (no louder
+    than its own floor and spectrally flat); else None. Judged on the clip as the shards store it
+    (16-bit), so one take gets one verdict whatever its sample format; silence.py explains why."""
+    raw = np.asarray(wave)
+    if raw.size and raw.min() == raw.max():
+        return Reason("silent", None, f"constant signal (value {float(raw[0]):.3g} throughout)")
+    activity = measure_activity(as_stored(raw))
     if activity.loud_db < limits.silence_threshold_db:
-        return Reason("silent", activity.loud_db,
-                      f"loud frames at {activity.loud_db:.1f} dBFS < {limits.silence_threshold_db:g} dBFS")
+        return Reason("silent", activity.loud_db, f"loud frames at {activity.loud_db:.1f} dBFS < "
+                      f"{limits.silence_threshold_db:g} dBFS, stored as 16-bit samples")
     if activity.contrast_db < limits.min_contrast_db and activity.flatness_db > limits.noise_flatness_db:
         return Reason("noise only", activity.contrast_db,
                       f"loud frames {activity.contrast_db:.1f} dB above the clip's noise floor "

@@ -13,11 +13,18 @@ judged against *itself*:
   (``noise_flatness_db``, the spectral flatness over 100 Hz - 3.8 kHz, 0 dB for white noise):
   a steady tone or a held vowel is not flat, hiss and dither are. The 3.8 kHz top keeps 8 kHz
   sources fair;
-* the one absolute level is digital silence: a constant clip (every frame -200 dBFS once the mean
-  is gone), or loud frames under ``silence_threshold_db``, by default the rounding noise of the
-  16-bit samples the shards store (QUANTISATION_NOISE_DB, -101.1 dBFS): under it a stored clip
-  holds less than its own quantisation error. Speech 60 dB under full scale has its loud frames
-  near -70 to -80 dBFS, far above it.
+* the one absolute level is digital silence, and it is judged on the clip *as the shards store
+  it*, 16-bit samples (:func:`as_stored`), so that it cannot depend on the sample format a clip
+  came in: a float, 24-bit or 16-bit copy of one take are judged on (nearly) the same samples. A
+  clip is silent when it is constant, or when its stored loud frames sit under
+  ``silence_threshold_db``, by default the rounding noise of 24-bit samples (DIGITAL_SILENCE_DB,
+  -149.3 dBFS): a frame of 16-bit samples is that quiet only when it holds (almost) only zeros,
+  so this says that at least 95 % of the stored clip is digital silence. The floor used to be the 16-bit rounding noise
+  (QUANTISATION_NOISE_DB, -101.1 dBFS) measured on the samples as decoded, which judged one clip
+  twice (issue 23): a 16-bit copy of a quiet take at -60 dB holds rounding noise that lifts its
+  loud frames over that floor, its float copy holds none and sat under it at -102.6 dBFS. Dither,
+  16- or 24-bit, is still dropped: 24-bit dither is stored as zeros, 16-bit dither is flat and
+  steady (noise only). Speech 60 dB under full scale has its loud frames near -70 to -105 dBFS.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_preparation.shards.audio_codec import PCM_SCALE, quantise
 from data_preparation.shards.shard_format import SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
@@ -36,6 +44,9 @@ FLATNESS_BAND = (100.0, 3800.0)  # Hz
 FLOOR_DB = -200.0  # level of an all-zero frame
 # RMS of the error of rounding to 16-bit samples (uniform over one step of 1/32768: step / sqrt(12)).
 QUANTISATION_NOISE_DB = round(20 * math.log10(1 / 32768 / math.sqrt(12)), 1)  # -101.1 dBFS
+# The same for 24-bit samples (step 2**-23): the default digital-silence floor, for loud frames of
+# the clip as stored; a frame of 16-bit samples is that quiet only when it holds (almost) only zeros.
+DIGITAL_SILENCE_DB = round(20 * math.log10(2.0**-23 / math.sqrt(12)), 1)  # -149.3 dBFS
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,15 @@ def measure_activity(wave: np.ndarray) -> Activity:
         flatness_db=round(flatness, 1),
         dc_offset=dc,
     )
+
+
+def as_stored(wave: np.ndarray) -> np.ndarray:
+    """The clip as the shards store and decode it: rounded to 16-bit samples, read back as float32.
+
+    >>> as_stored(np.array([1e-6, 2e-5, -0.5, 1.5])).tolist()
+    [0.0, 3.0517578125e-05, -0.5, 0.999969482421875]
+    """
+    return quantise(wave).astype(np.float32) / np.float32(PCM_SCALE)
 
 
 def frame_levels(wave: np.ndarray) -> np.ndarray:
