@@ -32,6 +32,7 @@ from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
 from callbacks.wandb_summary import WandbSummary
 from datamodules import shard_data_module
+from datamodules.shard_datamodule import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from training.loggers import WandbSettings, build_loggers
 from training.checkpoint_io import AtomicCheckpointIO
@@ -120,6 +121,13 @@ def check_gpu_available(accelerator: str | None) -> None:
     raise UserError(f"trainer.accelerator={accelerator!r} (configs/trainer/gpu.yaml) but torch {torch.__version__} "
                     f"(CUDA build: {torch.version.cuda}) sees no GPU: run on a GPU node, install a CUDA build of "
                     "torch (README, 'Install'), or train on the CPU with --trainer configs/trainer/cpu.yaml")
+
+
+def check_shards(datamodule: Any) -> None:
+    """Every shard the fit and the test stream is there, before run.json or a W&B run exists (the
+    datamodule's own ``setup`` check, which fit repeats; a missing shard is a one-line refusal)."""
+    if isinstance(datamodule, ShardDataModule):
+        datamodule.setup("fit")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
@@ -243,6 +251,7 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
             kwargs["logger"] = build_loggers(self.run_dir, self.run_name, settings, wandb_id)
         if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
             kwargs["plugins"] = [AtomicCheckpointIO()]  # a kill mid-save never corrupts last.ckpt
+        check_shards(self.datamodule)
         self.announce(kwargs.get("logger", self.config.trainer.get("logger")))
         return super().instantiate_trainer(**kwargs)
 
@@ -251,7 +260,8 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
         model and data are built, so a refusal before it is still the command's only line."""
         if rank_zero_only.rank == 0:
             resumed = self._resume_path is not None or not self.made_run_dir
-            print(run_header(self.run_dir, loggers, Path(self.config.report.dirpath), resumed), flush=True)
+            print(run_header(self.run_dir, loggers, Path(self.config.report.dirpath), resumed,
+                             self.config.seed_everything), flush=True)
 
     @property
     def resume_path(self) -> str | None:

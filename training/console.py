@@ -22,14 +22,21 @@ LIBRARY_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
      "EmotionClassifier augments on the device in on_after_batch_transfer, where Lightning's docs put it; "
      "Lightning warns whenever a datamodule is passed as well, which every run does"),
 )
-LIGHTNING_TIP = "💡 Tip:"  # Lightning 2.6 advertises its LitLogger at every Trainer construction
+# (logger, line start): info lines dropped. Lightning 2.6 advertises its LitLogger at every Trainer
+# construction; "Seed set to N" comes before any check, so a refused command would print it above its
+# one error line: the seed is in the run's first lines instead (training/run_header.py).
+DROPPED_LINES: tuple[tuple[str, str], ...] = (("rank_zero", "💡 Tip:"), ("lightning.fabric.utilities.seed", "Seed set to "))
 
 
-class _DropTips(logging.Filter):
-    """Drops Lightning's advertisement lines; every other info line passes."""
+class _DropLines(logging.Filter):
+    """Drops the info lines that start with ``start``; every other line passes."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(LIGHTNING_TIP)
+        return not str(record.msg).startswith(self.start)
 
 
 def quiet_library_noise() -> None:
@@ -38,6 +45,8 @@ def quiet_library_noise() -> None:
         warnings.filterwarnings("ignore", message=message, category=category)
     from lightning_utilities.core import rank_zero
 
-    tips = rank_zero.log  # the logger rank_zero_info writes to (Lightning points it at its own)
-    if not any(isinstance(f, _DropTips) for f in tips.filters):
-        tips.addFilter(_DropTips())
+    for name, start in DROPPED_LINES:
+        # "rank_zero": the logger rank_zero_info writes to (Lightning points it at its own on import)
+        logger = rank_zero.log if name == "rank_zero" else logging.getLogger(name)
+        if not any(isinstance(f, _DropLines) and f.start == start for f in logger.filters):
+            logger.addFilter(_DropLines(start))

@@ -32,12 +32,12 @@ def wandb_line(logger: WandbLogger) -> str:
     return f"W&B run: online, project {project}, id {run_id} (W&B prints its address when the run starts)"
 
 
-def run_header(run_dir: Path, loggers: Any, reports: Path, resumed: bool) -> str:
-    """The header: run folder (new or continued), W&B run, logs and reports.
+def run_header(run_dir: Path, loggers: Any, reports: Path, resumed: bool, seed: Any) -> str:
+    """The header: run folder (new or continued) and seed, W&B run, logs and reports.
 
     ``loggers``: the loggers train.py built, or ``trainer.logger`` as a config set it (False: none).
     """
-    lines = [f"run folder: {run_dir} ({'continued' if resumed else 'new'})"]
+    lines = [f"run folder: {run_dir} ({'continued' if resumed else 'new'}; seed {seed})"]
     if isinstance(loggers, list):
         wandb = [logger for logger in loggers if isinstance(logger, WandbLogger)]
         lines.append(wandb_line(wandb[0]) if wandb else "W&B run: none (wandb.mode=disabled)")
