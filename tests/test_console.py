@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import PreparedDemo
 from tests.shard_factory import make_dataset
 from training import command as train
+from training.loggers import WandbSettings, build_loggers
+from training.run_header import run_header
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 32  # configs/demo.yaml's data.batch_size, one loader worker
@@ -62,7 +64,7 @@ def test_demo_console_names_the_run_first_and_holds_no_library_noise(demo_run, p
     console = console_of(result)
     assert "weights_only" not in console  # Lightning's line at every checkpoint save
     assert "deprecat" not in console.lower(), [line for line in console.splitlines() if "deprecat" in line.lower()]
-    assert "Tip:" not in console
+    assert "Tip:" not in console and "anonymous setting" not in console  # Lightning's ad; W&B on Lightning's init args
     info = prepared_demo.info
     for stage, split in (("Validation", "val"), ("Testing", "test")):
         total = math.ceil(info.splits[split].num_samples / BATCH)
@@ -126,3 +128,17 @@ def test_a_run_refused_at_fit_start_leaves_no_run_folder(refusal: str, tmp_path:
         train.run(args)
     assert stop.value.code == 2 and expected in capsys.readouterr().err
     assert not (tmp_path / "runs" / "demo").exists(), sorted(map(str, (tmp_path / "runs").rglob("*")))
+
+
+def test_the_header_names_an_online_run_by_its_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Online with an entity: the address, before the run starts; WANDB_MODE=offline wins, as in W&B."""
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    run_dir = tmp_path / "run"
+    loggers = build_loggers(run_dir, "run", WandbSettings(mode="online", entity="lab", project="ser"), "run-1a2b")
+    lines = run_header(run_dir, loggers, run_dir / "reports", resumed=True, seed=3).splitlines()
+    assert lines[0] == f"run folder: {run_dir} (continued; seed 3)"
+    assert lines[1] == "W&B run: https://wandb.ai/lab/ser/runs/run-1a2b"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert run_header(run_dir, loggers, run_dir / "reports", True, 3).splitlines()[1].startswith(
+        f"W&B run: offline, id run-1a2b, in {run_dir / 'wandb'}/")
+    assert not run_dir.exists()  # describing the run creates nothing

@@ -45,7 +45,9 @@ def run_header(run_dir: Path, loggers: Any, reports: Path, resumed: bool, seed: 
         if csv:
             lines.append(f"logs: {Path(csv[0].log_dir) / 'metrics.csv'} (metrics), "
                          f"{Path(csv[0].log_dir) / 'hparams.yaml'} (config)")
+    elif loggers is False:
+        lines.append("W&B run and logs: none (trainer.logger: false)")
     else:
-        lines.append(f"W&B run and logs: as trainer.logger={loggers!r} sets them")
+        lines.append("W&B run and logs: where the loggers of trainer.logger put them")
     lines.append(f"reports and plots: {reports}")
     return "\n".join(lines)
