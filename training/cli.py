@@ -63,9 +63,8 @@ class LogConfigCallback(SaveConfigCallback):
     """
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        config = self.parser.dump(self.config, skip_none=False, format="json")
-        for logger in trainer.loggers:
-            logger.log_hyperparams(json.loads(config))
+        for logger in trainer.loggers:  # a fresh copy each: loggers may change what they are given
+            logger.log_hyperparams(resolved_config(self.parser, self.config))  # no skip_none deprecation
 
 
 def default_run_name(config: Any, fingerprint: str) -> str:
