@@ -183,7 +183,7 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
         self.run_dir = Path("runs")
         self.run_name = "run"
         self.run_record: RunRecord | None = None
-        self.made_run_dir = False  # the run folder did not exist before this command: see discard_refused_run
+        self.made_run_dir = False  # the run folder did not exist before this command: see discarded_on_refusal
         self._resume_path: str | None = None
         self.resolved: dict[str, Any] = {}
         if not CALLBACK_DEFAULTS.is_file():  # jsonargparse skips a missing default file without a word
@@ -228,8 +228,8 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
 
     def check_run(self) -> None:
         """Before anything is built: the data root exists, and the run folder is this experiment's or new
-        (training/run_identity.py refuses one made for another config, naming the keys), and a GPU
-        trainer config has a GPU."""
+        (training/run_identity.py refuses one made for another config, naming the keys), a GPU
+        trainer config has a GPU, and ``--ckpt_path`` is a whole checkpoint of data only."""
         check_gpu_available(self.config.trainer.get("accelerator"))
         check_data_root(self.config.data.data_root)
         self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
@@ -290,8 +290,8 @@ def discarded_on_refusal(cli: SERLightningCLI, refusals: tuple[type[BaseExceptio
     """Remove the run folder this command made when the run is refused before it trained a step.
 
     The start-up checks (:meth:`SERLightningCLI.check_run`) refuse before anything is written; this
-    covers the refusals that only fit can make (a shard missing, a checkpoint that does not fit the
-    model), after run.json, csv/ and the W&B run exist. A folder that existed before the command (a
+    covers the refusals that only fit can make (an unreadable ``model.init_from``, a checkpoint whose
+    tensors do not fit the model), after run.json, csv/ and the W&B run exist. A folder that existed before the command (a
     resume, a requeue) is never touched, nor one that holds a checkpoint.
     """
     try:
