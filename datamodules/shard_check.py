@@ -28,7 +28,7 @@ def is_local(data_root: str) -> bool:
     return data_root.startswith("file:") or ("://" not in data_root and not data_root.startswith("pipe:"))
 
 
-def _local_path(data_root: str) -> Path:
+def local_path(data_root: str) -> Path:
     return Path(data_root.removeprefix("file://").removeprefix("file:"))
 
 
@@ -39,7 +39,7 @@ def missing_shards(data_root: str, splits: Mapping[str, SplitInfo]) -> dict[str,
     """
     if not is_local(data_root):
         return {}
-    root = _local_path(data_root)
+    root = local_path(data_root)
     found = {split: [path for path in info.shards if not (root / path).is_file()] for split, info in splits.items()}
     return {split: paths for split, paths in found.items() if paths}
 

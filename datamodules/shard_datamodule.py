@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tarfile
 from functools import partial
 from typing import Any, Iterator, Literal, Sequence
 
@@ -42,8 +43,9 @@ from datamodules.pipeline_stages import (
     split_by_rank,
     split_samples_by_rank,
 )
+from datamodules.eval_batches import rank_eval_batches, shard_sample_count
 from datamodules.read_record import ReadRecord
-from datamodules.shard_check import require_shards
+from datamodules.shard_check import is_local, local_path, require_shards
 from datamodules.tar_samples import tar_samples
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,9 @@ log = logging.getLogger(__name__)
 class EpochLoader:
     """A WebLoader that sets the shared epoch (the trainer's, on resume too) before each pass.
 
-    ``len()`` is the per-rank batch count for training; evaluation loaders have no length,
-    because ranks legitimately differ there.
+    ``len()`` is the per-rank batch count: for training the epoch plan's, for evaluation this rank's
+    share (ranks legitimately differ there), counted from local shards (datamodules/eval_batches.py);
+    an evaluation loader over remote shards has no length.
     """
 
     def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
@@ -71,7 +74,8 @@ class EpochLoader:
 
     def __len__(self) -> int:
         if self.length is None:
-            raise TypeError("an evaluation loader has no fixed length: ranks see different sample counts")
+            raise TypeError("this evaluation loader has no length: its shards are remote, so their sample "
+                            "counts are not known before they stream")
         return self.length
 
 
@@ -88,8 +92,9 @@ class ShardDataModule(LightningDataModule):
     ``"repeat"`` tiles the clip and ``lengths`` is the full clip length, because all of it is real
     signal.
 
-    Evaluation loaders have no ``len()`` (ranks differ), so ``trainer.limit_val_batches`` and
-    ``limit_test_batches`` must be an int or 1.0, not a fraction.
+    Evaluation loaders over local shards have ``len()``, this rank's batch count (so progress bars
+    show totals); over remote shards they have none, and ``trainer.limit_val_batches`` and
+    ``limit_test_batches`` must then be an int or 1.0, not a fraction.
 
     Built from the ``data:`` settings by :func:`shard_data_module`, which documents them; in code,
     ``ShardDataModule(root, loading=Loading(batch_size=8))`` sets one group and keeps the others' defaults.
@@ -122,6 +127,7 @@ class ShardDataModule(LightningDataModule):
         self.epoch = SharedEpoch()
         self.handler = BadSampleHandler(loading.max_bad_samples)
         self.read_record = ReadRecord(loading.read_log) if loading.read_log else None
+        self._shard_counts: dict[str, list[int] | None] = {}  # split -> samples per shard (eval loader lengths)
 
     # -- what models and callbacks read -------------------------------------------------------
 
@@ -234,7 +240,23 @@ class ShardDataModule(LightningDataModule):
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
         stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split)
+        counts = self._shard_sample_counts(split)
+        length = None if counts is None else rank_eval_batches(
+            counts, rank, world_size, self.loading.num_workers, self.loading.batch_size)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, length, stage=split)
+
+    def _shard_sample_counts(self, split: str) -> list[int] | None:
+        """Samples per shard of ``split``, read once from local tar headers; None for remote shards
+        (or a shard tarfile cannot parse: the stream's own handler reports it when it is read)."""
+        if split not in self._shard_counts:
+            counts = None
+            if is_local(self.data_root):
+                try:
+                    counts = [shard_sample_count(local_path(url)) for url in self._urls(split)]
+                except (OSError, tarfile.TarError) as error:
+                    log.debug("split %r: no loader length (%s)", split, error)
+            self._shard_counts[split] = counts
+        return self._shard_counts[split]
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
         c = self.clips

@@ -60,6 +60,10 @@ class EmotionClassifier(LightningModule):
             loading a checkpoint for evaluation never reads it.
     """
 
+    # callbacks/throughput.py's ThroughputMonitor reads this to count FLOPs, and warns when it is missing;
+    # None: FLOPs are not counted (samples and audio seconds per second are)
+    flops_per_batch: float | None = None
+
     def __init__(
         self,
         net: Callable[[int], EmotionNetwork],

@@ -127,18 +127,23 @@ def test_samples_per_epoch_and_resampled_mode(root: Path) -> None:
     assert len(loader) == 20 and len(keys) == 80 and max(Counter(keys).values()) > 1  # drawn with replacement
 
 
-@pytest.mark.parametrize(("split", "world_size", "num_workers"), [("val", 2, 2), ("test", 2, 2), ("val", 3, 0)])
+@pytest.mark.parametrize(("split", "world_size", "num_workers"),
+                         [("val", 2, 2), ("test", 2, 2), ("val", 3, 0), ("val", 1, 2)])
 def test_evaluation_sees_every_sample_exactly_once(
     root: Path, monkeypatch: pytest.MonkeyPatch, split: str, world_size: int, num_workers: int
 ) -> None:
-    """val has 3 shards (split by shard, uneven over 2 ranks); test has 1 (split by sample)."""
+    """val has 3 shards of 7, 7 and 6 samples (split by shard, uneven over 2 ranks); test has 1 (split
+    by sample). Each rank's ``len()`` is the batches it yields: Lightning's bar total, and the count
+    after which Lightning stops the loader, so one too few would drop samples."""
     seen = []
     for rank in range(world_size):
         simulate_rank(monkeypatch, rank, world_size)
         dm = shard_data_module(str(root), batch_size=3, num_workers=num_workers, clip_seconds=0.5)
         loader = dm.val_dataloader() if split == "val" else dm.test_dataloader()
-        rank_keys = keys_of(loader)
+        batches = [batch["key"] for batch in loader]
+        rank_keys = [key for keys in batches for key in keys]
         assert rank_keys, f"rank {rank} got no {split} samples"
+        assert len(loader) == len(batches), (rank, [len(keys) for keys in batches])
         seen += rank_keys
     assert Counter(seen) == Counter(read_keys(root, split))
 

@@ -15,10 +15,12 @@ and its W&B run id; a run whose config differs from it is refused (training/run_
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
@@ -30,6 +32,7 @@ from callbacks.curves import TrainingCurves
 from callbacks.report import ReportCallback
 from callbacks.wandb_summary import WandbSummary
 from datamodules import shard_data_module
+from datamodules.shard_datamodule import ShardDataModule
 from lightning_modules.classifier import EmotionClassifier
 from lightning_modules.hub_weights import MissingWeightsError, require_weights, weights_of_config
 from training.loggers import WandbSettings, build_loggers
@@ -41,6 +44,8 @@ from training.last_checkpoint import LastCheckpoint
 from training.preemption import RequeueOnSignal
 from training.resume import RngStateCheckpoint, find_resume_checkpoint
 from training.run_identity import RunRecord, claim_run_folder, config_fingerprint, write_record
+from training.run_header import run_header
+from training.safe_load import check_checkpoint_file
 from user_errors import UserError
 
 
@@ -59,9 +64,8 @@ class LogConfigCallback(SaveConfigCallback):
     """
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        config = self.parser.dump(self.config, skip_none=False, format="json")
-        for logger in trainer.loggers:
-            logger.log_hyperparams(json.loads(config))
+        for logger in trainer.loggers:  # a fresh copy each: loggers may change what they are given
+            logger.log_hyperparams(resolved_config(self.parser, self.config))  # no skip_none deprecation
 
 
 def default_run_name(config: Any, fingerprint: str) -> str:
@@ -142,6 +146,13 @@ def check_pretrained_weights(config: Any, resolved: dict[str, Any]) -> None:
         raise
 
 
+def check_shards(datamodule: Any) -> None:
+    """Every shard the fit and the test stream is there, before run.json or a W&B run exists (the
+    datamodule's own ``setup`` check, which fit repeats; a missing shard is a one-line refusal)."""
+    if isinstance(datamodule, ShardDataModule):
+        datamodule.setup("fit")
+
+
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path | None = None) -> str | None:
     """'last': the newest complete last.ckpt or preemption hpc_ckpt_N.ckpt of the run (training.resume),
     else a fresh start; any other value must exist."""
@@ -156,6 +167,7 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: Path, run_dir: Path
         return None
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path!r}: no such checkpoint file; expected a .ckpt file, 'last' or null")
+    check_checkpoint_file(ckpt_path)  # cut short or holding code: refused before a run folder is made
     return ckpt_path
 
 
@@ -195,6 +207,8 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
         self.run_dir = Path("runs")
         self.run_name = "run"
         self.run_record: RunRecord | None = None
+        self.made_run_dir = False  # the run folder did not exist before this command: see discarded_on_refusal
+        self._resume_path: str | None = None
         self.resolved: dict[str, Any] = {}
         if not CALLBACK_DEFAULTS.is_file():  # jsonargparse skips a missing default file without a word
             raise UserError(f"{CALLBACK_DEFAULTS}: missing; train.py runs from a clone of the repository "
@@ -238,12 +252,14 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
 
     def check_run(self) -> None:
         """Before anything is built: the data root exists, and the run folder is this experiment's or new
-        (training/run_identity.py refuses one made for another config, naming the keys), and a GPU
-        trainer config has a GPU."""
+        (training/run_identity.py refuses one made for another config, naming the keys), a GPU
+        trainer config has a GPU, and ``--ckpt_path`` is a whole checkpoint of data only."""
         check_gpu_available(self.config.trainer.get("accelerator"))
         check_data_root(self.config.data.data_root)
         check_pretrained_weights(self.config, self.resolved)
         self.run_record = claim_run_folder(self.run_dir, self.run_name, self.resolved)
+        self._resume_path = resolve_ckpt_path(self.config.ckpt_path, Path(self.config.checkpoint.dirpath), self.run_dir)
+        self.made_run_dir = not self.run_dir.exists()
 
     def instantiate_classes(self) -> None:
         self.check_run()
@@ -259,11 +275,22 @@ class SERLightningCLI(ResolvesConfigNames, LightningCLI):
             kwargs["logger"] = build_loggers(self.run_dir, self.run_name, settings, wandb_id)
         if not self.config.trainer.get("plugins") and "plugins" not in kwargs:
             kwargs["plugins"] = [AtomicCheckpointIO()]  # a kill mid-save never corrupts last.ckpt
+        check_shards(self.datamodule)
+        self.announce(kwargs.get("logger", self.config.trainer.get("logger")))
         return super().instantiate_trainer(**kwargs)
+
+    def announce(self, loggers: Any) -> None:
+        """The run's first lines (rank zero): where its folder, W&B run and logs are. Printed once the
+        model and data are built, so a refusal before it is still the command's only line."""
+        if rank_zero_only.rank == 0:
+            resumed = self._resume_path is not None or not self.made_run_dir
+            print(run_header(self.run_dir, loggers, Path(self.config.report.dirpath), resumed,
+                             self.config.seed_everything), flush=True)
 
     @property
     def resume_path(self) -> str | None:
-        return resolve_ckpt_path(self.config.ckpt_path, Path(self.config.checkpoint.dirpath), self.run_dir)
+        """The checkpoint fit resumes from: resolved and checked by :meth:`check_run`, before the run folder is made."""
+        return self._resume_path
 
 
 def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
@@ -274,12 +301,33 @@ def fit_and_test(cli: SERLightningCLI) -> dict[str, float]:
     try:
         trainer.fit(model, datamodule=data, ckpt_path=cli.resume_path, weights_only=True)  # training/safe_load.py
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(model, datamodule=data, ckpt_path="best" if best else None, weights_only=True)
+        # the path itself, not "best": with last.ckpt's callback beside it Lightning warns which one "best" means
+        results = trainer.test(model, datamodule=data, ckpt_path=best or None, weights_only=True)
         scores = {k: float(v) for k, v in (results[0] if results else {}).items()}
         _print_summary(cli, scores, best)
         return scores
     finally:
         _finish_wandb(trainer)
+
+
+@contextmanager
+def discarded_on_refusal(cli: SERLightningCLI, refusals: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Remove the run folder this command made when the run is refused before it trained a step.
+
+    The start-up checks (:meth:`SERLightningCLI.check_run`) refuse before anything is written; this
+    covers the refusals that only fit can make (an unreadable ``model.init_from``, a checkpoint whose
+    tensors do not fit the model), after run.json, csv/ and the W&B run exist. A folder that existed before the command (a
+    resume, a requeue) is never touched, nor one that holds a checkpoint.
+    """
+    try:
+        yield
+    except refusals:
+        trainer = getattr(cli, "trainer", None)
+        started = trainer is not None and trainer.global_step > 0
+        if cli.made_run_dir and not started and rank_zero_only.rank == 0 and cli.run_dir.is_dir() \
+                and not any(cli.run_dir.rglob("*.ckpt")):
+            shutil.rmtree(cli.run_dir, ignore_errors=True)
+        raise
 
 
 def _print_summary(cli: SERLightningCLI, scores: dict[str, float], best: str) -> None:

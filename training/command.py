@@ -7,7 +7,8 @@ instead (user_errors.py). Called from Python, :func:`main` raises the error itse
 """
 from __future__ import annotations
 
-from training.cli import SERLightningCLI, fit_and_test
+from training.cli import SERLightningCLI, discarded_on_refusal, fit_and_test
+from training.console import quiet_library_noise
 from user_errors import exit_on_user_error
 
 # Besides UserError: the project's constructors, datamodule and schedules reject a bad value with a
@@ -16,8 +17,14 @@ USER_ERRORS = (ValueError, FileNotFoundError)
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
-    """Parse ``args`` (default: sys.argv), fit, test; returns the test metrics."""
-    return fit_and_test(SERLightningCLI(args=args))
+    """Parse ``args`` (default: sys.argv), fit, test; returns the test metrics.
+
+    A run refused before its first step leaves no run folder behind (training/cli.py, discarded_on_refusal).
+    """
+    quiet_library_noise()
+    cli = SERLightningCLI(args=args)
+    with discarded_on_refusal(cli, USER_ERRORS):
+        return fit_and_test(cli)
 
 
 def run(args: list[str] | None = None) -> None:

@@ -59,7 +59,7 @@ class LastCheckpoint(Checkpoint):
     def _save(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run or self._saved_at_step == trainer.global_step:
             return
-        trainer.save_checkpoint(self.path(trainer))  # all ranks: rank zero writes, sharded strategies gather
+        trainer.save_checkpoint(self.path(trainer), weights_only=False)  # the full state a resume needs; all ranks: rank zero writes, sharded strategies gather
         self._saved_at_step = trainer.global_step
         if trainer.is_global_zero:  # preemption checkpoints are now older than last.ckpt: free their space
             for stale in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"):

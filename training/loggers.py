@@ -58,9 +58,13 @@ def build_loggers(run_dir: Path, run_name: str, settings: WandbSettings, wandb_i
     if settings.mode == "disabled":
         return loggers
     offline = settings.mode == "offline" or (settings.mode == "auto" and not has_wandb_key())
-    loggers.append(WandbLogger(
+    wandb = WandbLogger(
         name=run_name, id=wandb_id or safe_wandb_id(run_name), save_dir=str(run_dir), project=settings.project,
         entity=settings.entity, tags=list(settings.tags) or None, group=settings.group, offline=offline,
         log_model=settings.log_model and not offline, resume="allow",
-    ))
+    )
+    # Lightning 2.6 always passes anonymous=None to wandb.init, and wandb >= 0.19 warns "The anonymous
+    # setting has no effect" for any value it is given; left out, wandb.init uses its own default
+    wandb._wandb_init.pop("anonymous", None)
+    loggers.append(wandb)
     return loggers

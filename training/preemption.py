@@ -115,7 +115,7 @@ class RequeueOnSignal(Checkpoint):
             return
         self.checkpoint_path = next_hpc_path(trainer.default_root_dir) if trainer.is_global_zero else None
         path = trainer.strategy.broadcast(self.checkpoint_path, src=0)
-        trainer.save_checkpoint(path)  # all ranks: sharded strategies need everyone
+        trainer.save_checkpoint(path, weights_only=False)  # the full state a resume needs; all ranks: sharded strategies need everyone
         rank_zero_info(f"{self.signum.name}: saved {path} at epoch {trainer.current_epoch}, step {trainer.global_step}")
         job = slurm_job_id()
         if trainer.is_global_zero:

@@ -104,6 +104,24 @@ def corrupt_checkpoint(path: str | os.PathLike, damage: str) -> CorruptCheckpoin
     return CorruptCheckpointError(f"{path}: cannot load the checkpoint: {damage}")
 
 
+def check_checkpoint_file(path: str | os.PathLike) -> None:
+    """Refuse a checkpoint before anything is built from it (train.py checks ``--ckpt_path`` before it
+    makes a run folder): CorruptCheckpointError for a cut-short or damaged file, UnsafeCheckpointError
+    for one that holds code. ``mmap=True`` reads and checks the pickle but not the tensors' bytes, so
+    a checkpoint of gigabytes is checked in well under a second; the CRCs of the tensors are checked
+    when the run loads them. A legacy (non-zip) checkpoint is left to that load.
+    """
+    with Path(path).open("rb") as handle:
+        head = handle.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC:
+        damage = damage_of(path)
+        if damage is not None:
+            raise corrupt_checkpoint(path, damage)
+        return
+    with refuse_unsafe(path):
+        torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
+
+
 def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """``torch.load(path, weights_only=True)``; UnsafeCheckpointError when it holds more than data."""
     with refuse_unsafe(path):
