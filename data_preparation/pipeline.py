@@ -1,7 +1,8 @@
 """prepare(config): corpora in, validated WebDataset shards, manifest, stats and plots out.
 
 The run writes into ``<output>.partial`` and renames it into place only when everything is
-written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
+written, so a crashed run never leaves a half dataset that looks finished; the same command after
+a kill resumes that folder, keeping every clip decoded and every shard written (resume.py). Re-running with the
 same settings finds stats.json with the same fingerprint and does nothing (idempotent); the
 fingerprint covers the settings and every input file's bytes (data_preparation/inputs/content_hash.py).
 ``overwrite`` always prepares again.
@@ -25,6 +26,7 @@ from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
 from data_preparation.derived.logmel import LogmelSettings
 from data_preparation.inputs.manifest import summarize, write_manifest
+from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resumable, write_atomic
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
 from data_preparation.split.split_assignment import SplitOutcome, fold_split_names
@@ -49,19 +51,52 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
             digests.save(out / CACHE_FILE)
         _log(config, f"{out} already holds this preparation (fingerprint {stamp}); nothing to do")
         return existing
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _staging(config, out, stamp)
     spool = staging / ".spool"
-    spool.mkdir(parents=True)
-    info = _prepare_into(config, inputs, staging, spool)
-    info.extra["fingerprint"] = stamp
-    (staging / STATS_FILE).write_text(info.to_json())
-    digests.save(staging / CACHE_FILE)
-    shutil.rmtree(spool)
+    finished = _finished_staging(staging, stamp)
+    if finished is None:
+        spool.mkdir(parents=True, exist_ok=True)
+        info = _prepare_into(config, inputs, staging, spool)
+        info.extra["fingerprint"] = stamp
+        write_atomic(staging / STATS_FILE, info.to_json().encode())  # last: stats.json means every shard is written
+        digests.save(staging / CACHE_FILE)
+    else:
+        info = finished
+        _log(config, f"{staging} holds this whole preparation (killed before it was moved into place)")
+    shutil.rmtree(spool, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
+    (staging / RESUME_FILE).unlink(missing_ok=True)
     staging.rename(out)
     _log(config, f"prepared {sum(s.num_samples for s in info.splits.values())} samples into {out}")
     return info
+
+
+def _staging(config: PrepareConfig, out: Path, stamp: str) -> Path:
+    """``<output>.partial``: resumed when a killed run of this same preparation left it, else made anew.
+
+    A leftover of other settings or inputs (or of a version without resume.json) is removed: none
+    of it can be trusted for this preparation. data_preparation/resume.py says what is kept.
+    """
+    staging = out.with_name(out.name + ".partial")
+    if resumable(staging, stamp):
+        _log(config, f"resuming the killed preparation in {staging} (same settings and inputs)")
+        remove_torn(staging)
+        return staging
+    if staging.exists():
+        _log(config, f"removing {staging}: left by a preparation of other settings or inputs")
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    mark_staging(staging, stamp)
+    return staging
+
+
+def _finished_staging(staging: Path, stamp: str) -> DatasetInfo | None:
+    """The staged dataset when the killed run had already written its stats.json (only the move was left)."""
+    try:
+        info = DatasetInfo.from_dict(json.loads((staging / STATS_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if info.extra.get("fingerprint") == stamp else None
 
 
 def input_fingerprint(entries: Sequence[Entry], digests: DigestCache | None = None) -> str:
@@ -112,7 +147,10 @@ def _existing_info(out: Path, stamp: str, overwrite: bool) -> DatasetInfo | None
 def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
-    decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    to_decode = sum(1 for e in entries if e.kept)
+    reused = decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    if reused:
+        _log(config, f"resumed: {reused} of {to_decode} files already decoded, kept as they are")
     duplicates = mark_duplicates(entries)
     _warn_label_conflicts(config, entries)
     rare = drop_rare(entries, config.min_class_share)
@@ -133,8 +171,7 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
-    splits = {name: write_audio_split(group, out, name, config.shard_max_samples, config.codec)
-              for name, group in items.items()}
+    splits = {name: _write_split(config, group, out, name) for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
         class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
@@ -149,6 +186,14 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     if config.logmel is not None:
         info.logmel = _write_logmel(config, items, out)
     _plot(config, entries, initial_labels, classes, splits, out)
+    return info
+
+
+def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str) -> SplitInfo:
+    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, config.workers,
+                                   config.progress)
+    if kept:
+        _log(config, f"resumed: {split}: {kept} of {len(info.shards)} shards already written, kept as they are")
     return info
 
 
