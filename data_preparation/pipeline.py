@@ -26,6 +26,7 @@ from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
 from data_preparation.derived.logmel import LogmelSettings
 from data_preparation.inputs.manifest import summarize, write_manifest
+from data_preparation.parallel import resolve_workers
 from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resumable, write_atomic
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
@@ -148,6 +149,7 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
     to_decode = sum(1 for e in entries if e.kept)
+    _log(config, f"decoding {to_decode} files on {resolve_workers(config.workers)} worker process(es)")
     reused = decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
     if reused:
         _log(config, f"resumed: {reused} of {to_decode} files already decoded, kept as they are")
