@@ -44,7 +44,9 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
     out = Path(config.output)
     inputs = collect_inputs(config.corpora, config.taxonomy)
-    digests = DigestCache.load(out / CACHE_FILE)
+    staging = out.with_name(out.name + ".partial")
+    # A killed run left its digests in the staging folder: its rerun need not read every input again.
+    digests = DigestCache.load(out / CACHE_FILE if (out / CACHE_FILE).is_file() else staging / CACHE_FILE)
     stamp = f"{fingerprint(config)}-{input_fingerprint(inputs.entries, digests)}"
     existing = _existing_info(out, stamp, config.overwrite)
     if existing is not None:
@@ -52,7 +54,8 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
             digests.save(out / CACHE_FILE)
         _log(config, f"{out} already holds this preparation (fingerprint {stamp}); nothing to do")
         return existing
-    staging = _staging(config, out, stamp)
+    _staging(config, staging, stamp)
+    digests.save(staging / CACHE_FILE)
     spool = staging / ".spool"
     finished = _finished_staging(staging, stamp)
     if finished is None:
@@ -72,23 +75,21 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     return info
 
 
-def _staging(config: PrepareConfig, out: Path, stamp: str) -> Path:
-    """``<output>.partial``: resumed when a killed run of this same preparation left it, else made anew.
+def _staging(config: PrepareConfig, staging: Path, stamp: str) -> None:
+    """Resume ``<output>.partial`` when a killed run of this same preparation left it, else make it anew.
 
     A leftover of other settings or inputs (or of a version without resume.json) is removed: none
     of it can be trusted for this preparation. data_preparation/resume.py says what is kept.
     """
-    staging = out.with_name(out.name + ".partial")
     if resumable(staging, stamp):
         _log(config, f"resuming the killed preparation in {staging} (same settings and inputs)")
         remove_torn(staging)
-        return staging
+        return
     if staging.exists():
         _log(config, f"removing {staging}: left by a preparation of other settings or inputs")
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     mark_staging(staging, stamp)
-    return staging
 
 
 def _finished_staging(staging: Path, stamp: str) -> DatasetInfo | None:
