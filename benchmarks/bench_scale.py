@@ -33,6 +33,13 @@ from pathlib import Path
 import yaml
 
 from benchmarks import scale_corpus
+from data_preparation import demo_corpus
+from data_preparation.config import FoldSpec, SplitSpec
+from data_preparation.inputs.entries import Entry
+from data_preparation.shards.tar_writer import make_keys
+from data_preparation.shards.writers import members_by_split, split_items
+from data_preparation.split.split_assignment import fold_split_names
+from data_preparation.stages import assign_splits, mark_duplicates
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("prepare speaker", "prepare folds", "train 1 epoch", "evaluate test", "predict folder")
@@ -107,7 +114,9 @@ def run_step(name: str, command: list[str], clips: int, log: Path) -> Step:
     if process.returncode != 0:
         raise SystemExit(f"bench_scale: {name} failed (exit {process.returncode}); see {log}:\n"
                          + log.read_text()[-3000:])
-    return Step(name, clips, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, tree)
+    step = Step(name, clips, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, tree)
+    print(f"  {row(step)}  load {_load()}", flush=True)  # as it ends: a run cut short still has its figures
+    return step
 
 
 def prepare_config(work: Path, specs, output: Path, workers: int, folds: bool) -> Path:
@@ -164,7 +173,9 @@ def run_size(size: int, work: Path, workers: int) -> list[Step]:
     """Generate (or reuse) the corpus of ``size`` clips and run every step on it."""
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
+    start = time.perf_counter()
     specs = scale_corpus.generate(corpus, size, workers=workers)
+    print(f"{size} clips: corpus ready in {time.perf_counter() - start:.0f} s; load {_load()}", flush=True)
     clips = sum(sum(1 for _ in open(Path(s.root) / "metadata.csv")) - 1 for s in specs)
     py = [sys.executable]
     speaker, folds = work / "prepared_speaker", work / "prepared_folds"
@@ -186,15 +197,52 @@ def run_size(size: int, work: Path, workers: int) -> list[Step]:
     return steps
 
 
+def planner_costs(size: int) -> dict[str, float]:
+    """CPU microseconds per clip of the in-memory planning between decoding and writing, on ``size``
+    synthetic kept clips (four corpora, a speaker per 100 clips): the speaker split, speaker 5-fold
+    and leave-one-speaker-out plans, keys, duplicates and the per-split item lists the writers take.
+    The decode-bound prepare steps hide these; a quadratic term here shows only at scale."""
+    costs = {}
+    for name, spec in (("speaker split", SplitSpec(mode="speaker")),
+                       ("5 speaker folds", SplitSpec(mode="folds", folds=FoldSpec(by="speaker", k=5))),
+                       ("leave one speaker out", SplitSpec(mode="folds", folds=FoldSpec(by="speaker", k=None)))):
+        entries = _synthetic_entries(size)
+        start = time.process_time()
+        mark_duplicates(entries)
+        outcome = assign_splits(entries, spec)
+        for entry, key in zip(entries, make_keys([e.corpus for e in entries], [e.source for e in entries])):
+            entry.key = key
+        members = members_by_split(entries)
+        spool_of = {i: Path("spool") for i in range(len(entries))}
+        for n, split in enumerate(fold_split_names(outcome)):
+            split_items(members.get(split, []), list(demo_corpus.CLASSES), spool_of, n)
+        costs[name] = 1e6 * (time.process_time() - start) / size
+    return costs
+
+
+def _synthetic_entries(size: int) -> list[Entry]:
+    speakers = max(4, size // (4 * scale_corpus.CLIPS_PER_SPEAKER))
+    entries = []
+    for i in range(size):
+        corpus, speaker = f"corpus{i % 4}", f"spk{(i // 4) % speakers:04d}"
+        entry = Entry(corpus, Path(corpus), Path(corpus) / speaker / f"{i:06d}.wav", "x", speaker)
+        entry.label, entry.digest, entry.duration = demo_corpus.CLASSES[(i // 7) % 4], f"{i:032x}", 1.0
+        entries.append(entry)
+    return entries
+
+
 def table(results: dict[int, list[Step]]) -> str:
     lines = [f"| clips | step | wall s | wall ms/clip | CPU ms/clip | peak RSS MiB (largest process) | peak RSS MiB (tree) |",
              "|---:|---|---:|---:|---:|---:|---:|"]
     for size, steps in results.items():
-        for step in steps:
-            wall, cpu = step.per_clip()
-            lines.append(f"| {size} | {step.name} ({step.clips} clips) | {step.wall:.1f} | {wall:.2f} | {cpu:.2f} | "
-                         f"{step.rss_mib:.0f} | {step.tree_mib:.0f} |")
+        lines += [f"| {size} | {row(step)}" for step in steps]
     return "\n".join(lines)
+
+
+def row(step: Step) -> str:
+    wall, cpu = step.per_clip()
+    return (f"{step.name} ({step.clips} clips) | {step.wall:.1f} | {wall:.2f} | {cpu:.2f} | {step.rss_mib:.0f} | "
+            f"{step.tree_mib:.0f} |")
 
 
 def ratios(results: dict[int, list[Step]]) -> str:
@@ -233,6 +281,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{size} clips done; load {_load()}", flush=True)
     print(table(results))
     print(ratios(results))
+    planner = {size: planner_costs(size) for size in args.sizes}
+    print("planning between decoding and writing, CPU us per clip (synthetic clips, in this process):")
+    for name in planner[args.sizes[0]]:
+        figures = ", ".join(f"{size}: {planner[size][name]:.1f}" for size in args.sizes)
+        ratio = (f"; {args.sizes[-1]} vs {args.sizes[-2]}: {planner[args.sizes[-1]][name] / planner[args.sizes[-2]][name]:.2f}x"
+                 if len(args.sizes) > 1 else "")
+        print(f"  {name}: {figures}{ratio}")
     print(f"load after: {_load()}")
 
 

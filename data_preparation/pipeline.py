@@ -34,7 +34,8 @@ from data_preparation.split.split_assignment import SplitOutcome, fold_split_nam
 from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
 from data_preparation.shards.stats import class_weights
 from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_summary
-from data_preparation.shards.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
+from data_preparation.shards.writers import (ShardItem, augment_items, members_by_split, split_items, write_audio_split,
+                                             write_logmel_split)
 
 AUG_SPLIT = "train_aug"
 LABEL_CONFLICT = "label conflict"
@@ -170,7 +171,8 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
     spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
-    items = {split: split_items(entries, split, classes, spool_of, config.split.seed + n)
+    members = members_by_split(entries)
+    items = {split: split_items(members.get(split, []), classes, spool_of, config.split.seed + n)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)

@@ -32,14 +32,24 @@ class ShardItem:
     meta: SampleMeta
 
 
-def split_items(entries: Sequence[Entry], split: str, classes: Sequence[str], spool_of: dict[int, Path], seed: int) -> list[ShardItem]:
-    """The split's samples in their seeded writing order (shuffled once, so shards mix classes)."""
-    members = [(i, e) for i, e in enumerate(entries) if e.kept and e.split == split]
+def members_by_split(entries: Sequence[Entry]) -> dict[str, list[tuple[int, Entry]]]:
+    """(index, entry) of every kept entry, per split or shard group, in one pass (a fold plan has many groups)."""
+    members: dict[str, list[tuple[int, Entry]]] = {}
+    for index, entry in enumerate(entries):
+        if entry.kept:
+            members.setdefault(entry.split or "", []).append((index, entry))
+    return members
+
+
+def split_items(members: Sequence[tuple[int, Entry]], classes: Sequence[str], spool_of: dict[int, Path],
+                seed: int) -> list[ShardItem]:
+    """The split's samples (``members_by_split``) in their seeded writing order (shuffled once: shards mix classes)."""
+    label_id = {label: n for n, label in enumerate(classes)}
     items = []
     for position in seeded_order(len(members), seed):
         index, entry = members[position]
         meta = SampleMeta(
-            key=entry.key, label=entry.label or "", label_id=classes.index(entry.label), corpus=entry.corpus,
+            key=entry.key, label=entry.label or "", label_id=label_id[entry.label], corpus=entry.corpus,
             speaker=entry.speaker, native_label=entry.native_label, source=entry.source,
             duration=round(entry.duration or 0.0, 4), attributes=dict(entry.attributes),
         )
@@ -97,7 +107,8 @@ def augment_items(
     """Augmented copies of the training items, in train order then technique/copy order."""
     jobs = plan(spec)
     tasks = [
-        AugmentTask(i, item.flac_path, spool / "aug" / f"{i // 1000:04d}" / f"{i:07d}-{technique}{copy}.flac", technique, copy, low, high, spec.seed, keep)
+        AugmentTask(i, item.flac_path, spool / "aug" / f"{i // 1000:04d}" / f"{i:07d}-{technique}{copy}.flac",
+                    technique, copy, low, high, spec.seed, keep)
         for i, item in enumerate(train)
         for technique, copy, low, high, keep in jobs
     ]
