@@ -169,8 +169,8 @@ def predict_folder(corpus: Path, work: Path) -> int:
     return len(files)
 
 
-def run_size(size: int, work: Path, workers: int) -> list[Step]:
-    """Generate (or reuse) the corpus of ``size`` clips and run every step on it."""
+def run_size(size: int, work: Path, workers: int, count: int = len(STEPS)) -> list[Step]:
+    """Generate (or reuse) the corpus of ``size`` clips and run its first ``count`` steps (in STEPS order)."""
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
     start = time.perf_counter()
@@ -178,22 +178,23 @@ def run_size(size: int, work: Path, workers: int) -> list[Step]:
     print(f"{size} clips: corpus ready in {time.perf_counter() - start:.0f} s; load {_load()}", flush=True)
     clips = sum(sum(1 for _ in open(Path(s.root) / "metadata.csv")) - 1 for s in specs)
     py = [sys.executable]
-    speaker, folds = work / "prepared_speaker", work / "prepared_folds"
-    steps = [
-        run_step(STEPS[0], py + ["prepare_data.py", "--config", str(prepare_config(work, specs, speaker, workers, False)),
-                                 "--overwrite", "true"], clips, work / "prepare_speaker.log"),
-        run_step(STEPS[1], py + ["prepare_data.py", "--config", str(prepare_config(work, specs, folds, workers, True)),
-                                 "--overwrite", "true"], clips, work / "prepare_folds.log"),
-        run_step(STEPS[2], py + ["train.py", "--config", str(train_config(work, speaker))], clips, work / "train.log"),
+    speaker, folds, run = work / "prepared_speaker", work / "prepared_folds", work / "runs" / "scale"
+    commands = [
+        lambda: (py + ["prepare_data.py", "--config", str(prepare_config(work, specs, speaker, workers, False)),
+                       "--overwrite", "true"], clips),
+        lambda: (py + ["prepare_data.py", "--config", str(prepare_config(work, specs, folds, workers, True)),
+                       "--overwrite", "true"], clips),
+        lambda: (py + ["train.py", "--config", str(train_config(work, speaker))], clips),
+        lambda: (py + ["evaluate.py", "--model", str(run), "--data_root", str(speaker), "--split", "test",
+                       "--output_dir", str(work / "evaluation"), "--device", "cpu", "--batch_size", "64"], clips),
+        lambda: (py + ["predict.py", "--model", str(run), "--inputs", str(work / "predict_inputs"),
+                       "--output_dir", str(work / "predictions"), "--device", "cpu", "--batch_size", "64"],
+                 predict_folder(corpus, work)),
     ]
-    run = work / "runs" / "scale"
-    steps.append(run_step(STEPS[3], py + ["evaluate.py", "--model", str(run), "--data_root", str(speaker),
-                                          "--split", "test", "--output_dir", str(work / "evaluation"),
-                                          "--device", "cpu", "--batch_size", "64"], clips, work / "evaluate.log"))
-    files = predict_folder(corpus, work)
-    steps.append(run_step(STEPS[4], py + ["predict.py", "--model", str(run), "--inputs", str(work / "predict_inputs"),
-                                          "--output_dir", str(work / "predictions"), "--device", "cpu",
-                                          "--batch_size", "64"], files, work / "predict.log"))
+    steps = []
+    for name, command in zip(STEPS[:count], commands):
+        argv, per = command()
+        steps.append(run_step(name, argv, per, work / f"{name.split()[0]}_{name.split()[-1]}.log"))
     return steps
 
 
@@ -252,7 +253,7 @@ def ratios(results: dict[int, list[Step]]) -> str:
         return "ratios: need two sizes"
     small, large = ({s.name: s for s in results[n]} for n in sizes[-2:])
     lines = [f"ratios {sizes[-1]} vs {sizes[-2]} (goals: time per clip <= {TIME_GOAL}x, peak RSS <= {RSS_GOAL}x):"]
-    for name in STEPS:
+    for name in [n for n in STEPS if n in large and n in small]:
         wall = large[name].per_clip()[0] / small[name].per_clip()[0]
         cpu = large[name].per_clip()[1] / small[name].per_clip()[1]
         line = f"  {name}: wall/clip {wall:.2f}x, CPU/clip {cpu:.2f}x ({'met' if cpu <= TIME_GOAL else 'NOT met'})"
@@ -273,11 +274,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--work", type=Path, required=True, help="corpora and outputs go here (one folder per size)")
     parser.add_argument("--workers", type=int, default=0, help="preparation processes; 0 = every core")
+    parser.add_argument("--steps", type=int, default=len(STEPS), choices=range(1, len(STEPS) + 1),
+                        help="run only the first N steps at the largest size (1: preparation with a speaker split)")
     args = parser.parse_args(argv)
     print(f"cores: {len(os.sched_getaffinity(0))}; load before: {_load()}", flush=True)
     results: dict[int, list[Step]] = {}
     for size in args.sizes:
-        results[size] = run_size(size, args.work / f"clips_{size}", args.workers)
+        count = args.steps if size == args.sizes[-1] else len(STEPS)
+        results[size] = run_size(size, args.work / f"clips_{size}", args.workers, count)
         print(f"{size} clips done; load {_load()}", flush=True)
     print(table(results))
     print(ratios(results))
