@@ -70,8 +70,8 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
         _log(config, f"{staging} holds this whole preparation (killed before it was moved into place)")
     shutil.rmtree(spool, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    (staging / RESUME_FILE).unlink(missing_ok=True)
-    staging.rename(out)
+    staging.rename(out)  # resume.json moves with it: a kill before the rename still finds a resumable staging
+    (out / RESUME_FILE).unlink(missing_ok=True)
     _log(config, f"prepared {sum(s.num_samples for s in info.splits.values())} samples into {out}")
     return info
 
@@ -87,7 +87,7 @@ def _staging(config: PrepareConfig, staging: Path, stamp: str) -> None:
         remove_torn(staging)
         return
     if staging.exists():
-        _log(config, f"removing {staging}: left by a preparation of other settings or inputs")
+        _log(config, f"removing {staging}: not a resumable run of this preparation (other settings or inputs, or no {RESUME_FILE})")
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     mark_staging(staging, stamp)

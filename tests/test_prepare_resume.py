@@ -112,3 +112,33 @@ def test_kill_9_during_decoding_then_during_shard_writing_then_the_rerun_finishe
     stats = (out / STATS_FILE).read_text().replace(str(out), "OUT")
     assert stats == (ref / STATS_FILE).read_text().replace(str(ref), "OUT")
     assert shards_of(out) == shards_of(ref)
+
+
+def test_killed_after_the_last_write_the_rerun_only_moves_the_staged_dataset_into_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The window between stats.json and the rename: nothing is prepared again, the same files move."""
+    from data_preparation import pipeline
+    from data_preparation.config import CorpusSpec, PrepareConfig, validate
+    from data_preparation.demo_corpus import generate
+
+    generate(tmp_path / "corpus", speakers=4, clips_per_class=3, workers=1, progress=False)
+    output = tmp_path / "prepared"
+    config = validate(PrepareConfig(corpora=[CorpusSpec("csv", str(tmp_path / "corpus"), {"name": "demo"})],
+                                    output=str(output), taxonomy="four", workers=1, shard_max_samples=4))
+    real_rename = Path.rename
+
+    def killed(self: Path, target):
+        if self.name == "prepared.partial":
+            raise KeyboardInterrupt("killed before the rename")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.prepare(config)
+    staged = {p.name: p.stat().st_ino for p in (tmp_path / "prepared.partial" / "shards").glob("*.tar")}
+    monkeypatch.setattr(Path, "rename", real_rename)
+    capsys.readouterr()
+    pipeline.prepare(config)
+    assert "holds this whole preparation" in capsys.readouterr().err
+    assert {p.name: p.stat().st_ino for p in (output / "shards").glob("*.tar")} == staged
+    assert not (output / "resume.json").exists() and not (tmp_path / "prepared.partial").exists()
