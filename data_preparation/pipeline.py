@@ -87,7 +87,8 @@ def _staging(config: PrepareConfig, staging: Path, stamp: str) -> None:
         remove_torn(staging)
         return
     if staging.exists():
-        _log(config, f"removing {staging}: not a resumable run of this preparation (other settings or inputs, or no {RESUME_FILE})")
+        _log(config, f"removing {staging}: not a resumable run of this preparation "
+                     f"(other settings or inputs, or no {RESUME_FILE})")
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     mark_staging(staging, stamp)
