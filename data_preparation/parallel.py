@@ -1,4 +1,4 @@
-"""Map a picklable function over items on all cores, results in input order, with a progress bar."""
+"""Map a picklable function over items on all cores, results in input order, with progress (rate, ETA)."""
 from __future__ import annotations
 
 import multiprocessing
@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
-from tqdm import tqdm
+from data_preparation.progress import Progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,11 +31,15 @@ def _worker_init() -> None:
 
 
 def ordered_map(
-    fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, progress: bool = True
+    fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, progress: bool = True, done: int = 0,
+    unit: str = "file",
 ) -> Iterator[R]:
-    """Yield ``fn(item)`` for each item in order; a pool of ``workers`` processes when more than one."""
+    """Yield ``fn(item)`` for each item in order; a pool of ``workers`` processes when more than one.
+
+    ``done``: items of the same stage a killed run already finished (progress counts them, not the rate).
+    """
     workers = min(resolve_workers(workers), max(1, len(items)))
-    bar = tqdm(total=len(items), desc=desc, unit="file", disable=not progress, file=sys.stderr)
+    bar = Progress(len(items) + done, desc, enabled=progress, initial=done, unit=unit)
     with bar:
         if workers == 1:
             for item in items:

@@ -1,12 +1,13 @@
 """prepare(config): corpora in, validated WebDataset shards, manifest, stats and plots out.
 
 The run writes into ``<output>.partial`` and renames it into place only when everything is
-written, so a crashed run never leaves a half dataset that looks finished. Re-running with the
+written, so a crashed run never leaves a half dataset that looks finished; the same command after
+a kill resumes that folder, keeping every clip decoded and every shard written (resume.py). Re-running with the
 same settings finds stats.json with the same fingerprint and does nothing (idempotent); the
 fingerprint covers the settings and every input file's bytes (data_preparation/inputs/content_hash.py).
-``overwrite`` always prepares again. The ``.partial`` folder of a run that was killed is removed by
-the next run, which says so, also when it has nothing to do; one a running preparation is writing
-(its ``.owner`` names a live process) is left alone.
+``overwrite`` always prepares again. The ``.partial`` folder of a killed run is resumed by
+the same command and removed by any other run, which says so, also when it has nothing to do; one a
+running preparation is writing (its ``.owner`` names a live process) is left alone.
 """
 from __future__ import annotations
 
@@ -29,13 +30,16 @@ from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
 from data_preparation.derived.logmel import LogmelSettings
 from data_preparation.inputs.manifest import summarize, write_manifest
+from data_preparation.parallel import resolve_workers
+from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resumable, write_atomic
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
 from data_preparation.split.split_assignment import SplitOutcome, fold_split_names
 from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
 from data_preparation.shards.stats import class_weights
 from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_summary
-from data_preparation.shards.writers import ShardItem, augment_items, split_items, write_audio_split, write_logmel_split
+from data_preparation.shards.writers import (ShardItem, augment_items, members_by_split, split_items, write_audio_split,
+                                             write_logmel_split)
 
 AUG_SPLIT = "train_aug"
 OWNER_FILE = ".owner"  # in <output>.partial: the pid and host of the run writing it
@@ -46,10 +50,11 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
     out = Path(config.output)
     inputs = collect_inputs(config.corpora, config.taxonomy)
-    digests = DigestCache.load(out / CACHE_FILE)
+    staging = out.with_name(out.name + ".partial")
+    # A killed run left its digests in the staging folder: its rerun need not read every input again.
+    digests = DigestCache.load(out / CACHE_FILE if (out / CACHE_FILE).is_file() else staging / CACHE_FILE)
     stamp = f"{fingerprint(config)}-{input_fingerprint(inputs.entries, digests)}"
     existing = _existing_info(out, stamp, config.overwrite)
-    staging = out.with_name(out.name + ".partial")
     if existing is not None:
         if digests.changed:  # e.g. touched but unchanged files: remember their digests again
             digests.save(out / CACHE_FILE)
@@ -64,24 +69,54 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     if owner is not None:
         raise FileExistsError(f"{staging} is being written by a running preparation ({owner}); "
                               "wait for it to end, or stop it and run again")
-    _remove_leftover(config, staging)
-    spool = staging / ".spool"
-    spool.mkdir(parents=True)
+    _staging(config, staging, stamp)
     (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    digests.save(staging / CACHE_FILE)
+    spool = staging / ".spool"
     try:
-        info = _prepare_into(config, inputs, staging, spool)
-    except BaseException:  # the folder stays for its manifest; the next run may remove it
+        info = _finished_staging(staging, stamp)
+        if info is None:
+            spool.mkdir(parents=True, exist_ok=True)
+            info = _prepare_into(config, inputs, staging, spool)
+            info.extra["fingerprint"] = stamp
+            write_atomic(staging / STATS_FILE, info.to_json().encode())  # last: stats.json means every shard is written
+            digests.save(staging / CACHE_FILE)
+        else:
+            _log(config, f"{staging} holds this whole preparation (killed before it was moved into place)")
+    except BaseException:  # the folder stays: a rerun of the same command resumes it, any other removes it
         (staging / OWNER_FILE).unlink(missing_ok=True)
         raise
-    info.extra["fingerprint"] = stamp
-    (staging / STATS_FILE).write_text(info.to_json())
-    digests.save(staging / CACHE_FILE)
-    shutil.rmtree(spool)
+    shutil.rmtree(spool, ignore_errors=True)
     (staging / OWNER_FILE).unlink()
     shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    staging.rename(out)  # resume.json moves with it: a kill before the rename still finds a resumable staging
+    (out / RESUME_FILE).unlink(missing_ok=True)
     _log(config, f"prepared {sum(s.num_samples for s in info.splits.values())} samples into {out}")
     return info
+
+
+def _staging(config: PrepareConfig, staging: Path, stamp: str) -> None:
+    """Resume ``<output>.partial`` when a killed run of this same preparation left it, else make it anew.
+
+    A leftover of other settings or inputs (or of a version without resume.json) is removed: none
+    of it can be trusted for this preparation. data_preparation/resume.py says what is kept.
+    """
+    if resumable(staging, stamp):
+        _log(config, f"resuming the killed preparation in {staging} (same settings and inputs)")
+        remove_torn(staging)
+        return
+    _remove_leftover(config, staging)  # of other settings or inputs, or with no resume.json
+    staging.mkdir(parents=True)
+    mark_staging(staging, stamp)
+
+
+def _finished_staging(staging: Path, stamp: str) -> DatasetInfo | None:
+    """The staged dataset when the killed run had already written its stats.json (only the move was left)."""
+    try:
+        info = DatasetInfo.from_dict(json.loads((staging / STATS_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if info.extra.get("fingerprint") == stamp else None
 
 
 def input_fingerprint(entries: Sequence[Entry], digests: DigestCache | None = None) -> str:
@@ -163,7 +198,11 @@ def _remove_leftover(config: PrepareConfig, staging: Path) -> None:
 def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
-    decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    to_decode = sum(1 for e in entries if e.kept)
+    _log(config, f"decoding {to_decode} files on {resolve_workers(config.workers)} worker process(es)")
+    reused = decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    if reused:
+        _log(config, f"resumed: {reused} of {to_decode} files already decoded, kept as they are")
     duplicates = mark_duplicates(entries)
     _warn_label_conflicts(config, entries)
     rare = drop_rare(entries, config.min_class_share)
@@ -180,12 +219,12 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
     spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
-    items = {split: split_items(entries, split, classes, spool_of, config.split.seed + n)
+    members = members_by_split(entries)
+    items = {split: split_items(members.get(split, []), classes, spool_of, config.split.seed + n)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
-    splits = {name: write_audio_split(group, out, name, config.shard_max_samples, config.codec)
-              for name, group in items.items()}
+    splits = {name: _write_split(config, group, out, name) for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
         class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
@@ -200,6 +239,14 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     if config.logmel is not None:
         info.logmel = _write_logmel(config, items, out)
     _plot(config, entries, initial_labels, classes, splits, out)
+    return info
+
+
+def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str) -> SplitInfo:
+    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, config.workers,
+                                   config.progress)
+    if kept:
+        _log(config, f"resumed: {split}: {kept} of {len(info.shards)} shards already written, kept as they are")
     return info
 
 

@@ -5,34 +5,66 @@ one, so the manifest can account for every input file.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 from corpora.taxonomy import drop_rare_classes
 from data_preparation.config import SplitSpec
-from data_preparation.decode.decode import AudioFilter, DecodeTask, decode_file
+from data_preparation.decode.decode import AudioFilter, DecodeResult, DecodeTask, decode_file
 from data_preparation.inputs.entries import Entry
 from data_preparation.parallel import ordered_map
 from data_preparation.quality.reasons import Reason
+from data_preparation.resume import Journal
 from data_preparation.split.split_assignment import SplitOutcome, assign
 from data_preparation.quality.trim import TrimSpec
 
 
+DECODE_JOURNAL = "decoded.jsonl"
+SPOOL_PER_FOLDER = 1000  # clips per spool subfolder: never 100,000 files in one directory
+
+
 def spool_path(spool: Path, index: int) -> Path:
-    return spool / f"{index:07d}.flac"
+    return spool / f"{index // SPOOL_PER_FOLDER:04d}" / f"{index:07d}.flac"
 
 
 def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool,
-                   trim: TrimSpec | None = None) -> None:
-    """Decode every still-kept entry once (all cores), trimmed when ``trim`` says; set duration, digest or the reason it fails."""
-    tasks = [DecodeTask(i, e.path, spool_path(spool, i), audio_filter, trim) for i, e in enumerate(entries) if e.kept]
-    for result in ordered_map(decode_file, tasks, workers, "decode", progress):
-        entry = entries[result.index]
-        entry.duration, entry.digest, entry.reason = result.duration, result.digest, result.reason
-        entry.native_rate, entry.native_channels = result.native_rate, result.native_channels
-        entry.header_duration, entry.truncated = result.header_duration, result.truncated
-        entry.trimmed = result.trimmed
+                   trim: TrimSpec | None = None) -> int:
+    """Decode every still-kept entry once (all cores), trimmed when ``trim`` says; set duration, digest or the reason it fails.
+
+    Each result is journaled (data_preparation/resume.py) as it arrives, so a rerun after a kill
+    decodes only the clips not yet journaled. Returns how many results came from the journal.
+    """
+    journal = Journal(spool / DECODE_JOURNAL)
+    finished = journal.load()
+    tasks = []
+    for i, entry in enumerate(entries):
+        if not entry.kept:
+            continue
+        record = finished.get(i)
+        if record is not None and (record["reason"] is not None or spool_path(spool, i).is_file()):
+            _apply(entry, _result_from(record))
+        else:
+            tasks.append(DecodeTask(i, entry.path, spool_path(spool, i), audio_filter, trim))
+    reused = sum(1 for e in entries if e.kept) - len(tasks)
+    with journal:
+        for result in ordered_map(decode_file, tasks, workers, "decode", progress, done=reused):
+            _apply(entries[result.index], result)
+            journal.append(dataclasses.asdict(result))
+    return reused
+
+
+def _apply(entry: Entry, result: DecodeResult) -> None:
+    entry.duration, entry.digest, entry.reason = result.duration, result.digest, result.reason
+    entry.native_rate, entry.native_channels = result.native_rate, result.native_channels
+    entry.header_duration, entry.truncated = result.header_duration, result.truncated
+    entry.trimmed = result.trimmed
+
+
+def _result_from(record: dict) -> DecodeResult:
+    reason = record["reason"]
+    return DecodeResult(**{**record, "reason": None if reason is None else Reason(**reason)})
 
 
 def mark_duplicates(entries: Sequence[Entry]) -> int:

@@ -30,7 +30,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 OURS = re.compile(r"^(python|\.venv/bin/python|ser-[a-z-]+|sbatch|bash scripts/)")
 PLACEHOLDERS = ("...", "CONFIG")  # a command's shape, not a command: "sbatch slurm/train.sh CONFIG"
 SHELL_VARIABLES = {"WORK": "/scratch/user"}
-SCRIPT_ARGS = {"slurm/train.sh": "train.py", "slurm/cross_validate.sh": "cross_validate.py"}
+SCRIPT_ARGS = {"slurm/train.sh": "train.py", "slurm/cross_validate.sh": "cross_validate.py",
+               "slurm/prepare.sh": "prepare_data.py"}
 
 
 @dataclass(frozen=True)

@@ -172,3 +172,56 @@ def test_logmel_is_repeat_padded_to_a_fixed_square_image() -> None:
     # Repetition, not zero padding: the last quarter has the energy of the first.
     quarter = image.shape[1] // 4
     assert abs(float(image[:, :quarter].mean()) - float(image[:, -quarter:].mean())) < 3.0
+
+
+def _fold_entries(corpora_speakers: dict[str, int], clips_per_speaker: int) -> list:
+    from data_preparation.inputs.entries import Entry
+    entries = []
+    for corpus, speakers in corpora_speakers.items():
+        for speaker in range(speakers):
+            for clip in range(clips_per_speaker):
+                entry = Entry(corpus, Path(corpus), Path(corpus) / f"s{speaker}_{clip}.wav", "x", f"s{speaker}")
+                entry.label = ("anger", "happy", "neutral", "sad")[(clip + speaker) % 4]
+                entries.append(entry)
+    return entries
+
+
+def test_leave_one_speaker_out_tests_each_speaker_once_and_never_shares_one_between_roles() -> None:
+    """The fold planner decides per speaker (folds.Unit): LOSO over a merge of three corpora."""
+    from data_preparation.config import FoldSpec, SplitSpec
+    from data_preparation.split.split_assignment import assign
+    entries = _fold_entries({"a": 5, "b": 4, "c": 1}, clips_per_speaker=6)
+    outcome = assign(entries, SplitSpec(mode="folds", folds=FoldSpec(by="speaker", k=None, val_fraction=0.25)))
+    owners = [f"{e.corpus}/{e.speaker}" for e in entries]
+    assert [fold["name"] for fold in outcome.folds] == sorted(set(owners))  # one fold per speaker
+    group_of = dict(zip(range(len(entries)), outcome.splits))
+    tested = Counter()
+    for fold in outcome.folds:
+        role_of = {g: role for role in ("train", "val", "test") for g in fold[role]}
+        by_speaker = defaultdict(set)
+        for index, owner in enumerate(owners):
+            by_speaker[owner].add(role_of.get(group_of[index], ""))
+        assert all(len(roles) == 1 for roles in by_speaker.values()), fold  # a speaker has one role per fold
+        test = [o for o, roles in by_speaker.items() if roles == {"test"}]
+        assert test == [fold["name"]] and fold["clips"]["test"] == 6
+        assert fold["clips"]["train"] + fold["clips"]["val"] + fold["clips"]["test"] == len(entries)
+        assert by_speaker["c/s0"] == {"train"} or fold["name"] == "c/s0"  # a lone speaker cannot give one to val
+        assert fold["clips"]["val"] > 0 and fold["speakers"]["val"] == len({o for o, r in by_speaker.items() if r == {"val"}})
+        tested.update(test)
+    assert set(tested.values()) == {1}
+    assert sum(info["clips"] for info in outcome.by_corpus.values()) == len(entries)
+
+
+def test_a_journal_line_torn_by_a_kill_is_dropped_and_the_file_cut_back(tmp_path: Path) -> None:
+    from data_preparation.resume import Journal
+    path = tmp_path / "decoded.jsonl"
+    with Journal(path) as journal:
+        journal.append({"index": 0, "duration": 1.5})
+        journal.append({"index": 3, "duration": 2.0})
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"index": 4, "dur')  # killed mid-write
+    assert Journal(path).load() == {0: {"index": 0, "duration": 1.5}, 3: {"index": 3, "duration": 2.0}}
+    assert path.read_bytes() == whole  # the next append starts on a line of its own
+    with Journal(path) as journal:
+        journal.append({"index": 4, "duration": 1.0})
+    assert sorted(Journal(path).load()) == [0, 3, 4]

@@ -14,6 +14,7 @@ import numpy as np
 
 from data_preparation.decode.audio_io import AudioHeader, AudioReadError, DurationLimitError, probe, read_audio
 from data_preparation.quality.reasons import Reason
+from data_preparation.resume import write_atomic
 from data_preparation.shards.shard_format import SAMPLE_RATE, encode_audio
 from data_preparation.quality.silence import DIGITAL_SILENCE_DB, as_stored, measure_activity
 from data_preparation.quality.trim import TrimSpec, trim_clip
@@ -102,7 +103,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
         wave, trimmed, duration = cut.wave, cut.trimmed, cut.wave.size / SAMPLE_RATE
         if cut.reason is not None:
             return DecodeResult(task.index, duration, None, cut.reason, truncated=truncated, trimmed=trimmed, **base)
-    task.spool_path.write_bytes(encode_audio(wave))
+    write_atomic(task.spool_path, encode_audio(wave))  # a kill mid-write leaves no torn clip for a resume
     return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, trimmed=trimmed, **base)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from audiomentations import AddGaussianNoise, PitchShift, TimeStretch
 
 from data_preparation.config import AugmentationSpec
+from data_preparation.resume import write_atomic
 from data_preparation.shards.shard_format import SAMPLE_RATE, decode_audio, encode_audio
 
 TECHNIQUES = ("gaussian_noise", "time_stretch", "pitch_shift")
@@ -78,7 +79,7 @@ def augment_clip(task: AugmentTask) -> AugmentResult:
     peak = float(np.max(np.abs(augmented))) if augmented.size else 0.0
     if peak > 1.0:  # noise or resampling overshoot: scale down rather than clip
         augmented = augmented / peak
-    task.out_path.write_bytes(encode_audio(augmented))
+    write_atomic(task.out_path, encode_audio(augmented))
     return AugmentResult(task.index, task.technique, task.copy, factor, augmented.size / SAMPLE_RATE)
 
 

@@ -6,6 +6,8 @@ npy) are deterministic encodings.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import re
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -48,6 +50,34 @@ def seeded_order(count: int, seed: int) -> list[int]:
     return np.random.default_rng(seed).permutation(count).tolist()
 
 
+def shard_ranges(count: int, max_per_shard: int) -> list[range]:
+    """The items each shard of a split holds, in writing order; an empty split still gets one (empty) shard.
+
+    >>> shard_ranges(5, 2)
+    [range(0, 2), range(2, 4), range(4, 5)]
+    """
+    if max_per_shard < 1:
+        raise ValueError(f"shard_max_samples must be at least 1, got {max_per_shard}")
+    return [range(start, min(start + max_per_shard, count)) for start in range(0, count, max_per_shard)] or [range(0)]
+
+
+def write_tar(path: Path, samples: Iterable[dict[str, bytes | str]]) -> None:
+    """One shard, whole or not at all: written under a temporary name, synced, then renamed into place.
+
+    A shard that exists under its own name is therefore complete, which is what lets a killed
+    preparation's rerun keep it (data_preparation/resume.py) instead of writing it again.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        with wds.TarWriter(handle, encoder=False, mtime=TAR_MTIME, user="ser", group="ser", mode=0o444) as sink:
+            for sample in samples:
+                sink.write(sample)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
 def write_shards(
     samples: Iterable[dict[str, bytes | str]], out_dir: Path, split: str, max_per_shard: int, folder: str = "shards"
 ) -> list[str]:
@@ -58,15 +88,15 @@ def write_shards(
     """
     if max_per_shard < 1:
         raise ValueError(f"shard_max_samples must be at least 1, got {max_per_shard}")
-    (out_dir / folder).mkdir(parents=True, exist_ok=True)
     written: list[str] = []
-    pattern = str(out_dir / shard_name(split, 0, folder)).replace("000000.tar", "%06d.tar")
-    with wds.ShardWriter(pattern, maxcount=max_per_shard, maxsize=float("inf"), verbose=0,
-                         post=lambda name: written.append(name), encoder=False, mtime=TAR_MTIME,
-                         user="ser", group="ser", mode=0o444) as sink:
-        for sample in samples:
-            sink.write(sample)
-    return [str(Path(name).relative_to(out_dir)) for name in written]
+    iterator = iter(samples)
+    while True:
+        group = list(itertools.islice(iterator, max_per_shard))
+        if not group and written:
+            return written
+        name = shard_name(split, len(written), folder)
+        write_tar(out_dir / name, group)
+        written.append(name)
 
 
 def read_samples(paths: Sequence[Path]) -> Iterator[dict]:

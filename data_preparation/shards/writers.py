@@ -8,17 +8,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from data_preparation.derived.augment import AugmentTask, augment_clip, plan
 from data_preparation.config import AugmentationSpec
 from data_preparation.inputs.entries import Entry
 from data_preparation.derived.logmel import LogmelSettings, LogmelTask, logmel_npy
 from data_preparation.parallel import ordered_map
+from data_preparation.resume import Journal
 from data_preparation.shards.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
-from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo
-from data_preparation.shards.tar_writer import seeded_order, write_shards
+from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo, shard_name
+from data_preparation.shards.tar_writer import seeded_order, shard_ranges, write_tar
 from data_preparation.shards.stats import split_info
+
+
+AUGMENT_JOURNAL = "augmented.jsonl"
 
 
 @dataclass(frozen=True)
@@ -28,14 +32,24 @@ class ShardItem:
     meta: SampleMeta
 
 
-def split_items(entries: Sequence[Entry], split: str, classes: Sequence[str], spool_of: dict[int, Path], seed: int) -> list[ShardItem]:
-    """The split's samples in their seeded writing order (shuffled once, so shards mix classes)."""
-    members = [(i, e) for i, e in enumerate(entries) if e.kept and e.split == split]
+def members_by_split(entries: Sequence[Entry]) -> dict[str, list[tuple[int, Entry]]]:
+    """(index, entry) of every kept entry, per split or shard group, in one pass (a fold plan has many groups)."""
+    members: dict[str, list[tuple[int, Entry]]] = {}
+    for index, entry in enumerate(entries):
+        if entry.kept:
+            members.setdefault(entry.split or "", []).append((index, entry))
+    return members
+
+
+def split_items(members: Sequence[tuple[int, Entry]], classes: Sequence[str], spool_of: dict[int, Path],
+                seed: int) -> list[ShardItem]:
+    """The split's samples (``members_by_split``) in their seeded writing order (shuffled once: shards mix classes)."""
+    label_id = {label: n for n, label in enumerate(classes)}
     items = []
     for position in seeded_order(len(members), seed):
         index, entry = members[position]
         meta = SampleMeta(
-            key=entry.key, label=entry.label or "", label_id=classes.index(entry.label), corpus=entry.corpus,
+            key=entry.key, label=entry.label or "", label_id=label_id[entry.label], corpus=entry.corpus,
             speaker=entry.speaker, native_label=entry.native_label, source=entry.source,
             duration=round(entry.duration or 0.0, 4), attributes=dict(entry.attributes),
         )
@@ -43,15 +57,39 @@ def split_items(entries: Sequence[Entry], split: str, classes: Sequence[str], sp
     return items
 
 
+@dataclass(frozen=True)
+class AudioShard:
+    """One waveform shard to write: its path and its items, in order."""
+
+    path: Path
+    items: tuple[ShardItem, ...]
+    codec: str
+
+
 def write_audio_split(
-    items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int, codec: str = DEFAULT_CODEC
-) -> SplitInfo:
-    """shards/{split}-NNNNNN.tar of audio in ``codec`` + JSON; FLAC is copied from the spool as it is."""
-    ext = member_ext(codec)
-    samples = ({"__key__": it.key, ext: audio_payload(it.flac_path, codec), META_EXT: it.meta.to_json()}
-               for it in items)
-    shards = write_shards(samples, out_dir, split, max_per_shard)
-    return _info(shards, items)
+    items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int, codec: str = DEFAULT_CODEC,
+    workers: int = 1, progress: bool = False,
+) -> tuple[SplitInfo, int]:
+    """shards/{split}-NNNNNN.tar of audio in ``codec`` + JSON; FLAC is copied from the spool as it is.
+
+    Shards are written one per worker process (each whole or not at all, tar_writer.write_tar);
+    a shard already there is kept, since the rerun of a killed preparation plans the very same
+    shards. Returns the split's info and how many shards were kept.
+    """
+    names = [shard_name(split, n) for n in range(len(shard_ranges(len(items), max_per_shard)))]
+    jobs = [AudioShard(out_dir / name, tuple(items[i] for i in group), codec)
+            for name, group in zip(names, shard_ranges(len(items), max_per_shard)) if not (out_dir / name).is_file()]
+    for _ in ordered_map(write_audio_shard, jobs, workers, f"shards {split}", progress, done=len(names) - len(jobs),
+                         unit="shard"):
+        pass
+    return _info(names, items), len(names) - len(jobs)
+
+
+def write_audio_shard(shard: AudioShard) -> None:
+    """Worker: one waveform shard."""
+    ext = member_ext(shard.codec)
+    write_tar(shard.path, ({"__key__": it.key, ext: audio_payload(it.flac_path, shard.codec), META_EXT: it.meta.to_json()}
+                           for it in shard.items))
 
 
 def audio_payload(flac_path: Path, codec: str) -> bytes:
@@ -69,17 +107,26 @@ def augment_items(
     """Augmented copies of the training items, in train order then technique/copy order."""
     jobs = plan(spec)
     tasks = [
-        AugmentTask(i, item.flac_path, spool / f"aug-{i:07d}-{technique}{copy}.flac", technique, copy, low, high, spec.seed, keep)
+        AugmentTask(i, item.flac_path, spool / "aug" / f"{i // 1000:04d}" / f"{i:07d}-{technique}{copy}.flac",
+                    technique, copy, low, high, spec.seed, keep)
         for i, item in enumerate(train)
         for technique, copy, low, high, keep in jobs
     ]
+    journal = Journal(spool / AUGMENT_JOURNAL)  # task number -> factor, duration (resume.py)
+    finished = {n: r for n, r in journal.load().items() if n < len(tasks) and tasks[n].out_path.is_file()}
+    todo = [n for n in range(len(tasks)) if n not in finished]
+    with journal:
+        for n, result in zip(todo, ordered_map(augment_clip, [tasks[n] for n in todo], workers, "augment", progress,
+                                                done=len(finished))):
+            finished[n] = {"index": n, "factor": result.factor, "duration": result.duration}
+            journal.append(finished[n])
     items = []
-    for task, result in zip(tasks, ordered_map(augment_clip, tasks, workers, "augment", progress)):
+    for n, task in enumerate(tasks):
         source = train[task.index]
         key = f"{source.key}-{task.technique}{task.copy}"
-        attributes = {**source.meta.attributes, "augmentation_factor": round(result.factor, 6)}
+        attributes = {**source.meta.attributes, "augmentation_factor": round(finished[n]["factor"], 6)}
         meta = dataclasses.replace(source.meta, key=key, augmentation=task.technique,
-                                   duration=round(result.duration, 4), attributes=attributes)
+                                   duration=round(finished[n]["duration"], 4), attributes=attributes)
         items.append(ShardItem(key, task.out_path, meta))
     return items
 
@@ -88,14 +135,20 @@ def write_logmel_split(
     items: Sequence[ShardItem], out_dir: Path, split: str, settings: LogmelSettings, max_per_shard: int,
     workers: int, progress: bool,
 ) -> SplitInfo:
-    """logmel/{split}-NNNNNN.tar of float16 npy images + the same JSON as the waveform shards."""
-    tasks = [LogmelTask(i, item.flac_path, settings) for i, item in enumerate(items)]
-    images = ordered_map(logmel_npy, tasks, workers, f"log-mel {split}", progress)
-    samples: Iterator[dict] = (
-        {"__key__": item.key, LOGMEL_EXT: npy, META_EXT: item.meta.to_json()} for item, npy in zip(items, images)
-    )
-    shards = write_shards(samples, out_dir, split, max_per_shard, folder="logmel")
-    return _info(shards, items)
+    """logmel/{split}-NNNNNN.tar of float16 npy images + the same JSON as the waveform shards.
+
+    Images are computed on every core, only for the shards not already written (a resumed run).
+    """
+    ranges = shard_ranges(len(items), max_per_shard)
+    names = [shard_name(split, n, "logmel") for n in range(len(ranges))]
+    missing = [(name, group) for name, group in zip(names, ranges) if not (out_dir / name).is_file()]
+    tasks = [LogmelTask(i, items[i].flac_path, settings) for _, group in missing for i in group]
+    images = iter(ordered_map(logmel_npy, tasks, workers, f"log-mel {split}", progress,
+                              done=len(items) - len(tasks)))
+    for name, group in missing:
+        write_tar(out_dir / name, ({"__key__": items[i].key, LOGMEL_EXT: next(images), META_EXT: items[i].meta.to_json()}
+                                   for i in group))
+    return _info(names, items)
 
 
 def _info(shards: list[str], items: Sequence[ShardItem]) -> SplitInfo:

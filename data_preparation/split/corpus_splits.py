@@ -10,7 +10,7 @@ how a cross-corpus protocol holds a corpus out for testing.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Mapping, Sequence
 
 from data_preparation.shards.shard_format import SPLITS
@@ -88,16 +88,20 @@ def corpus_summary(corpora: Sequence[str], speakers: Sequence[str], splits: Sequ
     >>> corpus_summary(["r", "r"], ["a", "b"], ["train", "test"])["r"]["speakers_per_split"]
     {'test': 1, 'train': 1}
     """
+    clips: dict[str, Counter] = defaultdict(Counter)  # corpus -> split -> clips (one pass: a fold
+    speakers_in: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))  # plan has many groups)
+    for corpus, speaker, split in zip(corpora, speakers, splits):
+        clips[corpus][split] += 1
+        speakers_in[corpus][split].add(speaker)
     table: dict[str, dict] = {}
-    for corpus in sorted(set(corpora)):
-        rows = [(s, p) for c, s, p in zip(corpora, speakers, splits) if c == corpus]
-        names = sorted({p for _, p in rows})
+    for corpus in sorted(clips):
+        names = sorted(clips[corpus])
         table[corpus] = {
-            "speakers": len({s for s, _ in rows}),
-            "clips": len(rows),
+            "speakers": len(set().union(*speakers_in[corpus].values())),
+            "clips": sum(clips[corpus].values()),
             "rule": (rules or {}).get(corpus, ""),
-            "speakers_per_split": {p: len({s for s, q in rows if q == p}) for p in names},
-            "clips_per_split": {p: sum(q == p for _, q in rows) for p in names},
+            "speakers_per_split": {p: len(speakers_in[corpus][p]) for p in names},
+            "clips_per_split": {p: clips[corpus][p] for p in names},
         }
     return table
 

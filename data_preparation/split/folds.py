@@ -10,11 +10,12 @@ evaluation still reads whole shards and sees every clip exactly once.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Hashable, Sequence
 
 import numpy as np
 
-from data_preparation.split.splits import balanced_groups, speaker_split
+from data_preparation.split.splits import balanced_groups, speaker_split_counts
 
 TRAIN, VAL, TEST, UNUSED = "train", "val", "test", ""
 
@@ -33,13 +34,18 @@ def speaker_folds(labels: Sequence[str], corpora: Sequence[str], speakers: Seque
     owners = [f"{c}/{s}" for c, s in zip(corpora, speakers)]
     if k is None:
         names = sorted({o for o, p in zip(owners, pinned) if not p})
-        return [-1 if p else names.index(o) for o, p in zip(owners, pinned)], names
+        position = {name: n for n, name in enumerate(names)}
+        return [-1 if p else position[o] for o, p in zip(owners, pinned)], names
     if k < 2:
         raise ValueError(f"split.folds.k={k}: need at least 2 folds (null = leave one speaker out)")
     fold_of: dict[str, int] = {}
     sizes = np.zeros(k)  # test clips per fold so far, over the corpora already dealt
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for i, corpus in enumerate(corpora):
+        if not pinned[i]:
+            rows_of[corpus].append(i)
     for corpus in sorted(set(corpora)):
-        rows = [i for i, c in enumerate(corpora) if c == corpus and not pinned[i]]
+        rows = rows_of[corpus]
         names = sorted({owners[i] for i in rows})
         if not names:
             continue
@@ -70,32 +76,59 @@ def value_folds(values: Sequence[str], what: str) -> tuple[list[int], list[str]]
     return [names.index(v) for v in values], [f"{what}={v}" for v in names]
 
 
-def roles_from_test_folds(test_fold: Sequence[int], count: int) -> list[list[str]]:
-    """Per fold, the role per item before validation is carved: test in its own fold, train elsewhere."""
-    return [[TEST if f == fold else TRAIN for f in test_fold] for fold in range(count)]
+@dataclass
+class Unit:
+    """The clips of one owner (corpus/speaker) that share a key (their test fold, or their roles in
+    a published partition): they play the same role in every fold, so the planner decides roles per
+    unit, never per clip and fold. Leave-one-speaker-out over 100,000 clips of 1,000 speakers is
+    then 1,000 x 1,000 decisions, not 1,000 lists of 100,000 roles."""
+
+    corpus: str
+    owner: str
+    key: Hashable
+    labels: Counter = field(default_factory=Counter)
+
+    @property
+    def clips(self) -> int:
+        return sum(self.labels.values())
 
 
-def carve_validation(roles: list[str], labels: Sequence[str], corpora: Sequence[str], speakers: Sequence[str],
-                     fraction: float, seed: int) -> list[str]:
-    """Move about ``fraction`` of each corpus's training speakers of one fold to ``val``.
+def make_units(owners: Sequence[str], corpora: Sequence[str], labels: Sequence[str],
+               keys: Sequence[Hashable]) -> tuple[list[int], list[Unit]]:
+    """(unit index per clip, units in order of their first clip)."""
+    index: dict[tuple[str, Hashable], int] = {}
+    units: list[Unit] = []
+    unit_of = []
+    for owner, corpus, label, key in zip(owners, corpora, labels, keys):
+        number = index.setdefault((owner, key), len(units))
+        if number == len(units):
+            units.append(Unit(corpus, owner, key))
+        units[number].labels[label] += 1
+        unit_of.append(number)
+    return unit_of, units
+
+
+def roles_from_test_folds(units: Sequence[Unit], count: int) -> list[list[str]]:
+    """Per fold, the role per unit (keyed by test fold) before validation is carved: test in its own fold, train elsewhere."""
+    return [[TEST if u.key == fold else TRAIN for u in units] for fold in range(count)]
+
+
+def carve_validation(roles: list[str], units: Sequence[Unit], fraction: float, seed: int) -> list[str]:
+    """Move about ``fraction`` of each corpus's training speakers of one fold (roles per unit) to ``val``.
 
     A corpus with a single training speaker keeps it in train (it cannot give a speaker away).
     """
     if not 0 < fraction < 1:
         raise ValueError(f"split.folds.val_fraction={fraction}: must be in (0, 1)")
-    result = list(roles)
-    by_corpus: dict[str, list[int]] = defaultdict(list)
-    for index, role in enumerate(roles):
+    counts: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))  # corpus -> owner -> labels
+    for unit, role in zip(units, roles):
         if role == TRAIN:
-            by_corpus[corpora[index]].append(index)
-    for corpus in sorted(by_corpus):
-        rows = by_corpus[corpus]
-        if len({speakers[i] for i in rows}) < 2:
-            continue
-        parts = speaker_split([labels[i] for i in rows], [speakers[i] for i in rows], [1 - fraction, fraction, 0.0], seed)
-        for index, part in zip(rows, parts):
-            result[index] = part
-    return result
+            counts[unit.corpus][unit.owner].update(unit.labels)
+    split_of: dict[str, str] = {}
+    for corpus in sorted(counts):
+        if len(counts[corpus]) >= 2:
+            split_of.update(speaker_split_counts(counts[corpus], [1 - fraction, fraction, 0.0], seed))
+    return [split_of.get(u.owner, role) if role == TRAIN else role for u, role in zip(units, roles)]
 
 
 def fold_groups(roles: Sequence[Sequence[str]]) -> tuple[list[str], list[dict[str, list[str]]]]:

@@ -6,6 +6,7 @@ plus a fold plan (data_preparation/split/folds.py) that stats.json carries and t
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -64,13 +65,17 @@ def _attribute_splits(kept: Sequence[Entry], spec: SplitSpec) -> list[str]:
 
 
 def _assign_folds(entries: Sequence[Entry], kept: Sequence[Entry], spec: SplitSpec) -> SplitOutcome:
+    """Roles are decided per unit (folds.Unit: one owner's clips with one test fold), so the plan costs
+    one pass over the clips plus folds x units, however many clips each speaker has."""
     folds: FoldSpec = spec.folds
     labels, corpora, speakers = [e.label or "" for e in kept], [e.corpus for e in kept], [e.speaker for e in kept]
     owners = [f"{c}/{s}" for c, s in zip(corpora, speakers)]
     pinned = [p == "train" for p in pinned_splits(corpora, speakers, spec.pin, allowed=("train",))]
     partition = None
     if folds.by == "partition":
-        roles, names, partition = _partition_roles(entries, kept, folds)
+        item_roles, names, partition = _partition_roles(entries, kept, folds)
+        unit_of, units = F.make_units(owners, corpora, labels, list(zip(*item_roles)))
+        roles = [[u.key[fold] for u in units] for fold in range(len(names))]
     else:
         if folds.by == "speaker":
             test_fold, names = F.speaker_folds(labels, corpora, speakers, folds.k, spec.seed, pinned)
@@ -78,12 +83,13 @@ def _assign_folds(entries: Sequence[Entry], kept: Sequence[Entry], spec: SplitSp
             values = corpora if folds.by == "corpus" else _attribute_values(kept, folds.attribute)
             test_fold, names = F.value_folds(values, folds.by if folds.by == "corpus" else folds.attribute)
             test_fold = [-1 if p else f for p, f in zip(pinned, test_fold)]
-        roles = F.roles_from_test_folds(test_fold, len(names))
-    roles = [F.carve_validation(r, labels, corpora, owners, folds.val_fraction, spec.seed + n) for n, r in enumerate(roles)]
-    F.check_folds(roles, owners, speaker_disjoint=folds.by != "partition")
-    groups, plan = F.fold_groups(roles)
-    described = [_describe_fold(name, part, fold_roles, corpora, owners)
-                 for name, part, fold_roles in zip(names, plan, roles)]
+        unit_of, units = F.make_units(owners, corpora, labels, test_fold)
+        roles = F.roles_from_test_folds(units, len(names))
+    roles = [F.carve_validation(r, units, folds.val_fraction, spec.seed + n) for n, r in enumerate(roles)]
+    F.check_folds(roles, [u.owner for u in units], speaker_disjoint=folds.by != "partition")
+    unit_groups, plan = F.fold_groups(roles)
+    groups = [unit_groups[u] for u in unit_of]
+    described = [_describe_fold(name, part, fold_roles, units) for name, part, fold_roles in zip(names, plan, roles)]
     summary = corpus_summary(corpora, speakers, groups, {c: f"{len(names)} folds by {folds.by}" for c in set(corpora)})
     return SplitOutcome(groups, summary, described, partition)
 
@@ -119,15 +125,17 @@ def _partition_roles(entries: Sequence[Entry], kept: Sequence[Entry], folds: Fol
     return roles, match.fold_names, {"corpus": corpus, "dir": folds.partition_dir, **match.report}
 
 
-def _describe_fold(name: str, groups: dict[str, list[str]], roles: Sequence[str], corpora: Sequence[str],
-                   owners: Sequence[str]) -> dict:
+def _describe_fold(name: str, groups: dict[str, list[str]], roles: Sequence[str], units: Sequence[F.Unit]) -> dict:
     """One fold of stats.json's plan: its groups per role and what its test set holds."""
-    test = [i for i, r in enumerate(roles) if r == F.TEST]
+    test = [u for u, r in zip(units, roles) if r == F.TEST]
+    per_corpus: Counter = Counter()
+    for unit in test:
+        per_corpus[unit.corpus] += unit.clips
     return {
         "name": name, **groups,
-        "clips": {role: sum(r == role for r in roles) for role in (F.TRAIN, F.VAL, F.TEST)},
-        "speakers": {role: len({o for o, r in zip(owners, roles) if r == role}) for role in (F.TRAIN, F.VAL, F.TEST)},
-        "test_per_corpus": {c: sum(corpora[i] == c for i in test) for c in sorted({corpora[i] for i in test})},
+        "clips": {role: sum(u.clips for u, r in zip(units, roles) if r == role) for role in (F.TRAIN, F.VAL, F.TEST)},
+        "speakers": {role: len({u.owner for u, r in zip(units, roles) if r == role}) for role in (F.TRAIN, F.VAL, F.TEST)},
+        "test_per_corpus": dict(sorted(per_corpus.items())),
     }
 
 

@@ -7,7 +7,7 @@ the speakers allow. Both are deterministic given the seed.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -47,23 +47,31 @@ def speaker_split(
     labels: Sequence[str], speakers: Sequence[str], fractions: Sequence[float], seed: int
 ) -> list[str]:
     """Split name per item with no speaker in two splits (``balanced_groups`` over the splits)."""
-    fractions = check_fractions(fractions)
-    wanted = [s for s, f in zip(SPLITS, fractions) if f > 0]
     counts_by_speaker: dict[str, Counter] = defaultdict(Counter)
     for label, speaker in zip(labels, speakers):
         counts_by_speaker[speaker][label] += 1
+    split_of = speaker_split_counts(counts_by_speaker, fractions, seed)
+    return [split_of[speaker] for speaker in speakers]
+
+
+def speaker_split_counts(counts_by_speaker: Mapping[str, Counter], fractions: Sequence[float], seed: int) -> dict[str, str]:
+    """Split name per speaker from each speaker's clip count per class (``speaker_split`` on counts).
+
+    The fold planner calls it with counts per speaker, never a list per clip (folds.py).
+    """
+    fractions = check_fractions(fractions)
+    wanted = [s for s, f in zip(SPLITS, fractions) if f > 0]
     if len(counts_by_speaker) < len(wanted):
         raise ValueError(
             f"split.mode=speaker needs at least {len(wanted)} speakers, found {len(counts_by_speaker)}; "
             "use split.mode=stratified"
         )
     names = sorted(counts_by_speaker)
-    classes = sorted(set(labels))
+    classes = sorted({c for counts in counts_by_speaker.values() for c, n in counts.items() if n > 0})
     matrix = np.array([[counts_by_speaker[s][c] for c in classes] for s in names], float)
     wanted_index = [SPLITS.index(n) for n in wanted]
     owner = balanced_groups(matrix, [fractions[i] for i in wanted_index], seed)
-    split_of = {names[i]: SPLITS[wanted_index[g]] for i, g in enumerate(owner)}
-    return [split_of[speaker] for speaker in speakers]
+    return {names[i]: SPLITS[wanted_index[g]] for i, g in enumerate(owner)}
 
 
 def balanced_groups(matrix: np.ndarray, fractions: Sequence[float], seed: int) -> list[int]:
