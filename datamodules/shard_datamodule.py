@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from functools import partial
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import torch
 import torch.distributed as dist
@@ -27,6 +27,7 @@ from lightning.pytorch import LightningDataModule
 from data_preparation.input_contract import InputContract
 from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
 from data_preparation.split.fold_plan import fold_view
+from datamodules.batch_slots import BatchSlots, unpack
 from datamodules.data_settings import ClipShape, Loading, SplitChoice, TrainingStream, flat_settings
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
@@ -57,17 +58,22 @@ class EpochLoader:
     """
 
     def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
-                 stage: str = "train") -> None:
+                 stage: str = "train", slots: BatchSlots | None = None) -> None:
         self.loader, self.epoch, self.owner, self.length, self.stage = loader, epoch, owner, length, stage
+        self.slots = slots  # the workers' reused batch buffers (datamodules/batch_slots.py), None at 0 workers
         self.passes = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         trainer = self.owner.trainer
         self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
         self.passes += 1
+        batches: Iterable[dict[str, Any]] = self.loader
+        if self.slots is not None:
+            self.slots.reclaim()  # slots an abandoned pass's exited workers filled and nobody received
+            batches = map(unpack, self.loader)
         if self.owner.read_record is None:
-            return iter(self.loader)
-        return self.owner.read_record.recorded(self.loader, self.stage, self.epoch.get, *self.owner._world())
+            return iter(batches)
+        return self.owner.read_record.recorded(batches, self.stage, self.epoch.get, *self.owner._world())
 
     def __len__(self) -> int:
         if self.length is None:
@@ -200,12 +206,13 @@ class ShardDataModule(LightningDataModule):
         else:
             source = [ShardList(urls, self.epoch, h.seed, shuffle=True),
                       partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker]
+        slots = self._slots()
         stages = [*source, partial(tar_samples, handler=self.handler),
                   partial(seeded_shuffle, bufsize=h.shuffle_buffer, seed=h.seed, epoch=self.epoch, rank=rank),
-                  *self._decode_and_batch("random", rank, partial_batches=False)]
+                  *self._decode_and_batch("random", rank, partial_batches=False, slots=slots)]
         dataset = wds.DataPipeline(*stages).with_epoch(plan.worker_batches)
         log.info("training epoch: %d batches per rank (%d samples over %d ranks)", plan.rank_batches, plan.samples, world_size)
-        return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches)
+        return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches, slots=slots)
 
     def val_dataloader(self) -> EpochLoader:
         return self._eval_loader(self.splits.val_split)
@@ -233,10 +240,18 @@ class ShardDataModule(LightningDataModule):
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
-        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split)
+        slots = self._slots()
+        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split, slots=slots)
 
-    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
+    def _slots(self) -> BatchSlots | None:
+        """Reused shared batch buffers for this loader's workers; None without workers (nothing to share)."""
+        if self.loading.num_workers == 0:
+            return None
+        row = (self.clip_size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], self.clip_size)
+        return BatchSlots(self.loading.num_workers, self.loading.batch_size, row)
+
+    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None) -> list[Any]:
         c = self.clips
         if c.features == "waveform":
             decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
@@ -244,7 +259,7 @@ class ShardDataModule(LightningDataModule):
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
         crop_pad = CropPad(self.clip_size, c.padding, crop, self.stream.seed, rank, self.epoch)
-        collate = Collate(signal, self.clip_size, c.padding, pad_value)
+        collate = Collate(signal, self.clip_size, c.padding, pad_value, slots)
         return [wds.map(decode, handler=self.handler), crop_pad,
                 wds.batched(self.loading.batch_size, collation_fn=collate, partial=partial_batches)]
 
