@@ -50,6 +50,14 @@ from datamodules.tar_samples import tar_samples
 log = logging.getLogger(__name__)
 
 
+def as_batched(batch: Any) -> Any:
+    """The loader's per-item function: the pipeline already batched (Collate gives tensors), so nothing to do.
+
+    With ``batch_size=None`` the DataLoader would otherwise walk every batch with ``default_convert``
+    (about 70 calls a batch, one per key string) to turn numpy arrays into tensors there are none of."""
+    return batch
+
+
 class EpochLoader:
     """A WebLoader that sets the shared epoch (the trainer's, on resume too) before each pass.
 
@@ -266,7 +274,7 @@ class ShardDataModule(LightningDataModule):
     def _loader(self, dataset: wds.DataPipeline) -> wds.WebLoader:
         h = self.loading
         return wds.WebLoader(
-            dataset, batch_size=None, shuffle=False, num_workers=h.num_workers,
+            dataset, batch_size=None, shuffle=False, num_workers=h.num_workers, collate_fn=as_batched,
             persistent_workers=h.persistent_workers and h.num_workers > 0,
             pin_memory=h.pin_memory and torch.cuda.is_available(),
         )
