@@ -98,11 +98,14 @@ def test_reclaim_frees_slots_of_exited_workers_only() -> None:
 
 
 def test_two_live_passes_of_one_loader_do_not_share_a_slot(root: Path) -> None:
-    """A second ``iter()`` before the first pass ends (as trainers do) starts a second worker 0 on the same slots."""
-    reference = {key: audio for batch in shard_data_module(str(root), batch_size=4, num_workers=0, clip_seconds=0.5)
+    """Two passes started at once (a trainer that calls ``iter()`` again before the first pass ends) run two
+    worker 0s on the same slots, doing the same work at the same pace: they must not both take one slot."""
+    reference = {key: audio for batch in shard_data_module(str(root), batch_size=2, num_workers=0, clip_seconds=0.5)
                  .val_dataloader() for key, audio in zip(batch["key"], batch["audio"].clone())}
-    loader = shard_data_module(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, pin_memory=False).val_dataloader()
-    first, second = iter(loader), iter(loader)
-    seen = [batch for pair in zip(first, second) for batch in pair]
-    assert len(seen) == 2 * 6
-    assert all(torch.equal(audio, reference[key]) for batch in seen for key, audio in zip(batch["key"], batch["audio"]))
+    for _ in range(3):
+        loader = shard_data_module(str(root), batch_size=2, num_workers=1, clip_seconds=0.5, pin_memory=False).val_dataloader()
+        torch_loader = loader.loader.pipeline[0]  # the DataLoader: iter() starts its worker at once
+        first, second = iter(torch_loader), iter(torch_loader)
+        seen = [unpack(batch) for pair in zip(first, second) for batch in pair]
+        assert len(seen) == 2 * 12
+        assert all(torch.equal(audio, reference[key]) for batch in seen for key, audio in zip(batch["key"], batch["audio"]))
