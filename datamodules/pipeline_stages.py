@@ -323,7 +323,7 @@ def batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
 
     In the main process the memory is numpy's (``torch.from_numpy``): numpy's allocator hands the
     last batch's freed block back, while ``torch.empty`` of a batch this size maps fresh pages every
-    time (about 5 page faults and 50 us per 4 s clip, benchmarks/bench_input.py). A worker hands its
+    time (3-5 page faults and 30-50 us per 4 s clip, docs/performance.md). A worker hands its
     batches to the training process through shared memory; a tensor that is not there yet is copied
     into it when sent. Allocating it there, as torch's own ``default_collate`` does in workers,
     saves that copy (and BatchSlots, when the datamodule gives Collate one, saves the allocation).
