@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import librosa
 import numpy as np
@@ -50,11 +50,13 @@ import webdataset as wds
 
 from benchmarks import realistic_corpus
 from benchmarks.prep_costs import preparation_costs
+from benchmarks.process_usage import Pass, measure, median_pass
 from data_preparation.shards.audio_codec import CODECS, decode
 from data_preparation.config import AudioFilter, PrepareConfig, SplitSpec, validate
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import SAMPLE_RATE, DatasetInfo, load_dataset_info, shard_urls
 from datamodules import ShardDataModule, shard_data_module
+from datamodules.shard_datamodule import EpochLoader
 from datamodules.tar_samples import tar_samples
 
 CLIP_SECONDS, BATCH = 4.0, 32
@@ -210,25 +212,90 @@ def report_preparation(specs, sources: list[Path], prepared: dict, prep_workers:
               f"{rate.per_s:.1f} files/s, {rate.per_s / prep_workers:.1f} files/s per core by the wall clock, "
               f"{rate.per_cpu:.1f} files per CPU-s")
     costs = preparation_costs(sources[:sample], list(prepared))
-    total = sum(v for k, v in costs.items() if not k.startswith("shard write")) + costs["shard write (flac)"]
-    print(f"preparation stages, CPU ms per file over {min(sample, len(sources))} files (flac total {total:.2f} ms "
+    codec = next(iter(prepared))  # flac was assumed: --codecs raw wav stopped here with a KeyError
+    total = sum(v for k, v in costs.items() if not k.startswith("shard write")) + costs[f"shard write ({codec})"]
+    print(f"preparation stages, CPU ms per file over {min(sample, len(sources))} files ({codec} total {total:.2f} ms "
           f"= {1000 / total:.0f} files/s per core before listing, splits, manifest and plots):")
     for stage, ms in costs.items():
         print(f"  {stage:<24} {ms:7.2f} ms")
 
 
+@dataclass(frozen=True)
+class LoaderSetup:
+    """One way to run the training loader: worker count, how batches reach this process, persistence.
+
+    ``transport``: ``slots`` is the datamodule's (reused shared batch buffers, datamodules/batch_slots.py);
+    ``torch`` is torch's own (a new shared-memory file per tensor, strategy ``file_descriptor``), the
+    loader before BatchSlots; ``file_system`` is torch's with that sharing strategy."""
+
+    workers: int
+    transport: str = "slots"
+    persistent: bool = False
+
+    @property
+    def label(self) -> str:
+        if not self.workers:
+            return "0 workers"
+        return f"{self.workers} workers, {self.transport}{', persistent' if self.persistent else ''}"
+
+
+def loader_setups(worker_counts: list[int]) -> list[LoaderSetup]:
+    setups = []
+    for workers in worker_counts:
+        if workers == 0:
+            setups.append(LoaderSetup(0))
+            continue
+        setups += [LoaderSetup(workers, "torch"), LoaderSetup(workers, "file_system"), LoaderSetup(workers),
+                   LoaderSetup(workers, "slots", persistent=True)]
+    return setups
+
+
+def setup_loader(root: str, setup: LoaderSetup, batch: int) -> EpochLoader:
+    datamodule = shard_data_module(root, batch_size=batch, num_workers=setup.workers, clip_seconds=CLIP_SECONDS,
+                                   pin_memory=False, persistent_workers=setup.persistent)
+    if setup.transport != "slots":
+        datamodule._slots = lambda: None  # torch's own transport: what the loader did before BatchSlots
+    return datamodule.train_dataloader()
+
+
+def loader_pass(loader: EpochLoader, setup: LoaderSetup) -> Pass:
+    strategy = torch.multiprocessing.get_sharing_strategy()
+    torch.multiprocessing.set_sharing_strategy("file_system" if setup.transport == "file_system" else "file_descriptor")
+    try:
+        return measure(lambda: sum(len(batch["key"]) for batch in loader))
+    finally:
+        torch.multiprocessing.set_sharing_strategy(strategy)
+
+
+def _usage_text(run: Pass) -> str:
+    main, workers = run.per_clip(run.main), run.per_clip(run.workers)
+    return (f"CPU us per clip: main {main[0]:6.1f}, workers {workers[0]:6.1f}; page faults per clip (minor/major): "
+            f"main {main[1]:5.1f}/{main[2]:.1f}, workers {workers[1]:5.1f}/{workers[2]:.1f}")
+
+
 def report_streaming(codec: str, root: Path, info: DatasetInfo, librosa_rate: Rate, args) -> dict:
+    """The floor and every loader setup, ``args.repeats`` passes each, interleaved; medians printed."""
     urls = shard_urls(str(root), info.splits["train"])
-    floor = timed(lambda: decode_floor(urls, codec), args.repeats)
+    setups = loader_setups(args.workers)
+    loaders = {setup: setup_loader(str(root), setup, args.batch) for setup in setups}
+    runs: dict[Any, list[Pass]] = {"floor": [], **{setup: [] for setup in setups}}
+    for repeat in range(args.repeats + 1):  # the first round warms up (page cache, heaps, persistent workers)
+        for key in runs:
+            run = measure(lambda: decode_floor(urls, codec)) if key == "floor" else loader_pass(loaders[key], key)
+            if repeat:
+                runs[key].append(run)
+    medians = {key: median_pass(value) for key, value in runs.items()}
+    floor = medians["floor"]
     print(f"{codec}: {bytes_per_clip(root, info) / 1024:7.1f} KiB per clip on disk; decode floor "
-          f"{floor.per_cpu:7.0f} clips per CPU-s ({floor.per_s:7.0f} clips/s wall)")
-    rates = {}
-    for workers in args.workers:
-        rate = rates[workers] = timed(lambda: stream_epoch(str(root), workers, args.batch), args.repeats)
-        print(f"  {workers} workers: {rate.per_s:7.0f} clips/s wall, {rate.per_cpu:7.0f} clips per CPU-s "
-              f"({rate.clips} clips); x floor {rate.per_cpu / floor.per_cpu:4.2f}, "
-              f"x librosa {rate.per_cpu / librosa_rate.per_cpu:5.1f} (per CPU-s), {rate.per_s / librosa_rate.per_s:5.1f} (wall)")
-    return {"floor": floor, "rates": rates}
+          f"{floor.per_cpu:7.0f} clips per CPU-s ({floor.clips / floor.wall:7.0f} clips/s wall); {_usage_text(floor)} "
+          f"(medians of {args.repeats} interleaved passes; load {' '.join(f'{x:.2f}' for x in _load())})")
+    for setup in setups:
+        run = medians[setup]
+        print(f"  {setup.label + ':':<34} {run.clips / run.wall:7.0f} clips/s wall, {run.per_cpu:7.0f} clips per CPU-s "
+              f"({run.clips} clips); x floor {run.per_cpu / floor.per_cpu:4.2f} (per CPU-s), "
+              f"{floor.wall / run.wall * run.clips / floor.clips:4.2f} (wall); x librosa "
+              f"{run.per_cpu / librosa_rate.per_cpu:5.1f} (per CPU-s); {_usage_text(run)}")
+    return {"floor": floor, "setups": {setup: medians[setup] for setup in setups}}
 
 
 def report_stages(codec: str, root: Path, repeats: int, batch: int) -> None:
@@ -238,14 +305,24 @@ def report_stages(codec: str, root: Path, repeats: int, batch: int) -> None:
 
 
 def verdict(results: dict) -> None:
-    for codec in ("wav", "raw"):
-        if codec not in results or 0 not in results[codec]["rates"]:
+    """The goals: 0 workers >= 2,500 clips per CPU-s at >= 80% of the floor (uncompressed codecs), and a
+    worker's CPU per clip no more than the main process's at 0 workers (the datamodule's own transport)."""
+    for codec, result in results.items():
+        setups, floor = result["setups"], result["floor"]
+        main = next((run for setup, run in setups.items() if setup.workers == 0), None)
+        if main is None:
             continue
-        rate, floor = results[codec]["rates"][0], results[codec]["floor"]
-        share = rate.per_cpu / floor.per_cpu
-        ok = rate.per_cpu >= TARGET_PER_CORE and share >= TARGET_FLOOR_SHARE
-        print(f"target {codec}: {rate.per_cpu:.0f} clips per CPU-s (>= {TARGET_PER_CORE:.0f}) at {share:.0%} of its "
-              f"floor (>= {TARGET_FLOOR_SHARE:.0%}): {'met' if ok else 'NOT met'}")
+        share = main.per_cpu / floor.per_cpu
+        if codec in ("wav", "raw"):
+            ok = main.per_cpu >= TARGET_PER_CORE and share >= TARGET_FLOOR_SHARE
+            print(f"target {codec}: {main.per_cpu:.0f} clips per CPU-s (>= {TARGET_PER_CORE:.0f}) at {share:.0%} of its "
+                  f"floor (>= {TARGET_FLOOR_SHARE:.0%}): {'met' if ok else 'NOT met'}")
+        reference = main.per_clip(main.main)[0]
+        for setup, run in setups.items():
+            if setup.workers and setup.transport == "slots":
+                worker = run.per_clip(run.workers)[0]
+                print(f"target {codec}, {setup.label}: worker CPU {worker:.1f} us per clip <= the main process's "
+                      f"{reference:.1f} us at 0 workers: {'met' if worker <= reference else 'NOT met'}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -254,7 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--codecs", nargs="+", default=list(CODECS), choices=list(CODECS))
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2], help="loader worker counts")
     parser.add_argument("--batch", type=int, default=BATCH, help="clips per batch")
-    parser.add_argument("--repeats", type=int, default=1, help="timed passes per figure (best kept), after a warm-up")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes per figure after a warm-up (streaming: interleaved, medians; else the best)")
     parser.add_argument("--prep-workers", type=int, default=1, help="preparation processes")
     parser.add_argument("--prep-sample", type=int, default=60, help="files timed stage by stage")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one epoch per codec")

@@ -24,6 +24,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from data_preparation.shards.audio_codec import DEFAULT_CODEC, PCM_SCALE, decode_pcm16, member_ext
 from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SampleMeta, decode_audio
+from datamodules.batch_slots import BatchSlots, SlotBatch
 
 log = logging.getLogger(__name__)
 
@@ -320,12 +321,15 @@ def pad_into(row: np.ndarray, signal: np.ndarray, padding: Padding, pad_value: f
 def batch_tensor(shape: tuple[int, ...]) -> torch.Tensor:
     """An uninitialised float32 tensor; in a loader worker, in shared memory from the start.
 
-    A worker hands its batches to the training process through shared memory; a tensor that is not
-    there yet is copied into it when sent. Allocating it there, as torch's own ``default_collate``
-    does in workers, saves that copy of every batch.
+    In the main process the memory is numpy's (``torch.from_numpy``): numpy's allocator hands the
+    last batch's freed block back, while ``torch.empty`` of a batch this size maps fresh pages every
+    time (3-5 page faults and 30-50 us per 4 s clip, docs/performance.md). A worker hands its
+    batches to the training process through shared memory; a tensor that is not there yet is copied
+    into it when sent. Allocating it there, as torch's own ``default_collate`` does in workers,
+    saves that copy (and BatchSlots, when the datamodule gives Collate one, saves the allocation).
     """
     if get_worker_info() is None:
-        return torch.empty(shape, dtype=torch.float32)
+        return torch.from_numpy(np.empty(shape, dtype=np.float32))
     elem = torch.empty(0, dtype=torch.float32)
     storage = elem._typed_storage()._new_shared(math.prod(shape), device=elem.device)
     return elem.new(storage).resize_(*shape)
@@ -338,24 +342,45 @@ class Collate:
     ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
     "label": int64 [B], "key": list[str], "corpus": list[str]}``. Rows are written straight into
     one batch tensor and padded there (``pad_into``): one copy per clip, one allocation per batch.
+    In a loader worker with ``slots`` (datamodules/batch_slots.py) the rows go into a free reused
+    slot instead, and the worker sends a SlotBatch that the datamodule's loader turns back into
+    this dict; with no free slot, the batch is allocated as without.
     """
 
     signal_name: str = "audio"
     size: int | None = None  # the padded length; None: the longest signal of the batch
     padding: Padding = "zero"
     pad_value: float | None = 0.0  # None: each clip's own minimum (log-mel silence floor)
+    slots: BatchSlots | None = None  # reusable shared batch buffers for loader workers
 
-    def __call__(self, samples: list[Sample]) -> dict[str, Any]:
+    def __call__(self, samples: list[Sample]) -> dict[str, Any] | SlotBatch:
         signals = [sample["signal"] for sample in samples]
         size = self.size or max(signal.shape[-1] for signal in signals)
-        batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
-        for row, signal in zip(batch.numpy(), signals):
-            pad_into(row, signal, self.padding, self.pad_value)
         metas = [sample["meta"] for sample in samples]
-        return {
-            self.signal_name: batch,
-            "lengths": torch.tensor([sample["length"] for sample in samples], dtype=torch.int64),
-            "label": torch.tensor([meta.label_id for meta in metas], dtype=torch.int64),
-            "key": [meta.key for meta in metas],
-            "corpus": [meta.corpus for meta in metas],
-        }
+        fields = {"key": [meta.key for meta in metas], "corpus": [meta.corpus for meta in metas]}
+        index = self._slot(signals, size)
+        if index is not None:
+            slot = self.slots.slot(index)
+            batch, lengths, labels = self.slots.views(slot, len(signals))
+            self._fill(batch, signals, samples, lengths, labels)
+            return SlotBatch(self.slots, index, len(signals), self.signal_name, fields)
+        batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
+        lengths, labels = torch.empty(len(signals), dtype=torch.int64), torch.empty(len(signals), dtype=torch.int64)
+        self._fill(batch.numpy(), signals, samples, lengths.numpy(), labels.numpy())
+        return {self.signal_name: batch, "lengths": lengths, "label": labels, **fields}
+
+    def _slot(self, signals: list[np.ndarray], size: int) -> int | None:
+        """A free slot of this worker's when the batch fits the pool's shape; None otherwise (or in the main process)."""
+        info = get_worker_info()
+        if self.slots is None or info is None or len(signals) > self.slots.rows:
+            return None
+        if (*signals[0].shape[:-1], size) != self.slots.row_shape:
+            return None
+        return self.slots.acquire(info.id)
+
+    def _fill(self, batch: np.ndarray, signals: list[np.ndarray], samples: list[Sample], lengths: np.ndarray,
+              labels: np.ndarray) -> None:
+        for row, signal in zip(batch, signals):
+            pad_into(row, signal, self.padding, self.pad_value)
+        lengths[:] = [sample["length"] for sample in samples]
+        labels[:] = [sample["meta"].label_id for sample in samples]

@@ -18,7 +18,7 @@ import logging
 import os
 import tarfile
 from functools import partial
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import torch
 import torch.distributed as dist
@@ -28,6 +28,7 @@ from lightning.pytorch import LightningDataModule
 from data_preparation.input_contract import InputContract
 from data_preparation.shards.shard_format import STATS_FILE, DatasetInfo, SplitInfo, load_dataset_info, shard_urls
 from data_preparation.split.fold_plan import fold_view
+from datamodules.batch_slots import BatchSlots, unpack
 from datamodules.data_settings import ClipShape, Loading, SplitChoice, TrainingStream, flat_settings
 from datamodules.epoch_plan import EpochPlan, plan_epoch, worker_capacity
 from datamodules.pipeline_stages import (
@@ -51,6 +52,14 @@ from datamodules.tar_samples import tar_samples
 log = logging.getLogger(__name__)
 
 
+def as_batched(batch: Any) -> Any:
+    """The loader's per-item function: the pipeline already batched (Collate gives tensors), so nothing to do.
+
+    With ``batch_size=None`` the DataLoader would otherwise walk every batch with ``default_convert``
+    (about 70 calls a batch, one per key string) to turn numpy arrays into tensors there are none of."""
+    return batch
+
+
 class EpochLoader:
     """A WebLoader that sets the shared epoch (the trainer's, on resume too) before each pass.
 
@@ -60,17 +69,22 @@ class EpochLoader:
     """
 
     def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
-                 stage: str = "train") -> None:
+                 stage: str = "train", slots: BatchSlots | None = None) -> None:
         self.loader, self.epoch, self.owner, self.length, self.stage = loader, epoch, owner, length, stage
+        self.slots = slots  # the workers' reused batch buffers (datamodules/batch_slots.py), None at 0 workers
         self.passes = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         trainer = self.owner.trainer
         self.epoch.set(trainer.current_epoch if trainer is not None else self.passes)
         self.passes += 1
+        batches: Iterable[dict[str, Any]] = self.loader
+        if self.slots is not None:
+            self.slots.reclaim()  # slots an abandoned pass's exited workers filled and nobody received
+            batches = map(unpack, self.loader)
         if self.owner.read_record is None:
-            return iter(self.loader)
-        return self.owner.read_record.recorded(self.loader, self.stage, self.epoch.get, *self.owner._world())
+            return iter(batches)
+        return self.owner.read_record.recorded(batches, self.stage, self.epoch.get, *self.owner._world())
 
     def __len__(self) -> int:
         if self.length is None:
@@ -206,12 +220,13 @@ class ShardDataModule(LightningDataModule):
         else:
             source = [ShardList(urls, self.epoch, h.seed, shuffle=True),
                       partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker]
+        slots = self._slots()
         stages = [*source, partial(tar_samples, handler=self.handler),
                   partial(seeded_shuffle, bufsize=h.shuffle_buffer, seed=h.seed, epoch=self.epoch, rank=rank),
-                  *self._decode_and_batch("random", rank, partial_batches=False)]
+                  *self._decode_and_batch("random", rank, partial_batches=False, slots=slots)]
         dataset = wds.DataPipeline(*stages).with_epoch(plan.worker_batches)
         log.info("training epoch: %d batches per rank (%d samples over %d ranks)", plan.rank_batches, plan.samples, world_size)
-        return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches)
+        return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches, slots=slots)
 
     def val_dataloader(self) -> EpochLoader:
         return self._eval_loader(self.splits.val_split)
@@ -239,6 +254,7 @@ class ShardDataModule(LightningDataModule):
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
+<<<<<<< HEAD
         stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
         counts = self._shard_sample_counts(split)
         length = None if counts is None else rank_eval_batches(
@@ -257,8 +273,20 @@ class ShardDataModule(LightningDataModule):
                     log.debug("split %r: no loader length (%s)", split, error)
             self._shard_counts[split] = counts
         return self._shard_counts[split]
+=======
+        slots = self._slots()
+        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split, slots=slots)
+>>>>>>> from-h24l
 
-    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool) -> list[Any]:
+    def _slots(self) -> BatchSlots | None:
+        """Reused shared batch buffers for this loader's workers; None without workers (nothing to share)."""
+        if self.loading.num_workers == 0:
+            return None
+        row = (self.clip_size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], self.clip_size)
+        return BatchSlots(self.loading.num_workers, self.loading.batch_size, row)
+
+    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None) -> list[Any]:
         c = self.clips
         if c.features == "waveform":
             decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
@@ -266,14 +294,14 @@ class ShardDataModule(LightningDataModule):
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
         crop_pad = CropPad(self.clip_size, c.padding, crop, self.stream.seed, rank, self.epoch)
-        collate = Collate(signal, self.clip_size, c.padding, pad_value)
+        collate = Collate(signal, self.clip_size, c.padding, pad_value, slots)
         return [wds.map(decode, handler=self.handler), crop_pad,
                 wds.batched(self.loading.batch_size, collation_fn=collate, partial=partial_batches)]
 
     def _loader(self, dataset: wds.DataPipeline) -> wds.WebLoader:
         h = self.loading
         return wds.WebLoader(
-            dataset, batch_size=None, shuffle=False, num_workers=h.num_workers,
+            dataset, batch_size=None, shuffle=False, num_workers=h.num_workers, collate_fn=as_batched,
             persistent_workers=h.persistent_workers and h.num_workers > 0,
             pin_memory=h.pin_memory and torch.cuda.is_available(),
         )

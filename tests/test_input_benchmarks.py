@@ -14,14 +14,20 @@ NUMBER = r"[0-9]+(\.[0-9]+)?"
 @pytest.mark.slow
 def test_input_benchmark_prints_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bench_input.main(["--clips", "24", "--codecs", "flac", "raw", "--workers", "0", "1", "--prep-sample", "3", "--batch", "4",
-                      "--work", str(tmp_path)])
+                      "--repeats", "1", "--work", str(tmp_path)])
     out = capsys.readouterr().out
     for codec in ("flac", "raw"):
         assert re.search(rf"preparation \({codec}\): 24 files in {NUMBER} s .* files per CPU-s", out), out
         assert re.search(rf"{codec}: +{NUMBER} KiB per clip on disk; decode floor +{NUMBER} clips per CPU-s", out)
         assert re.search(rf"stage costs \({codec}, 0 workers\)", out)
-    assert len(re.findall(rf"[01] workers: +{NUMBER} clips/s wall, +{NUMBER} clips per CPU-s .* x floor {NUMBER}, "
-                          rf"x librosa +{NUMBER}", out)) == 4
+    usage = rf"CPU us per clip: main +{NUMBER}, workers +{NUMBER}; page faults per clip \(minor/major\): main +{NUMBER}/{NUMBER}"
+    assert len(re.findall(rf"decode floor .*; {usage}", out)) == 2
+    setups = ["0 workers", "1 workers, torch", "1 workers, file_system", "1 workers, slots", "1 workers, slots, persistent"]
+    for setup in setups:
+        assert len(re.findall(rf"  {setup}: +{NUMBER} clips/s wall, +{NUMBER} clips per CPU-s .* x floor {NUMBER} "
+                              rf"\(per CPU-s\), {NUMBER} \(wall\); x librosa +{NUMBER} \(per CPU-s\); {usage}", out)) == 2, setup
+    assert re.search(r"target raw, 1 workers, slots: worker CPU [0-9.]+ us per clip <= the main process's [0-9.]+ us "
+                     r"at 0 workers: (met|NOT met)", out)
     for stage in ("tar_samples", "seeded_shuffle", "DecodeWaveform", "CropPad", "_batched", "JSON metadata"):
         assert stage in out
     assert re.search(r"librosa file by file: +[0-9.]+ clips per CPU-s", out)
