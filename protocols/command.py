@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from data_preparation.split.emobox import format_partition_report
-from protocols.config import Invocation, parse_args
+from data_preparation.shards.shard_format import DatasetInfo
+from protocols.config import Invocation, ProtocolConfig, parse_args
 from protocols.results import log_wandb_summary, write_results
 from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result, prepare_protocol, run_fold, run_logged
 
 
-def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
+def result_details(protocol: ProtocolConfig, info: DatasetInfo) -> dict[str, Any]:
+    """What results.json records beside the scores: classes, corpora, the recipe and its arguments."""
+    corpora = [c["name"] for c in protocol.data_overrides.get("corpora", []) if isinstance(c, dict) and "name" in c]
+    return {"classes": list(info.classes), "corpora": corpora, "train": protocol.train,
+            "train_args": list(protocol.train_args)}
+
+
+def aggregate_if_complete(invocation: Invocation, folds: int, info: DatasetInfo | None = None) -> bool:
     """Write the results when every fold (of the first ``--limit_folds``) has finished; True when it did."""
     protocol = invocation.protocol
     wanted = invocation.folds_to_run(folds)
@@ -31,7 +39,8 @@ def aggregate_if_complete(invocation: Invocation, folds: int) -> bool:
     if missing:
         print(f"{protocol.name}: {wanted - len(missing)} of {wanted} folds finished; missing {missing}: not aggregated yet")
         return False
-    summary = write_results(protocol.folder, protocol.name, results, protocol.source, folds)
+    details = result_details(protocol, info) if info is not None else None
+    summary = write_results(protocol.folder, protocol.name, results, protocol.source, folds, details)
     log_wandb_summary(protocol.folder, protocol.name, protocol.wandb_project, summary)
     print((protocol.folder / "results.md").read_text())
     print(f"results: {protocol.folder}/results.md, results.csv, results.json")
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple
         except FoldFailedError as error:  # one line naming the fold and its log, not a traceback
             print(f"cross_validate: error: {error}", file=sys.stderr)
             return 2
-    complete = aggregate_if_complete(invocation, folds)
+    complete = aggregate_if_complete(invocation, folds, info)
     return 0 if complete or invocation.fold is not None else 1
 
 
