@@ -14,7 +14,9 @@ match the ``wav`` path best wins, and of equally good ones the single clip prepa
 copy that nests the corpus twice, as Kaggle's TESS does, holds every name twice: one copy is kept,
 the other set aside as a duplicate). EmoBox also flattens speaker folders into the name
 (SAVEE's ``downloads/savee/JE_n23.wav`` is the release's ``AudioData/JE/n23.wav``), so a record is
-also found as ``<folder>_<stem>`` when no record has the entry's stem. Every entry that matches no
+also found as ``<folder>_<stem>`` when no record has the entry's stem; and it names a misnamed file
+by its conventional name (TESS's ``OA_bite_neutral.wav`` is ``OAF_bite_neutral``), which a reader
+gives as the record's ``canonical_name`` and the matcher accepts as a second stem. Every entry that matches no
 record, and every record no entry names, is counted and reported with examples, never silently dropped.
 """
 from __future__ import annotations
@@ -116,8 +118,9 @@ def _best(candidates: list[int], wav: str, sources: Sequence[str], kept: Sequenc
 
 
 def match_partition(entries: Sequence[PartitionEntry], sources: Sequence[str],
-                    reasons: Sequence[object | None]) -> PartitionMatch:
-    """Match entries to a corpus's records (``sources``: paths relative to the corpus root).
+                    reasons: Sequence[object | None], aliases: Sequence[str | None] | None = None) -> PartitionMatch:
+    """Match entries to a corpus's records (``sources``: paths relative to the corpus root;
+    ``aliases``: per record its conventional name where the file's own name breaks the convention).
 
     ``reasons``: why preparation set a record aside (None: kept). An entry whose clip was set
     aside is reported with that reason; an entry that names no record is reported as unmatched.
@@ -128,6 +131,9 @@ def match_partition(entries: Sequence[PartitionEntry], sources: Sequence[str],
     for index, source in enumerate(sources):
         by_stem[_stem(source)].append(index)
         by_folder_stem[_folder_stem(source)].append(index)
+        alias = aliases[index] if aliases else None
+        if alias and alias.casefold() != _stem(source):
+            by_stem[alias.casefold()].append(index)
     kept_flags = [r is None for r in reasons]
     fold_names = sorted({e.fold for e in entries}, key=lambda n: (len(n), n))
     test_fold, train_folds = [-1] * len(sources), [set() for _ in sources]

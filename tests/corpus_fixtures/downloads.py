@@ -10,8 +10,8 @@ audio at the corpus's own sample rate), with every speaker a protocol's publishe
   with the release's folder spellings (``OAF_Fear``, ``OAF_Pleasant_surprise``, ``YAF_pleasant_surprised``),
   the whole tree a second time, byte for byte, inside itself
   (``TESS Toronto emotional speech set data/TESS Toronto emotional speech set data/...``), a
-  ``.DS_Store``, and one clip at 96 kHz (``OAF_Fear/OAF_food_fear.wav`` in the real copy), as
-  Kaggle's download unpacks.
+  ``.DS_Store``, one clip at 96 kHz (``OAF_Fear/OAF_food_fear.wav`` in the real copy) and the
+  release's one misnamed clip (``OAF_neutral/OA_bite_neutral.wav``), as Kaggle's download unpacks.
 - EmoDB: ``wav/03a01Fa.wav``, 16 kHz (10 speakers).
 - SAVEE: ``AudioData/DC/a01.wav``, 44.1 kHz (4 speakers), with the release's ``AudioData/Info.txt``.
 - JL-Corpus (Kaggle): ``Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/female1_angry_1a_1.wav``
@@ -99,11 +99,16 @@ TESS_WORDS = ("back", "bar", "base", "bath")
 
 
 def tess_files(words: Sequence[str] = TESS_WORDS) -> list[str]:
-    """Paths below the root, in the Kaggle release's folder spellings."""
+    """Paths below the root, in the Kaggle release's folder spellings; OAF's neutral take of the last
+    word is named as the release names ``OA_bite_neutral.wav`` (its speaker prefix lost the F)."""
     data = "TESS Toronto emotional speech set data"
-    return [f"{data}/{speaker}_{folders[emotion]}/{speaker}_{word}_{emotion}.wav"
+    return [f"{data}/{speaker}_{folders[emotion]}/{_tess_prefix(speaker, emotion, word == words[-1])}_{word}_{emotion}.wav"
             for speaker, folders in (("OAF", TESS_FOLDERS), ("YAF", TESS_YAF_FOLDERS))
             for emotion in folders for word in words]
+
+
+def _tess_prefix(speaker: str, emotion: str, last_word: bool) -> str:
+    return "OA" if (speaker, emotion, last_word) == ("OAF", "neutral", True) else speaker
 
 
 TESS_DATA = "TESS Toronto emotional speech set data"
@@ -285,9 +290,9 @@ def write_emobox_tess(folder: Path, tess_root: Path) -> Path:
     """EmoBox's data/tess partition: one fold (TESS has two speakers, so EmoBox drew a stratified 25% of
     each emotion as the test set, speakers mixed), ``wav`` paths flat under ``downloads/tess/``."""
     clips = sorted({clip.name: clip for clip in tess_root.rglob("*.wav")}.values(), key=lambda p: p.name)  # one per name
-    lines = [_emobox_line("tess", "tess-" + clip.stem.replace("_", "-"), f"downloads/tess/{clip.name}",
-                          clip.stem.split("_")[2], 96_000 if clip.as_posix().endswith(TESS_96K) else 24_414, 2.0)
-             for clip in clips]
+    stems = [("OAF" + clip.stem[2:]) if clip.stem.startswith("OA_") else clip.stem for clip in clips]  # EmoBox's name
+    lines = [_emobox_line("tess", "tess-" + stem.replace("_", "-"), f"downloads/tess/{stem}.wav", stem.split("_")[2],
+                          96_000 if clip.as_posix().endswith(TESS_96K) else 24_414, 2.0) for stem, clip in zip(stems, clips)]
     by_emotion: dict[str, list[int]] = {}
     for index, line in enumerate(lines):
         by_emotion.setdefault(line["emo"], []).append(index)
