@@ -7,7 +7,9 @@ weighted-F1 into ``<output>/<name>/results.{md,csv,json}`` and a summary run in 
 ``<name>``. On SLURM, ``sbatch --array=0-<K-1> slurm/cross_validate.sh CONFIG`` runs one fold per
 task (``--fold``); the task that finishes the last fold aggregates (``--aggregate_only`` redoes it).
 ``--corpus_root NAME=FOLDER`` / ``--partition_dir`` / ``--prepared_dir`` point a shipped protocol at
-the user's copies (protocols/config.py); ``--limit_folds N`` is a shakedown over the first N folds.
+the user's copies (protocols/config.py); ``--limit_folds N`` is a shakedown over the first N folds;
+``--classical configs/classical/egemaps_svm.yaml`` runs the classical baseline on the same folds
+(protocols/classical_folds.py).
 User errors end with one line and exit status 2.
 """
 from __future__ import annotations
@@ -26,8 +28,7 @@ from protocols.runner import FoldFailedError, fold_count, fold_name, fold_result
 def result_details(protocol: ProtocolConfig, info: DatasetInfo) -> dict[str, Any]:
     """What results.json records beside the scores: classes, corpora, the recipe and its arguments."""
     corpora = [c["name"] for c in protocol.data_overrides.get("corpora", []) if isinstance(c, dict) and "name" in c]
-    return {"classes": list(info.classes), "corpora": corpora, "train": protocol.train,
-            "train_args": list(protocol.train_args)}
+    return {"classes": list(info.classes), "corpora": corpora, "train_args": list(protocol.train_args)}
 
 
 def aggregate_if_complete(invocation: Invocation, folds: int, info: DatasetInfo | None = None) -> bool:
@@ -39,8 +40,8 @@ def aggregate_if_complete(invocation: Invocation, folds: int, info: DatasetInfo 
     if missing:
         print(f"{protocol.name}: {wanted - len(missing)} of {wanted} folds finished; missing {missing}: not aggregated yet")
         return False
-    details = result_details(protocol, info) if info is not None else None
-    summary = write_results(protocol.folder, protocol.name, results, protocol.source, folds, details)
+    extra = {"recipe": protocol.train, "recipe_kind": "train.py", **(result_details(protocol, info) if info else {})}
+    summary = write_results(protocol.folder, protocol.name, results, protocol.source, folds, extra)
     log_wandb_summary(protocol.folder, protocol.name, protocol.wandb_project, summary)
     print((protocol.folder / "results.md").read_text())
     print(f"results: {protocol.folder}/results.md, results.csv, results.json")
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple
         print(format_partition_report(info.extra["partition"]))
     if invocation.prepare_only:
         return 0
+    if invocation.classical:  # imported here: scikit-learn and openSMILE load only for the classical row
+        from protocols import classical_folds
+
+        return classical_folds.run_protocol(invocation, data_root, info)
     if not invocation.aggregate_only:
         todo = range(invocation.folds_to_run(folds)) if invocation.fold is None else [invocation.fold]
         try:

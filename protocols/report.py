@@ -47,11 +47,9 @@ class Entry:
 
     @property
     def recipe(self) -> str:
-        """The train config and its extra arguments (a results.json may name it itself: ``recipe``)."""
-        if self.data.get("recipe"):
-            return str(self.data["recipe"])
+        """The recipe (train.py or classical config) and its extra arguments; older files name it per fold."""
         first = self.folds[0] if self.folds else {}
-        train = self.data.get("train") or first.get("train")
+        train = self.data.get("recipe") or self.data.get("train") or first.get("train")
         args = self.data.get("train_args", first.get("train_args")) or []
         return shlex.join([train, *args]) if train else NOT_RECORDED
 
@@ -142,14 +140,26 @@ def delta_ua(entry: Entry, baseline: Entry | None) -> str:
     return f"{(ours - base) * 100:+.2f}"
 
 
+def fold_cost(fold: dict[str, Any]) -> dict[str, Any] | None:
+    """A fold's wall_s, cpu_s and 1-minute loads: train.py folds keep them under ``cost``
+    (protocols/machine.py), classical folds at the top (``loadavg_start``/``_end``: the three averages)."""
+    if fold.get("cost"):
+        return fold["cost"]
+    if "wall_s" in fold:
+        loads = [fold[k][0] for k in ("loadavg_start", "loadavg_end") if fold.get(k)]
+        return {"wall_s": fold["wall_s"], "cpu_s": fold.get("cpu_s"), "loads": loads}
+    return None
+
+
 def cost_cells(entry: Entry) -> list[str]:
     """Wall s per fold (mean, max), CPU s per fold (mean, max), the load average range, the machine."""
-    costs = [f["cost"] for f in entry.folds if f.get("cost")]
+    costs = [c for c in map(fold_cost, entry.folds) if c]
     if not costs:
         return [NOT_RECORDED] * 4
     wall = [c["wall_s"] for c in costs]
-    cpu = [c["cpu_s"] for c in costs]
+    cpu = [c["cpu_s"] for c in costs if c.get("cpu_s") is not None] or [float("nan")]
     loads = [c[k] for c in costs for k in ("load_before", "load_after") if c.get(k) is not None]
+    loads += [v for c in costs for v in c.get("loads", [])]
     machines = sorted({_machine(f["machine"]) for f in entry.folds if f.get("machine")}) or [NOT_RECORDED]
     partial = "" if len(costs) == len(entry.folds) else f" ({len(costs)} of {len(entry.folds)} folds)"
     return [f"{sum(wall) / len(wall):.0f} (max {max(wall):.0f}){partial}",

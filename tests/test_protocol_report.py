@@ -30,7 +30,7 @@ def _fold(name: str, ua: float, wall: float | None = 100.0) -> dict:
 def _write(folder: Path, train: str, uas: list[float], protocol: str = "savee-loso", args: tuple[str, ...] = (),
            **extra) -> Path:
     folds = [_fold(f"savee/S{k}", ua, 100.0 * (k + 1)) for k, ua in enumerate(uas)]
-    details = {"classes": ["anger", "sad"], "corpora": ["savee"], "train": train, "train_args": list(args)}
+    details = {"classes": ["anger", "sad"], "corpora": ["savee"], "recipe": train, "train_args": list(args)}
     write_results(folder, protocol, folds, "Haq & Jackson 2009", extra.get("protocol_folds"), details)
     return folder / "results.json"
 
@@ -123,3 +123,13 @@ def test_the_shipped_published_figures_load_and_cite_a_source() -> None:
     figures = report.load_published(report.DEFAULT_PUBLISHED)
     assert {f.corpus for f in figures} >= {"tess", "savee", "emodb"}
     assert all(f.citation and f.scores for f in figures)
+
+
+def test_classical_folds_keep_their_time_at_the_top(tmp_path: Path) -> None:
+    folds = [_fold("savee/S0", 0.6, None) | {"wall_s": 20.0, "cpu_s": 30.0, "loadavg_start": [2.0, 1, 1],
+                                             "loadavg_end": [4.0, 1, 1]}]
+    write_results(tmp_path / "svm", "savee-loso", folds, "s", None, {"recipe": "configs/classical/egemaps_svm.yaml"})
+    out = tmp_path / "page.md"
+    assert report.main([str(tmp_path), "--output", str(out)]) == 0
+    row = _row(out.read_text(), "| `configs/classical/egemaps_svm.yaml`")
+    assert row[6:9] == ["20 (max 20)", "30 (max 30)", "2.0-4.0"]
