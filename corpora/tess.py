@@ -6,7 +6,11 @@ target words in seven emotions. Layout: ``<SPK>_<emotion>/<SPK>_<word>_<emotion>
 folder spelling (``OAF_Fear``, ``YAF_fear``, ``OAF_Pleasant_surprise``,
 ``YAF_pleasant_surprised``), may nest a second copy of the whole tree, and some drop the
 speaker prefix from file names (``OAF_angry/back_angry.wav``): the folder then names the
-speaker. A file whose name disagrees with its folder is reported, not guessed.
+speaker. The release itself misnames one clip, ``OAF_neutral/OA_bite_neutral.wav``: a prefix that
+is its folder's speaker without the final F (``OA_``, ``YA_``) is read as that speaker, and the
+record carries the conventional name (attribute ``canonical_name``, ``OAF_bite_neutral``) that
+published partitions such as EmoBox's use for it. A file whose name disagrees with its folder is
+reported, not guessed.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from corpora._common import ConventionError, ListingBuilder, audio_files, parsed
 from corpora.record import CorpusListing
 from corpora.registry import register_corpus
 
-FILE = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$", re.IGNORECASE)
+FILE = re.compile(r"^(?P<speaker>OAF|YAF|OA|YA)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$", re.IGNORECASE)
 SHORT_FILE = re.compile(r"^(?!(?:OAF|YAF)_)(?P<speaker>)(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$", re.IGNORECASE)
 FOLDER = re.compile(r"^(?P<speaker>OAF|YAF)_(?P<emotion>[A-Za-z_ ]+)$", re.IGNORECASE)
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
@@ -31,6 +35,9 @@ def read_tess(root: Path) -> CorpusListing:
     for path, (speaker, word, emotion) in parsed_files(builder, audio_files(builder, root), _parse):
         age_group, age = SPEAKERS[speaker]
         attributes = {"word": word, "age_group": age_group, "age": age, "gender": "female"}
+        canonical = f"{speaker}_{word}_{emotion}"
+        if not path.stem.upper().startswith(f"{speaker}_"):  # OA_bite_neutral, back_angry: the conventional name
+            attributes["canonical_name"] = canonical
         builder.add(path, emotion, speaker, attributes, identity=(speaker, word, emotion))
     return builder.build()
 
@@ -49,6 +56,11 @@ def _parse(path: Path) -> tuple[str, str, str]:
     speaker = match["speaker"].upper() if match["speaker"] else folder_speaker
     if speaker is None:
         raise ConventionError("no speaker: neither the file name nor its folder starts with OAF_ or YAF_")
+    if speaker in ("OA", "YA"):  # the release's OA_bite_neutral.wav: the speaker lost its F
+        if folder_speaker != f"{speaker}F":
+            raise ConventionError(f"prefix {match['speaker']}_ is neither OAF_ nor YAF_, and the folder "
+                                  f"{path.parent.name} does not name {speaker}F")
+        speaker = folder_speaker
     if folder_speaker and folder_speaker != speaker:
         raise ConventionError(f"speaker {speaker} in the name but folder {path.parent.name} belongs to {folder_speaker}")
     if folder_emotion and folder_emotion != emotion:

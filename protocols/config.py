@@ -74,6 +74,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--aggregate_only", action="store_true", help="aggregate the finished folds, train nothing")
     parser.add_argument("--extra_train_args", type=list[str], default=[],
                         help="train.py arguments appended after the protocol's train_args (JSON list)")
+    parser.add_argument("--classical", type=str | None, default=None,
+                        help="a classical baseline config (configs/classical/*.yaml) to run on the protocol's folds "
+                             "instead of its train.py config; results in <output>/<name>-<config stem>/")
     parser.add_argument("--launcher", type=str, default="",
                         help="command that starts train.py, e.g. 'srun --kill-on-bad-exit=1' (split like a shell would)")
     return parser
@@ -87,6 +90,7 @@ class Invocation:
     aggregate_only: bool
     launcher: str
     limit_folds: int | None = None
+    classical: str | None = None  # a classical baseline config run on the folds instead of the train.py config
 
     def folds_to_run(self, folds: int) -> int:
         """How many of the protocol's ``folds`` this run trains and aggregates (``--limit_folds``: the first N)."""
@@ -111,11 +115,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Invocation:
     parser = build_parser()
     values = parser.parse_args(argv).as_dict()
     values.pop("config", None)
-    options = {k: values.pop(k) for k in ("fold", "prepare_only", "aggregate_only", "launcher", "limit_folds")}
+    options = {k: values.pop(k) for k in ("fold", "prepare_only", "aggregate_only", "launcher", "limit_folds", "classical")}
     where = Locations(corpus_roots(values.pop("corpus_root")), values.pop("partition_dir"), values.pop("prepared_dir"))
     values["train_args"] = [*values["train_args"], *values.pop("extra_train_args")]
     if options["limit_folds"] is not None and options["limit_folds"] < 1:
         raise ValueError(f"--limit_folds {options['limit_folds']}: need at least 1")
+    if options["classical"] is not None and not Path(options["classical"]).is_file():
+        raise ValueError(f"--classical {options['classical']}: no such file (e.g. configs/classical/egemaps_svm.yaml)")
     return Invocation(relocate(ProtocolConfig(**values), where), **options)
 
 

@@ -18,14 +18,16 @@ METRIC_DEFINITIONS = ("UA = unweighted average recall (recall averaged over clas
 
 
 def write_results(folder: Path, name: str, folds: Sequence[dict[str, Any]], source: str = "",
-                  protocol_folds: int | None = None) -> dict[str, Any]:
+                  protocol_folds: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Aggregate the finished folds and write the three result files into ``folder``.
 
     ``protocol_folds``: the protocol's fold count when only the first ``len(folds)`` were run
-    (``--limit_folds``); the files then say they are not the protocol's figure.
+    (``--limit_folds``); the files then say they are not the protocol's figure. ``extra``: more
+    top-level keys for results.json (``recipe``: the config every fold trained with; ``classes``,
+    ``corpora``, ``train_args``: what the results page, protocols/report.py, shows beside the scores).
     """
     summary = {"protocol": name, "source": source, "protocol_folds": protocol_folds or len(folds),
-               "folds": list(folds), "summary": aggregate(folds)}
+               **(extra or {}), "folds": list(folds), "summary": aggregate(folds)}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     _write_csv(folder / "results.csv", folds, summary["summary"])

@@ -20,6 +20,7 @@ from data_preparation.config import parse_config
 from data_preparation.pipeline import prepare
 from data_preparation.shards.shard_format import DatasetInfo
 from protocols.config import ProtocolConfig
+from protocols.machine import machine, measured
 from protocols.scores import scores_from_report
 
 FOLD_RESULT = "protocol_fold.json"
@@ -124,14 +125,16 @@ def run_fold(protocol: ProtocolConfig, data_root: str, info: DatasetInfo, fold: 
     command = train_command(protocol, data_root, info, fold, launcher)
     print(f"{protocol.name}: fold {fold} ({fold_name(info, fold)}): {shlex.join(command)}", flush=True)
     log = run_dir(protocol, fold) / FOLD_LOG
-    status, last_line = start(command, log)
+    with measured() as cost:
+        status, last_line = start(command, log)
     report = run_dir(protocol, fold) / TEST_REPORT
     if status != 0 or not report.is_file():
         raise FoldFailedError(f"fold {fold} ({fold_name(info, fold)}): train.py ended with status {status}"
                               + ("" if report.is_file() else " and no test report")
                               + f"; its log: {log}" + (f" (last line: {last_line[:300]})" if last_line else ""))
     result = {"fold": fold_name(info, fold), "index": fold, "held_out": fold_held_out(info, fold),
-              "run_dir": str(run_dir(protocol, fold)), **scores_from_report(json.loads(report.read_text()))}
+              "run_dir": str(run_dir(protocol, fold)), **scores_from_report(json.loads(report.read_text())),
+              "train": protocol.train, "train_args": list(protocol.train_args), "cost": cost, "machine": machine()}
     path = run_dir(protocol, fold) / FOLD_RESULT
     path.with_suffix(".partial").write_text(json.dumps(result, indent=2, sort_keys=True))
     path.with_suffix(".partial").replace(path)  # atomic: a half-written result never marks a fold done

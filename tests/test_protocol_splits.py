@@ -183,6 +183,29 @@ def test_partition_matching_uses_trailing_folders_for_shared_stems() -> None:
     assert match.report["records_in_no_entry"]["examples"] == ["D/clip3.wav"]
 
 
+def test_partition_matching_prefers_the_kept_copy_of_a_corpus_nested_twice() -> None:
+    """Kaggle's TESS holds its tree twice (``data/OAF_Fear/x.wav`` and ``data/data/OAF_Fear/x.wav``,
+    byte-identical); preparation keeps one copy and sets the other aside as a duplicate. EmoBox's
+    ``downloads/tess/x.wav`` names both equally well: it must match the kept one, not be ambiguous."""
+    entries = read_partition_rows([("fold_1", "test", "downloads/tess/OAF_back_fear.wav"),
+                                   ("fold_1", "train", "downloads/tess/OAF_bar_fear.wav")])
+    sources = ["data/OAF_Fear/OAF_back_fear.wav", "data/OAF_Fear/OAF_bar_fear.wav",
+               "data/data/OAF_Fear/OAF_back_fear.wav", "data/data/OAF_Fear/OAF_bar_fear.wav"]
+    match = match_partition(entries, sources, [None, None, "duplicate", "duplicate"])
+    assert match.report["ambiguous_entries"]["count"] == 0 and match.report["matched"] == 2, match.report
+    assert match.test_fold == [0, -1, -1, -1] and match.train_folds[1] == {0}
+
+
+def test_partition_matching_finds_a_speaker_folder_flattened_into_the_name() -> None:
+    """EmoBox's SAVEE lines name ``downloads/savee/JE_n23.wav``; the release has ``AudioData/JE/n23.wav``
+    (and DC/n23.wav, another recording with the same stem)."""
+    entries = read_partition_rows([("fold_1", "test", "downloads/savee/JE_n23.wav"),
+                                   ("fold_1", "train", "downloads/savee/DC_n23.wav")])
+    match = match_partition(entries, ["DC/n23.wav", "JE/n23.wav"], [None, None])
+    assert match.report["unmatched_entries"]["count"] == 0 and match.report["matched"] == 2, match.report
+    assert match.test_fold == [-1, 0] and match.train_folds[0] == {0}
+
+
 def read_partition_rows(rows: list[tuple[str, str, str]]):
     from data_preparation.split.emobox import PartitionEntry
 

@@ -10,8 +10,14 @@ one JSON object per line, e.g.::
 plus ``label_map.json``. The ``wav`` path is where EmoBox's authors downloaded the corpus, not
 where the user did, so clips are matched to the reader's records by file name (stem, case
 folded) within the corpus; when several records share a stem, the one whose trailing folders
-match the ``wav`` path best wins. Every entry that matches no record, and every record no entry
-names, is counted and reported with examples, never silently dropped.
+match the ``wav`` path best wins, and of equally good ones the single clip preparation kept (a
+copy that nests the corpus twice, as Kaggle's TESS does, holds every name twice: one copy is kept,
+the other set aside as a duplicate). EmoBox also flattens speaker folders into the name
+(SAVEE's ``downloads/savee/JE_n23.wav`` is the release's ``AudioData/JE/n23.wav``), so a record is
+also found as ``<folder>_<stem>`` when no record has the entry's stem; and it names a misnamed file
+by its conventional name (TESS's ``OA_bite_neutral.wav`` is ``OAF_bite_neutral``), which a reader
+gives as the record's ``canonical_name`` and the matcher accepts as a second stem. Every entry that matches no
+record, and every record no entry names, is counted and reported with examples, never silently dropped.
 """
 from __future__ import annotations
 
@@ -88,8 +94,15 @@ def _parts(path: str) -> list[str]:
     return [p.casefold() for p in PurePosixPath(path.replace("\\", "/")).parts]
 
 
-def _best(candidates: list[int], wav: str, sources: Sequence[str]) -> int | None:
-    """The candidate whose path shares the most trailing components with ``wav``; None on a tie."""
+def _folder_stem(path: str) -> str:
+    """``<folder>_<stem>``, case folded: the name EmoBox gives a clip of a speaker folder (``JE/n23`` -> ``je_n23``)."""
+    parts = _parts(path)
+    return f"{parts[-2]}_{_stem(path)}" if len(parts) > 1 else _stem(path)
+
+
+def _best(candidates: list[int], wav: str, sources: Sequence[str], kept: Sequence[bool]) -> int | None:
+    """The candidate whose path shares the most trailing components with ``wav``, a kept clip before
+    a set-aside one; None on a tie."""
     target = _parts(wav)[::-1]
 
     def shared(index: int) -> int:
@@ -100,27 +113,34 @@ def _best(candidates: list[int], wav: str, sources: Sequence[str]) -> int | None
             count += 1
         return count
 
-    scores = sorted(((shared(i), i) for i in candidates), reverse=True)
-    return scores[0][1] if len(scores) == 1 or scores[0][0] > scores[1][0] else None
+    scores = sorted(((shared(i), kept[i], i) for i in candidates), reverse=True)
+    return scores[0][2] if len(scores) == 1 or scores[0][:2] > scores[1][:2] else None
 
 
 def match_partition(entries: Sequence[PartitionEntry], sources: Sequence[str],
-                    reasons: Sequence[object | None]) -> PartitionMatch:
-    """Match entries to a corpus's records (``sources``: paths relative to the corpus root).
+                    reasons: Sequence[object | None], aliases: Sequence[str | None] | None = None) -> PartitionMatch:
+    """Match entries to a corpus's records (``sources``: paths relative to the corpus root;
+    ``aliases``: per record its conventional name where the file's own name breaks the convention).
 
     ``reasons``: why preparation set a record aside (None: kept). An entry whose clip was set
     aside is reported with that reason; an entry that names no record is reported as unmatched.
     A kept record in two test files breaks "every clip in exactly one test fold" and is an error.
     """
     by_stem: dict[str, list[int]] = defaultdict(list)
+    by_folder_stem: dict[str, list[int]] = defaultdict(list)
     for index, source in enumerate(sources):
         by_stem[_stem(source)].append(index)
+        by_folder_stem[_folder_stem(source)].append(index)
+        alias = aliases[index] if aliases else None
+        if alias and alias.casefold() != _stem(source):
+            by_stem[alias.casefold()].append(index)
+    kept_flags = [r is None for r in reasons]
     fold_names = sorted({e.fold for e in entries}, key=lambda n: (len(n), n))
     test_fold, train_folds = [-1] * len(sources), [set() for _ in sources]
     unmatched, set_aside, ambiguous = [], [], []
     for entry in entries:
-        candidates = by_stem.get(_stem(entry.wav), [])
-        index = _best(candidates, entry.wav, sources) if candidates else None
+        candidates = by_stem.get(_stem(entry.wav)) or by_folder_stem.get(_stem(entry.wav), [])
+        index = _best(candidates, entry.wav, sources, kept_flags) if candidates else None
         if index is None:
             (ambiguous if candidates else unmatched).append(entry)
             continue

@@ -97,6 +97,8 @@ def write_tess_fixture(root: Path) -> FixtureExpectation:
         write_audio(data / rel, 0.5, 24_414)
     write_audio(data / "YAF_sad/YAF_back_sad.wav", 0.5, 24_414, container="FLAC")
     write_audio(data / "OAF_happy/bath_happy.wav", 0.5, 24_414)  # shortened: speaker from folder
+    write_audio(data / "OAF_neutral/OA_bite_neutral.wav", 0.5, 24_414)  # the release's own misnamed clip
+    write_audio(data / "YAF_sad/OA_bite_sad.wav", 0.3, 24_414)  # OA_ in a YAF folder: not OAF's either
     write_audio(data / "TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav", 0.5, 24_414)  # nested copy
     write_audio(data / "OAF_angry/OAF_back_happy.wav", 0.3, 24_414)
     write_audio(data / "YAF_sad/YAF_sad.wav", 0.3, 24_414)
@@ -107,8 +109,8 @@ def write_tess_fixture(root: Path) -> FixtureExpectation:
     return FixtureExpectation(
         corpus="tess",
         root=root,
-        records=8,
-        labels={"angry": 1, "fear": 1, "ps": 2, "neutral": 1, "disgust": 1, "sad": 1, "happy": 1},
+        records=9,
+        labels={"angry": 1, "fear": 1, "ps": 2, "neutral": 2, "disgust": 1, "sad": 1, "happy": 1},
         speakers={"OAF", "YAF"},
         problems={
             prefix + "TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav": "listed twice",
@@ -116,10 +118,13 @@ def write_tess_fixture(root: Path) -> FixtureExpectation:
             prefix + "YAF_sad/YAF_sad.wav": "does not match",
             prefix + "OAF_neutral/OAF_back_calm.wav": "unknown TESS emotion 'calm'",
             prefix + "OAF_angry/cover.jpg": "not an audio file",
+            prefix + "YAF_sad/OA_bite_sad.wav": "does not name OAF",
         },
         skipped={"macOS metadata": 1},
         attributes={
-            prefix + "OAF_happy/bath_happy.wav": {"word": "bath", "age_group": "older", "age": 64},
+            prefix + "OAF_happy/bath_happy.wav": {"word": "bath", "age_group": "older", "age": 64,
+                                                  "canonical_name": "OAF_bath_happy"},
+            prefix + "OAF_neutral/OA_bite_neutral.wav": {"word": "bite", "age": 64, "canonical_name": "OAF_bite_neutral"},
             prefix + "YAF_pleasant_surprised/YAF_dog_ps.wav": {"word": "dog", "age": 26, "gender": "female"},
         },
     )

@@ -7,9 +7,13 @@ audio at the corpus's own sample rate), with every speaker a protocol's publishe
 - RAVDESS (Zenodo ``Audio_Speech_Actors_01-24.zip``): ``Actor_01``..``Actor_24/03-01-EE-II-SS-RR-AA.wav``, 48 kHz.
 - CREMA-D (GitHub / Kaggle): ``AudioWAV/1001_DFA_ANG_XX.wav``, 16 kHz, and ``VideoDemographics.csv``.
 - TESS (Kaggle): ``TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry.wav``, 24,414 Hz,
-  with the release's folder spellings (``OAF_Fear``, ``OAF_Pleasant_surprise``, ``YAF_pleasant_surprised``).
+  with the release's folder spellings (``OAF_Fear``, ``OAF_Pleasant_surprise``, ``YAF_pleasant_surprised``),
+  the whole tree a second time, byte for byte, inside itself
+  (``TESS Toronto emotional speech set data/TESS Toronto emotional speech set data/...``), a
+  ``.DS_Store``, one clip at 96 kHz (``OAF_Fear/OAF_food_fear.wav`` in the real copy) and the
+  release's one misnamed clip (``OAF_neutral/OA_bite_neutral.wav``), as Kaggle's download unpacks.
 - EmoDB: ``wav/03a01Fa.wav``, 16 kHz (10 speakers).
-- SAVEE: ``AudioData/DC/a01.wav``, 44.1 kHz (4 speakers).
+- SAVEE: ``AudioData/DC/a01.wav``, 44.1 kHz (4 speakers), with the release's ``AudioData/Info.txt``.
 - JL-Corpus (Kaggle): ``Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/female1_angry_1a_1.wav``
   with its ``.txt`` transcript, 44.1 kHz.
 - ESD: ``Emotion Speech Dataset/0011/Angry/0011_000351.wav`` and ``0011/0011.txt``, 16 kHz.
@@ -21,7 +25,10 @@ audio at the corpus's own sample rate), with every speaker a protocol's publishe
 
 ``write_emobox_partition`` writes a published partition in EmoBox's own files
 (``fold_<k>/<dataset>_{train,test}_fold_<k>.jsonl`` and ``.json``, ``<dataset>.jsonl``,
-``label_map.json``) with the keys its jsonl lines carry.
+``label_map.json``) with the keys its jsonl lines carry; ``write_emobox_<corpus>`` follow EmoBox's
+real ``data/<corpus>`` files: their ``key`` and ``wav`` spellings (SAVEE's ``downloads/savee/JE_n23.wav``
+for the release's ``AudioData/JE/n23.wav``), emotion names, label_map.json (typos kept) and how
+their folds are drawn.
 """
 from __future__ import annotations
 
@@ -92,16 +99,32 @@ TESS_WORDS = ("back", "bar", "base", "bath")
 
 
 def tess_files(words: Sequence[str] = TESS_WORDS) -> list[str]:
-    """Paths below the root, in the Kaggle release's folder spellings."""
+    """Paths below the root, in the Kaggle release's folder spellings; OAF's neutral take of the last
+    word is named as the release names ``OA_bite_neutral.wav`` (its speaker prefix lost the F)."""
     data = "TESS Toronto emotional speech set data"
-    return [f"{data}/{speaker}_{folders[emotion]}/{speaker}_{word}_{emotion}.wav"
+    return [f"{data}/{speaker}_{folders[emotion]}/{_tess_prefix(speaker, emotion, word == words[-1])}_{word}_{emotion}.wav"
             for speaker, folders in (("OAF", TESS_FOLDERS), ("YAF", TESS_YAF_FOLDERS))
             for emotion in folders for word in words]
 
 
-def write_tess(root: Path, words: Sequence[str] = TESS_WORDS, duration: float = CLIP) -> Path:
+def _tess_prefix(speaker: str, emotion: str, last_word: bool) -> str:
+    return "OA" if (speaker, emotion, last_word) == ("OAF", "neutral", True) else speaker
+
+
+TESS_DATA = "TESS Toronto emotional speech set data"
+TESS_96K = f"{TESS_DATA}/OAF_Fear/OAF_{TESS_WORDS[0]}_fear.wav"  # the real copy's one 96 kHz clip is OAF_food_fear
+
+
+def write_tess(root: Path, words: Sequence[str] = TESS_WORDS, duration: float = CLIP, nested_copy: bool = True) -> Path:
+    """Kaggle's TESS: every clip at 24,414 Hz but one at 96 kHz, and (``nested_copy``) the whole data
+    folder again inside itself, byte-identical, with a ``.DS_Store`` beside it."""
     for rel in tess_files(words):
-        _audio(root / rel, duration, 24_414)
+        clip = _audio(root / rel, duration, 96_000 if rel == TESS_96K else 24_414)
+        if nested_copy:
+            twin = root / TESS_DATA / rel
+            twin.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(clip, twin)
+    write_text(root / TESS_DATA / ".DS_Store", "Bud1")
     return root
 
 
@@ -117,10 +140,17 @@ def write_emodb(root: Path, speakers: Sequence[str] = EMODB_SPEAKERS, duration: 
     return root
 
 
+SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+SAVEE_CODES = ("a", "d", "f", "h", "n", "sa", "su")
+
+
 def write_savee(root: Path, duration: float = CLIP) -> Path:
-    for speaker in ("DC", "JE", "JK", "KL"):
-        for code in ("a", "d", "f", "h", "n", "sa", "su"):
+    """``AudioData/<speaker>/<code><nn>.wav`` and the release's ``AudioData/Info.txt`` beside the speaker folders."""
+    for speaker in SAVEE_SPEAKERS:
+        for code in SAVEE_CODES:
             _audio(root / "AudioData" / speaker / f"{code}01.wav", duration, 44_100)
+    write_text(root / "AudioData" / "Info.txt", "'DC', 'JE', 'JK' and 'KL' are four male speakers recorded for the "
+                                               "SAVEE database\nAudio files consist of audio WAV files sampled at 44.1 kHz\n")
     return root
 
 
@@ -213,7 +243,7 @@ def _emobox_line(dataset: str, key: str, wav: str, emo: str, sample_rate: int, l
 
 
 def write_emobox_partition(folder: Path, dataset: str, lines: Sequence[dict], test_folds: Sequence[Sequence[int]],
-                           label_map: dict[str, str]) -> Path:
+                           label_map: dict[str, str], legacy_names: bool = False) -> Path:
     """EmoBox's ``data/<dataset>`` folder: per fold a test and a train file (every other line), as jsonl
     and as its keyed .json twin, the whole list, and label_map.json. ``test_folds[k]``: line indices
     fold k+1 tests."""
@@ -228,6 +258,13 @@ def write_emobox_partition(folder: Path, dataset: str, lines: Sequence[dict], te
             keyed = {r["key"]: {"wav": r["wav"], "length": r["length"], "emo": r["emo"], "dataset": dataset,
                                 "channel": 1} for r in rows}
             stem.with_suffix(".json").write_text(json.dumps(keyed, indent=4))
+            if legacy_names:  # EmoDB's folders also hold an older ``emodb_test_fold1.jsonl`` with other keys
+                legacy = [{"key": r["key"], "dataset": dataset, "audio": r["wav"], "type": "raw",
+                           "sample_rate": r["sample_rate"], "num_frame": r["num_frame"], "task": "category",
+                           "label": r["emo"]} for r in rows]
+                old = stem.parent / f"{dataset}_{part}_fold{number}"
+                old.with_suffix(".jsonl").write_text("".join(json.dumps(row) + "\n" for row in legacy))
+                old.with_suffix(".json").write_text(json.dumps(keyed, indent=4))
     (folder / f"{dataset}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))
     (folder / "label_map.json").write_text(json.dumps(label_map, indent=4) + "\n")
     return folder
@@ -252,12 +289,46 @@ def write_emobox_ravdess(folder: Path, ravdess_root: Path) -> Path:
 def write_emobox_tess(folder: Path, tess_root: Path) -> Path:
     """EmoBox's data/tess partition: one fold (TESS has two speakers, so EmoBox drew a stratified 25% of
     each emotion as the test set, speakers mixed), ``wav`` paths flat under ``downloads/tess/``."""
-    clips = sorted(tess_root.rglob("*.wav"), key=lambda p: p.name)
-    lines = [_emobox_line("tess", "tess-" + clip.stem.replace("_", "-"), f"downloads/tess/{clip.name}",
-                          clip.stem.split("_")[2], 24_414, 2.0) for clip in clips]
+    clips = sorted({clip.name: clip for clip in tess_root.rglob("*.wav")}.values(), key=lambda p: p.name)  # one per name
+    stems = [("OAF" + clip.stem[2:]) if clip.stem.startswith("OA_") else clip.stem for clip in clips]  # EmoBox's name
+    lines = [_emobox_line("tess", "tess-" + stem.replace("_", "-"), f"downloads/tess/{stem}.wav", stem.split("_")[2],
+                          96_000 if clip.as_posix().endswith(TESS_96K) else 24_414, 2.0) for stem, clip in zip(stems, clips)]
     by_emotion: dict[str, list[int]] = {}
     for index, line in enumerate(lines):
         by_emotion.setdefault(line["emo"], []).append(index)
     tested = [i for indices in by_emotion.values() for i in indices[::4]]  # a quarter of each emotion
     label_map = {e: e for e in by_emotion}
     return write_emobox_partition(folder, "tess", lines, [tested], label_map)
+
+
+def write_emobox_savee(folder: Path, savee_root: Path) -> Path:
+    """EmoBox's data/savee partition: four folds, each testing one speaker (fold_1 JE, fold_2 KL, fold_3 DC,
+    fold_4 JK, as its files do); ``wav`` flattens the speaker folder into the name (``downloads/savee/JE_n23.wav``),
+    ``key`` is ``savee-JE-n23`` and ``emo`` the file's own code (a, d, f, h, n, sa, su)."""
+    clips = sorted(savee_root.rglob("*.wav"))
+    lines = [_emobox_line("savee", f"savee-{clip.parent.name}-{clip.stem}", f"downloads/savee/{clip.parent.name}_{clip.name}",
+                          clip.stem.rstrip("0123456789"), 44_100, 3.5) for clip in clips]
+    test_folds = [[i for i, clip in enumerate(clips) if clip.parent.name == speaker] for speaker in EMOBOX_SAVEE_TEST_SPEAKERS]
+    label_map = {"a": "Angry", "d": "Disgust", "f": "Fear", "h": "Happy", "n": "Neutral", "sa": "Sad", "su": "Surprise"}
+    return write_emobox_partition(folder, "savee", lines, test_folds, label_map)
+
+
+EMOBOX_SAVEE_TEST_SPEAKERS = ("JE", "KL", "DC", "JK")  # data/savee/fold_1..fold_4, read from its test files
+EMODB_EMOBOX_EMOTIONS = {"W": "anger", "L": "boredem", "E": "disgust", "A": "fear", "F": "happy", "N": "neutral", "T": "sad"}
+
+
+def write_emobox_emodb(folder: Path, emodb_root: Path) -> Path:
+    """EmoBox's data/emodb partition: five folds that are not speaker-independent (each tests about a fifth of
+    every emotion with all ten speakers in it, as its files do), emotion names as EmoBox spells them
+    (``boredem``), its label_map.json (with its ``Neutral`` key), and beside each fold's files the older
+    ``emodb_{train,test}_fold<k>.jsonl`` twins (keys ``audio`` and ``label``) its folders also hold."""
+    clips = sorted(emodb_root.rglob("*.wav"), key=lambda p: p.name)
+    lines = [_emobox_line("emodb", f"emodb-{clip.stem}", f"downloads/emodb/wav/{clip.name}",
+                          EMODB_EMOBOX_EMOTIONS[clip.stem[5]], 16_000, 2.0) for clip in clips]
+    by_emotion: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        by_emotion.setdefault(line["emo"], []).append(index)
+    test_folds = [[i for indices in by_emotion.values() for i in indices[fold::5]] for fold in range(5)]
+    label_map = {"anger": "Angry", "boredem": "Boredom", "disgust": "Disgust", "fear": "Fear", "happy": "Happy",
+                 "Neutral": "Neutral", "sad": "Sad"}  # EmoBox's data/emodb/label_map.json, as it is
+    return write_emobox_partition(folder, "emodb", lines, test_folds, label_map, legacy_names=True)

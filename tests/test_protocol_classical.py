@@ -1,0 +1,98 @@
+"""The classical baseline on a protocol's folds (``cross_validate.py ... --classical CONFIG``), with real
+openSMILE and scikit-learn, on SAVEE and EmoBox's SAVEE partition laid out as downloaded.
+
+The fixture holds one 0.3 s clip per speaker and emotion, so each fold fits on 21 clips (3 per class):
+the test's config is the shipped one with 2 CV folds instead of 5; the shipped configs are checked
+to parse and build their pipelines.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from protocols import command as cross_validate
+from tests.corpus_fixtures import downloads as D
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSICAL = sorted((REPO / "configs" / "classical").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _from_repo_root(monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+
+
+@pytest.fixture(autouse=True)
+def _no_plots(monkeypatch) -> None:
+    from data_preparation import pipeline
+
+    monkeypatch.setattr(pipeline, "_plot", lambda *args, **kwargs: None)
+
+
+@pytest.fixture(scope="module")
+def savee(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("classical_protocol")
+    corpus = D.write_savee(root / "SAVEE")
+    return corpus, D.write_emobox_savee(root / "EmoBox" / "data" / "savee", corpus)
+
+
+def shrunk_config(tmp_path: Path) -> Path:
+    """configs/classical/egemaps_svm.yaml with 2 CV folds (the fixture's folds have 3 training clips per class)."""
+    config = yaml.safe_load((REPO / "configs" / "classical" / "egemaps_svm.yaml").read_text())
+    config["model"].update(folds=2, grid={"C": [1, 10], "gamma": ["scale"]})
+    config["workers"] = 1
+    path = tmp_path / "egemaps_svm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def argv(savee: tuple[Path, Path], tmp_path: Path) -> list[str]:
+    corpus, partition = savee
+    return ["--config", "configs/protocols/savee_emobox.yaml", "--corpus_root", f"savee={corpus}",
+            "--partition_dir", str(partition), "--prepared_dir", str(tmp_path / "prepared"),
+            "--output", str(tmp_path / "runs")]
+
+
+@pytest.mark.slow
+def test_classical_baseline_runs_every_fold_and_writes_the_protocol_results(savee, tmp_path: Path, capsys) -> None:
+    config = shrunk_config(tmp_path)
+    assert cross_validate.main([*argv(savee, tmp_path), "--classical", str(config)]) == 0
+    folder = tmp_path / "runs" / "savee-emobox-egemaps_svm"
+    results = json.loads((folder / "results.json").read_text())
+    assert results["protocol"] == "savee-emobox" and results["protocol_folds"] == 4
+    assert results["recipe"] == str(config) and results["recipe_kind"] == "classical"
+    assert results["source"].startswith("EmoBox (Ma et al., Interspeech 2024)")
+    assert [f["fold"] for f in results["folds"]] == ["fold_1", "fold_2", "fold_3", "fold_4"]
+    for fold in results["folds"]:  # EmoBox's fold tests one speaker (7 clips) and fits on the other three
+        assert fold["num_samples"] == 7 and fold["train_clips"] == 21 and fold["held_out"] == "1 speaker(s)", fold
+        assert 0.0 <= fold["ua"] <= 1.0 and fold["wall_s"] > 0 and fold["cpu_s"] > 0 and len(fold["loadavg_start"]) == 3
+        assert (Path(fold["run_dir"]) / "reports" / "test" / "report.json").is_file()
+    assert results["summary"]["pooled"]["ua"]["n"] == 4
+    assert results["features"]["clips"] == 28 and results["feature_set"] == "egemaps"
+    table = (folder / "results.md").read_text()
+    assert "Source: EmoBox" in table and "UA = unweighted average recall" in table and "| fold_4 |" in table
+    assert not (tmp_path / "runs" / "savee-emobox").exists()  # the neural row's folder is not touched
+    capsys.readouterr()
+    assert cross_validate.main([*argv(savee, tmp_path), "--classical", str(config)]) == 0  # rerun: nothing refitted
+    out = capsys.readouterr().out
+    assert out.count("already finished") == 4 and "features of" not in out
+
+
+def test_a_missing_classical_config_is_one_line_and_status_2(savee, tmp_path: Path, capsys) -> None:
+    assert cross_validate.main([*argv(savee, tmp_path), "--classical", "configs/classical/nope.yaml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--classical configs/classical/nope.yaml: no such file" in err[0]
+    assert not (tmp_path / "prepared").exists()  # refused before preparing anything
+
+
+@pytest.mark.parametrize("path", CLASSICAL, ids=lambda p: p.stem)
+def test_shipped_classical_configs_parse_and_build(path: Path) -> None:
+    from classical.estimators import build_pipeline, param_grid
+    from classical.train import parse_args
+
+    config = parse_args(["--config", str(path), "--data_root=x"])
+    build_pipeline(config.model)
+    assert param_grid(config.model) and config.model.scoring == "balanced_accuracy"
