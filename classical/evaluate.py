@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from classical.estimators import load_model, log_probabilities
-from classical.features import split_features
+from classical.features import sample_speakers, split_features
+from classical.speaker_norm import speaker_normalised
 from classical.run_files import MODEL_FILE, RECORD_FILE
 
 
@@ -34,6 +35,8 @@ def evaluate(run_dir: Path, data_root: str, split: str = "test", workers: int = 
     if list(info.classes) != record["class_names"]:
         raise ValueError(f"{data_root}: classes {list(info.classes)} differ from the model's {record['class_names']}")
     data = split_features(data_root, split, record["feature_set"], Path(data_root) / "features", workers)
+    if record.get("speaker_norm"):
+        data = speaker_normalised(data, sample_speakers(data_root, split))
     report = build_report(data.labels, log_probabilities(model, data.features, len(info.classes)),
                           info.classes, corpora=data.corpora)
     write_report(report, run_dir / "reports" / f"{split}-eval")

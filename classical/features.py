@@ -130,6 +130,22 @@ def split_features(data_root: str, split: str, feature_set: str, cache: Path, wo
     return features
 
 
+def sample_speakers(data_root: str, split: str) -> dict[str, str]:
+    """Sample key -> ``corpus/speaker`` of a split, from its shards' metadata (for speaker normalisation:
+    the feature cache predates it and holds no speakers, and reading the metadata decodes no audio)."""
+    import webdataset as wds
+
+    from data_preparation.shards.shard_format import META_EXT, STATS_FILE, DatasetInfo, shard_urls
+
+    info = DatasetInfo.from_dict(json.loads((Path(data_root) / STATS_FILE).read_text()))
+    speakers = {}
+    for url in shard_urls(data_root, info.splits[split]):
+        for sample in wds.DataPipeline(wds.SimpleShardList(url), wds.tarfile_to_samples()):
+            meta = json.loads(sample[META_EXT])
+            speakers[meta["key"]] = f"{meta['corpus']}/{meta['speaker']}"
+    return speakers
+
+
 def save_features(features: SplitFeatures, path: Path) -> None:
     """Write the cache atomically (a killed run leaves no half file that looks complete)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,9 @@ class ClassicalPredictor:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.model, record = load_run(Path(run_dir))
+        if record.get("speaker_norm"):
+            raise ValueError(f"{run_dir}: fitted on speaker-normalised features (speaker_norm: true), which need each "
+                             "speaker's statistics over many clips; it scores prepared splits only (classical.evaluate)")
         self.class_names: list[str] = list(record["class_names"])
         self.sample_rate = int(record["sample_rate"])
         self.name = Path(run_dir).name

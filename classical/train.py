@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from classical.estimators import SearchSpec, grid_search, log_probabilities, save_model
-from classical.features import FEATURE_SETS, split_features
+from classical.features import FEATURE_SETS, SplitFeatures, sample_speakers, split_features
+from classical.speaker_norm import speaker_normalised
 from classical.run_files import MODEL_FILE, RECORD_FILE
 
 
@@ -31,6 +32,7 @@ class ClassicalConfig:
     workers: int = 0                    # 0: every core
     eval_splits: list[str] = field(default_factory=lambda: ["val", "test"])
     model: SearchSpec = field(default_factory=SearchSpec)
+    speaker_norm: bool = False          # z-score each speaker's features by their own statistics (speaker_norm.py)
     run_root: str = "runs"
     run_name: str = "classical"
 
@@ -54,7 +56,8 @@ def record(config: ClassicalConfig, search: Any, class_names: list[str], sample_
     """What the model was trained on and how it was chosen (travels beside model.skops)."""
     return {
         "kind": "classical", "class_names": class_names, "sample_rate": sample_rate,
-        "feature_set": config.feature_set, "search": asdict(config.model), "best_params": search.best_params_,
+        "feature_set": config.feature_set, "speaker_norm": config.speaker_norm, "search": asdict(config.model),
+        "best_params": search.best_params_,
         "cv_best_score": float(search.best_score_), "cv_folds": config.model.folds,
     }
 
@@ -66,8 +69,11 @@ def run(config: ClassicalConfig, progress: bool = True) -> dict[str, dict[str, A
 
     info = DatasetInfo.from_dict(json.loads((Path(config.data_root) / STATS_FILE).read_text()))
     cache = Path(config.cache or Path(config.data_root) / "features")
-    extract = lambda split: split_features(config.data_root, split, config.feature_set, cache,  # noqa: E731
-                                           config.workers, progress)
+
+    def extract(split: str) -> SplitFeatures:
+        data = split_features(config.data_root, split, config.feature_set, cache, config.workers, progress)
+        return speaker_normalised(data, sample_speakers(config.data_root, split)) if config.speaker_norm else data
+
     train = extract("train")
     search = grid_search(config.model, train.features, train.labels)
     run_dir = Path(config.run_root) / config.run_name

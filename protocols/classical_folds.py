@@ -14,6 +14,7 @@ its wall and CPU seconds and the load average, so a results page can show time p
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from classical.estimators import grid_search, log_probabilities, save_model
-from classical.features import SplitFeatures, split_features
+from classical.features import SplitFeatures, sample_speakers, split_features
+from classical.speaker_norm import speaker_normalised
 from classical.run_files import MODEL_FILE
 from classical.train import ClassicalConfig, parse_args as parse_classical
 from data_preparation.shards.shard_format import DatasetInfo
@@ -74,8 +76,23 @@ def extract_groups(config: ClassicalConfig, info: DatasetInfo, data_root: str) -
     cache = Path(config.cache or Path(data_root) / "features")
     features = {group: split_features(data_root, group, config.feature_set, cache, config.workers, progress=False)
                 for group in sorted(info.splits)}
+    if config.speaker_norm:  # over each speaker's clips of the whole corpus: no labels, and no clip's split, used
+        speaker_of = {k: v for group in features for k, v in sample_speakers(data_root, group).items()}
+        features = _normalised_per_speaker(features, speaker_of)
     return features, {"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(_cpu_seconds() - cpu, 2),
                       "loadavg": _loadavg(), "clips": sum(len(f.labels) for f in features.values())}
+
+
+def _normalised_per_speaker(features: dict[str, SplitFeatures], speaker_of: dict[str, str]) -> dict[str, SplitFeatures]:
+    """Every group's features z-scored per speaker over all of that speaker's clips (all groups at once)."""
+    groups = sorted(features)
+    whole = speaker_normalised(_joined([features[g] for g in groups]), speaker_of)
+    out, start = {}, 0
+    for group in groups:
+        count = len(features[group].labels)
+        out[group] = dataclasses.replace(features[group], features=whole.features[start:start + count])
+        start += count
+    return out
 
 
 def run_fold(config: ClassicalConfig, info: DatasetInfo, features: dict[str, SplitFeatures], fold: int,
@@ -136,6 +153,7 @@ def run_protocol(invocation: Invocation, data_root: str, info: DatasetInfo) -> i
     cost = folder / "features.json"
     write_results(folder, protocol.name, results, protocol.source, folds,
                   extra={"recipe": path, "recipe_kind": "classical", "feature_set": config.feature_set,
+                         "speaker_norm": config.speaker_norm,
                          "features": json.loads(cost.read_text()) if cost.is_file() else None})
     print((folder / "results.md").read_text())
     print(f"results: {folder}/results.md, results.csv, results.json")

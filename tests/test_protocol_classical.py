@@ -96,3 +96,35 @@ def test_shipped_classical_configs_parse_and_build(path: Path) -> None:
     config = parse_args(["--config", str(path), "--data_root=x"])
     build_pipeline(config.model)
     assert param_grid(config.model) and config.model.scoring == "balanced_accuracy"
+    assert config.speaker_norm == path.stem.endswith("speaker_norm")
+
+
+def test_speaker_normalisation_uses_each_speakers_clips_across_groups() -> None:
+    """A speaker whose clips lie in two shard groups (EmoBox's speaker-mixed folds) is z-scored over all of
+    them, each speaker by their own statistics: a speaker offset (KL's lower pitch) is gone."""
+    import numpy as np
+
+    from classical.features import SplitFeatures
+    from protocols.classical_folds import _normalised_per_speaker
+
+    def group(values: list[float], keys: list[str]) -> SplitFeatures:
+        return SplitFeatures(np.asarray(values, np.float32)[:, None], np.zeros(len(values), np.int64), keys, ["c"] * len(keys))
+
+    features = {"g000": group([1.0, 100.0], ["a1", "b1"]), "g001": group([3.0, 104.0], ["a2", "b2"])}
+    out = _normalised_per_speaker(features, {"a1": "c/a", "a2": "c/a", "b1": "c/b", "b2": "c/b"})
+    assert out["g000"].features.ravel().tolist() == [-1.0, -1.0] and out["g001"].features.ravel().tolist() == [1.0, 1.0]
+    assert out["g000"].keys == ["a1", "b1"]
+
+
+def test_a_speaker_normalised_model_refuses_single_clips(tmp_path: Path) -> None:
+    """Its features need the speaker's statistics over many clips: predicting one clip would be wrong."""
+    from sklearn.dummy import DummyClassifier
+
+    from classical.estimators import save_model
+    from classical.predictor import ClassicalPredictor
+
+    save_model(DummyClassifier().fit([[0.0], [1.0]], [0, 1]), tmp_path / "model.skops")
+    (tmp_path / "model.json").write_text(json.dumps({"class_names": ["a", "b"], "sample_rate": 16000,
+                                                     "feature_set": "egemaps", "speaker_norm": True}))
+    with pytest.raises(ValueError, match="speaker-normalised"):
+        ClassicalPredictor(tmp_path)
