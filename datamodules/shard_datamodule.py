@@ -254,12 +254,13 @@ class ShardDataModule(LightningDataModule):
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
-<<<<<<< HEAD
-        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True)
+        slots = self._slots()
+        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots)
         counts = self._shard_sample_counts(split)
         length = None if counts is None else rank_eval_batches(
             counts, rank, world_size, self.loading.num_workers, self.loading.batch_size)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, length, stage=split)
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, length, stage=split,
+                           slots=slots)
 
     def _shard_sample_counts(self, split: str) -> list[int] | None:
         """Samples per shard of ``split``, read once from local tar headers; None for remote shards
@@ -273,11 +274,6 @@ class ShardDataModule(LightningDataModule):
                     log.debug("split %r: no loader length (%s)", split, error)
             self._shard_counts[split] = counts
         return self._shard_counts[split]
-=======
-        slots = self._slots()
-        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, None, stage=split, slots=slots)
->>>>>>> from-h24l
 
     def _slots(self) -> BatchSlots | None:
         """Reused shared batch buffers for this loader's workers; None without workers (nothing to share)."""

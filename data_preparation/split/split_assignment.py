@@ -125,18 +125,13 @@ def _partition_roles(entries: Sequence[Entry], kept: Sequence[Entry], folds: Fol
     return roles, match.fold_names, {"corpus": corpus, "dir": folds.partition_dir, **match.report}
 
 
-<<<<<<< HEAD
-def _describe_fold(name: str, groups: dict[str, list[str]], roles: Sequence[str], units: Sequence[F.Unit]) -> dict:
-=======
 def _canonical_name(entry: Entry) -> str | None:
     """The conventional name a reader gives a misnamed file (corpora/tess.py), which partitions use."""
     value = entry.attributes.get("canonical_name")
     return value if isinstance(value, str) else None
 
 
-def _describe_fold(name: str, groups: dict[str, list[str]], roles: Sequence[str], corpora: Sequence[str],
-                   owners: Sequence[str]) -> dict:
->>>>>>> from-h22r
+def _describe_fold(name: str, groups: dict[str, list[str]], roles: Sequence[str], units: Sequence[F.Unit]) -> dict:
     """One fold of stats.json's plan: its groups per role and what its test set holds."""
     test = [u for u, r in zip(units, roles) if r == F.TEST]
     per_corpus: Counter = Counter()
