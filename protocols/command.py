@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None, start: Callable[[list[str], Path], tuple
     try:
         invocation = parse_args(argv)  # jsonargparse reports bad keys/values itself and exits 2
         protocol = invocation.protocol
-        if not (invocation.prepare_only or invocation.aggregate_only):  # before hours of preparation
+        if not (invocation.prepare_only or invocation.aggregate_only or invocation.classical):  # before hours of preparation
             check_protocol_weights(protocol)
         data_root, info = prepare_protocol(protocol)
         folds = fold_count(info)

@@ -83,16 +83,16 @@ class TinyRowCLI(SERLightningCLI):
     tiny_encoder: str = ""
 
     def before_instantiate_classes(self) -> None:
+        shrink_network(self.config.model.net, self.tiny_encoder)  # first: the weights check reads the shrunk row
         super().before_instantiate_classes()
-        shrink_network(self.config.model.net, self.tiny_encoder)
 
 
 class TinyPretrainCLI(PretrainCLI):
     """A pretraining config, its network shrunk as the rows' are (so the file fits the shrunk row)."""
 
     def before_instantiate_classes(self) -> None:
-        super().before_instantiate_classes()
         shrink_network(self.config.model.net, "")
+        super().before_instantiate_classes()
 
 
 class ParseOnlyPretrain(PretrainCLI):
