@@ -39,7 +39,7 @@ def _path(spec: Any) -> str:
 def test_the_recipe_composes_its_shared_pieces() -> None:
     config = ParseOnly(args=["--config", RECIPE]).config
     # the CPU trainer piece survived composition beside the recipe's own trainer.max_epochs
-    assert config.trainer.accelerator == "cpu" and config.trainer.max_epochs == 15
+    assert config.trainer.accelerator == "cpu" and config.trainer.max_epochs == 40
     assert any("LearningRateMonitor" in _path(c) for c in config.trainer.callbacks or [])
     net = config.model.net
     assert _path(net).endswith("SmallCNN") and _args(_args(net)["frontend"])["n_mels"] == 64
