@@ -15,21 +15,10 @@ import yaml
 
 from protocols import command as cross_validate
 from tests.corpus_fixtures import downloads as D
+from tests.test_real_corpora import _from_repo_root, _no_plots  # noqa: F401 (autouse: repo root, no plots)
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSICAL = sorted((REPO / "configs" / "classical").glob("*.yaml"))
-
-
-@pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch) -> None:
-    monkeypatch.chdir(REPO)
-
-
-@pytest.fixture(autouse=True)
-def _no_plots(monkeypatch) -> None:
-    from data_preparation import pipeline
-
-    monkeypatch.setattr(pipeline, "_plot", lambda *args, **kwargs: None)
 
 
 @pytest.fixture(scope="module")
