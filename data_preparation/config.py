@@ -187,15 +187,20 @@ def lists_replace(argv: list[str]) -> list[str]:
     return out
 
 
+def name_value_pairs(items: Sequence[str], flag: str, expected: str) -> dict[str, str]:
+    """Repeated ``--flag NAME=VALUE`` arguments as {name: value}; a malformed one is a ValueError naming it."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise ValueError(f"{flag} {item!r}: expected {expected}")
+        pairs[name] = value
+    return pairs
+
+
 def corpus_roots(pairs: Sequence[str]) -> dict[str, str]:
     """``--corpus_root NAME=FOLDER`` flags as {name: folder}."""
-    roots: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, root = pair.partition("=")
-        if not sep or not name or not root:
-            raise ValueError(f"--corpus_root {pair!r}: expected NAME=FOLDER, e.g. ravdess=/data/RAVDESS")
-        roots[name] = root
-    return roots
+    return name_value_pairs(pairs, "--corpus_root", "NAME=FOLDER, e.g. ravdess=/data/RAVDESS")
 
 
 def with_corpus_roots(config: PrepareConfig, roots: dict[str, str], what: str = "the config") -> PrepareConfig:

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from data_preparation.config import name_value_pairs
 from protocols.results import METRIC_DEFINITIONS
 from protocols.scores import format_mean_std, mean_std
 from user_errors import UserError, exit_on_user_error
@@ -244,13 +245,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _notes(items: Sequence[str]) -> dict[str, str]:
-    notes = {}
-    for item in items:
-        corpus, sep, text = item.partition("=")
-        if not sep or not corpus or not text:
-            raise UserError(f"--note {item!r}: expected CORPUS=TEXT")
-        notes[corpus] = text
-    return notes
+    try:
+        return name_value_pairs(items, "--note", "CORPUS=TEXT")
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
