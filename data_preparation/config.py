@@ -39,7 +39,10 @@ class FoldSpec:
     'attribute' (one fold per value of a record attribute: IEMOCAP's ``session``), 'corpus'
     (leave one corpus out) or 'partition' (published fold files in EmoBox's format under
     ``partition_dir``, for ``partition_corpus``; other corpora join every fold's training set).
-    val_fraction: share of each fold's training speakers (per corpus) carved out for validation.
+    val_fraction: share of each fold's training speakers (per corpus) carved out for validation,
+    or with ``val_by: clip`` that share of every training speaker's clips of each class. 'clip'
+    is for corpora with few speakers (SAVEE's 4, TESS's 2): giving a whole speaker to validation
+    there takes a third or half of the training voices away; the test speakers stay unseen.
     """
 
     by: Literal["speaker", "attribute", "corpus", "partition"] = "speaker"
@@ -48,6 +51,7 @@ class FoldSpec:
     partition_dir: Optional[str] = None
     partition_corpus: Optional[str] = None
     val_fraction: float = 0.2
+    val_by: Literal["speaker", "clip"] = "speaker"
 
 
 @dataclass
@@ -315,6 +319,8 @@ def fingerprint(config: PrepareConfig) -> str:
         values.pop("codec")
     if values["trim"] is None:  # off, as before trimming existed: earlier preparations keep their stamp
         values.pop("trim")
+    if values["split"].get("folds") and values["split"]["folds"]["val_by"] == "speaker":  # the default before val_by
+        values["split"]["folds"].pop("val_by")
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

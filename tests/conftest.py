@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_console import DemoRun, run_demo
 from tests.session_cache import built_once, session_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,3 +140,11 @@ def prepared_demo(tmp_path_factory: pytest.TempPathFactory) -> PreparedDemo:
     """The demo corpus (12 speakers x 4 classes x 18 clips) prepared once per run; read-only."""
     folder, _ = built_once(session_root(tmp_path_factory), "prepared-demo", _prepare_demo)
     return PreparedDemo(folder / "prepared")
+
+
+@pytest.fixture(scope="session")
+def demo_run(prepared_demo: PreparedDemo, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """configs/demo.yaml trained once per run as a train.py subprocess (tests/demo_console.py); read-only."""
+    folder, result = built_once(session_root(tmp_path_factory), "demo-run",
+                                lambda folder: run_demo(folder, prepared_demo.prepared))
+    return DemoRun(folder / "runs" / "demo", **result)

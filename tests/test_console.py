@@ -8,35 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PreparedDemo
+from tests.demo_console import DemoRun, console_of, demo_argv, train_py
 from tests.shard_factory import make_dataset
 from training import command as train
 from training.loggers import WandbSettings, build_loggers
 from training.run_header import run_header
 
-REPO = Path(__file__).resolve().parents[1]
 BATCH = 32  # configs/demo.yaml's data.batch_size, one loader worker
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-TERMINAL = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "NO_COLOR": "1", "COLUMNS": "120"}  # Rich: draw as on a tty
-
-
-def train_py(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if key not in ("WANDB_API_KEY", "SER_DEBUG")}
-    environ.update(WANDB_MODE="offline", NETRC=str(tmp_path / "no-netrc"), **env)
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=environ,
-                          capture_output=True, text=True, timeout=900)
-
-
-def console_of(result: subprocess.CompletedProcess) -> str:
-    return ANSI.sub("", result.stdout + result.stderr).replace("\r", "\n")
 
 
 def demo_args(prepared: Path, runs: Path) -> list[str]:
@@ -45,23 +29,16 @@ def demo_args(prepared: Path, runs: Path) -> list[str]:
             "--trainer.max_epochs=1", "--data.samples_per_epoch=64", "--trainer.log_every_n_steps=1"]
 
 
-@pytest.fixture(scope="module")
-def demo_run(prepared_demo: PreparedDemo, tmp_path_factory: pytest.TempPathFactory):
-    runs = tmp_path_factory.mktemp("console") / "runs"
-    result = train_py(demo_args(prepared_demo.prepared, runs), runs.parent, **TERMINAL)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result, runs / "demo"
-
-
 def bar_ends(console: str, stage: str) -> set[str]:
     """The ``done/total`` a stage's progress bar showed, e.g. {'0/5', '5/5'}."""
     return set(re.findall(rf"^{stage} [━╸╺ ]*(\d+/\S+)", console, flags=re.MULTILINE))
 
 
-@pytest.mark.slow  # one demo train.py subprocess (its imports alone: 5-15 s)
-def test_demo_console_names_the_run_first_and_holds_no_library_noise(demo_run, prepared_demo: PreparedDemo) -> None:
-    result, run_dir = demo_run
-    console = console_of(result)
+@pytest.mark.slow  # the demo run (tests/conftest.py: demo_run, shared with test_demo_run.py)
+def test_demo_console_names_the_run_first_and_holds_no_library_noise(demo_run: DemoRun,
+                                                                     prepared_demo: PreparedDemo) -> None:
+    assert demo_run.returncode == 0, demo_run.stderr[-3000:]
+    console, run_dir = demo_run.console, demo_run.run_dir
     assert "weights_only" not in console  # Lightning's line at every checkpoint save
     assert "deprecat" not in console.lower(), [line for line in console.splitlines() if "deprecat" in line.lower()]
     assert "Tip:" not in console and "anonymous setting" not in console  # Lightning's ad; W&B on Lightning's init args
@@ -86,10 +63,10 @@ def snapshot(folder: Path) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-@pytest.mark.slow  # the demo run above, and two train.py subprocesses that refuse at once
-def test_a_truncated_ckpt_path_is_one_line_and_leaves_nothing_behind(demo_run, prepared_demo: PreparedDemo,
+@pytest.mark.slow  # the demo run, and two train.py subprocesses that refuse at once
+def test_a_truncated_ckpt_path_is_one_line_and_leaves_nothing_behind(demo_run: DemoRun, prepared_demo: PreparedDemo,
                                                                     tmp_path: Path) -> None:
-    _, run_dir = demo_run
+    run_dir = demo_run.run_dir
     cut = tmp_path / "cut.ckpt"
     cut.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes()[:5000])  # head -c 5000
     marker = f"train.py: error: {cut}: cannot load the checkpoint: truncated or damaged (5,000 bytes)"
@@ -102,7 +79,7 @@ def test_a_truncated_ckpt_path_is_one_line_and_leaves_nothing_behind(demo_run, p
     assert not (fresh / "fresh").exists(), sorted(map(str, (fresh / "fresh").rglob("*")))
 
     before = snapshot(run_dir)  # a resume into the finished run's own folder: it stays as it was
-    result = train_py([*demo_args(prepared_demo.prepared, run_dir.parent), f"--ckpt_path={cut}"], tmp_path)
+    result = train_py([*demo_argv(prepared_demo.prepared, run_dir.parent), f"--ckpt_path={cut}"], tmp_path)
     assert result.returncode == 2 and console_of(result).strip().startswith(marker), result.stderr[-3000:]
     assert len(console_of(result).strip().splitlines()) == 1
     assert snapshot(run_dir) == before

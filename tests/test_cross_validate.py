@@ -223,7 +223,7 @@ def test_corpus_root_and_partition_dir_relocate_a_shipped_protocol(monkeypatch) 
     assert prepare.output == "/scratch/p"
     protocol = parse_args(["--config", "configs/protocols/tess_emobox.yaml", "--partition_dir", "/e/data/tess"]).protocol
     folds = parse_config(protocol.prepare_argv()).split.folds
-    assert (folds.by, folds.partition_dir, folds.val_fraction) == ("partition", "/e/data/tess", 0.5)  # the rest kept
+    assert (folds.by, folds.partition_dir, folds.val_fraction, folds.val_by) == ("partition", "/e/data/tess", 0.15, "clip")  # the rest kept
     demo = parse_args(["--config", "configs/protocols/demo_speaker_folds.yaml", "--corpus_root", "csv=/d/demo"]).protocol
     assert [(c.root, c.options) for c in parse_config(demo.prepare_argv()).corpora] == [("/d/demo", {"name": "demo"})]
 

@@ -212,6 +212,53 @@ def test_leave_one_speaker_out_tests_each_speaker_once_and_never_shares_one_betw
     assert sum(info["clips"] for info in outcome.by_corpus.values()) == len(entries)
 
 
+def _roles_by_speaker(entries, outcome, fold) -> dict[str, Counter]:
+    role_of = {g: role for role in ("train", "val", "test") for g in fold[role]}
+    roles: dict[str, Counter] = defaultdict(Counter)
+    for entry, group in zip(entries, outcome.splits):
+        roles[f"{entry.corpus}/{entry.speaker}"][role_of.get(group, "")] += 1
+    return roles
+
+
+def test_validation_by_clip_keeps_every_training_speaker_training_and_the_test_speaker_unseen() -> None:
+    """``val_by: clip`` (SAVEE's 4 speakers): each fold's training speakers all train and give the same
+    share of each class to validation; the held-out speaker is in no other role."""
+    from data_preparation.config import FoldSpec, SplitSpec
+    from data_preparation.split.split_assignment import assign
+    entries = _fold_entries({"a": 4}, clips_per_speaker=40)  # 10 clips per class and speaker
+    outcome = assign(entries, SplitSpec(mode="folds", folds=FoldSpec(by="speaker", k=None, val_fraction=0.2,
+                                                                     val_by="clip")))
+    assert len(outcome.folds) == 4
+    for fold in outcome.folds:
+        roles = _roles_by_speaker(entries, outcome, fold)
+        assert roles[fold["name"]] == Counter(test=40), fold["name"]
+        for speaker, counts in roles.items():
+            if speaker != fold["name"]:
+                assert counts == Counter(train=32, val=8), (fold["name"], speaker, counts)
+        val = [e.label for e, g in zip(entries, outcome.splits) if g in fold["val"]]
+        assert Counter(val) == Counter({label: 6 for label in ("anger", "happy", "neutral", "sad")})
+
+
+def test_validation_by_clip_picks_the_same_clips_whatever_the_order_of_the_manifest() -> None:
+    from data_preparation.split.folds import validation_clips
+    owners = [f"s{i % 3}" for i in range(60)]
+    labels = [("anger", "sad")[i % 2] for i in range(60)]
+    names = [f"clip{i}.wav" for i in range(60)]
+    chosen = validation_clips(owners, labels, names, 0.3, seed=0)
+    backwards = validation_clips(owners[::-1], labels[::-1], names[::-1], 0.3, seed=0)[::-1]
+    assert chosen == backwards and sum(chosen) == 6 * 3  # 0.3 of 10 per speaker and class
+    assert validation_clips(owners, labels, names, 0.3, seed=1) != chosen
+
+
+def test_validation_by_clip_leaves_the_fingerprint_of_a_speaker_carve_as_it_was() -> None:
+    """Adding ``val_by`` must not redo every existing fold preparation; choosing 'clip' must."""
+    from data_preparation.config import CorpusSpec, FoldSpec, PrepareConfig, SplitSpec
+    def stamp(**folds) -> str:
+        return config.fingerprint(PrepareConfig(corpora=[CorpusSpec("savee", "/x")], output="/o",
+                                                split=SplitSpec(mode="folds", folds=FoldSpec(**folds))))
+    assert stamp(val_by="speaker") == "49777ea73ce656d2" != stamp(val_by="clip")  # the stamp before val_by existed
+
+
 def test_a_journal_line_torn_by_a_kill_is_dropped_and_the_file_cut_back(tmp_path: Path) -> None:
     from data_preparation.resume import Journal
     path = tmp_path / "decoded.jsonl"

@@ -1,7 +1,7 @@
 """Cross-validation folds over one prepared dataset: speaker K-fold / LOSO, by attribute, by corpus.
 
 A fold is a role per clip: ``test`` (the held-out part), ``train``, ``val`` (carved from that
-fold's training speakers, corpus by corpus) or ``""`` (not used in that fold). Audio is decoded
+fold's training speakers, corpus by corpus, or from every training speaker's clips) or ``""`` (not used in that fold). Audio is decoded
 and written once: ``fold_groups`` cuts the clips into the groups of clips that play the same
 role in every fold, the preparation writes one set of shards per group, and each fold's
 train/val/test is a union of whole groups (``data_preparation/split/fold_plan.py``), so every
@@ -9,6 +9,7 @@ evaluation still reads whole shards and sees every clip exactly once.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Hashable, Sequence
@@ -87,6 +88,7 @@ class Unit:
     owner: str
     key: Hashable
     labels: Counter = field(default_factory=Counter)
+    validates: bool = False   # split.folds.val_by 'clip': these clips validate wherever they would train
 
     @property
     def clips(self) -> int:
@@ -94,15 +96,16 @@ class Unit:
 
 
 def make_units(owners: Sequence[str], corpora: Sequence[str], labels: Sequence[str],
-               keys: Sequence[Hashable]) -> tuple[list[int], list[Unit]]:
+               keys: Sequence[Hashable], validates: Sequence[bool] | None = None) -> tuple[list[int], list[Unit]]:
     """(unit index per clip, units in order of their first clip)."""
-    index: dict[tuple[str, Hashable], int] = {}
+    index: dict[tuple[str, Hashable, bool], int] = {}
     units: list[Unit] = []
     unit_of = []
-    for owner, corpus, label, key in zip(owners, corpora, labels, keys):
-        number = index.setdefault((owner, key), len(units))
+    flags = validates if validates is not None else [False] * len(owners)
+    for owner, corpus, label, key, flag in zip(owners, corpora, labels, keys, flags):
+        number = index.setdefault((owner, key, flag), len(units))
         if number == len(units):
-            units.append(Unit(corpus, owner, key))
+            units.append(Unit(corpus, owner, key, validates=flag))
         units[number].labels[label] += 1
         unit_of.append(number)
     return unit_of, units
@@ -113,13 +116,38 @@ def roles_from_test_folds(units: Sequence[Unit], count: int) -> list[list[str]]:
     return [[TEST if u.key == fold else TRAIN for u in units] for fold in range(count)]
 
 
-def carve_validation(roles: list[str], units: Sequence[Unit], fraction: float, seed: int) -> list[str]:
-    """Move about ``fraction`` of each corpus's training speakers of one fold (roles per unit) to ``val``.
+def validation_clips(owners: Sequence[str], labels: Sequence[str], names: Sequence[str], fraction: float,
+                     seed: int) -> list[bool]:
+    """Per clip, whether it is one of the ``fraction`` of its speaker's clips of its class that validate
+    (``val_by: clip``). Chosen by a seeded hash of the clip's name, so the choice does not depend on
+    the order of the manifest and costs one pass, however many clips there are.
+    """
+    check_val_fraction(fraction)
+    ranked: dict[tuple[str, str], list[tuple[bytes, int]]] = defaultdict(list)
+    for number, (owner, label, name) in enumerate(zip(owners, labels, names)):
+        ranked[(owner, label)].append((hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=8).digest(), number))
+    chosen = [False] * len(owners)
+    for clips in ranked.values():
+        for _, number in sorted(clips)[:round(fraction * len(clips))]:
+            chosen[number] = True
+    return chosen
+
+
+def check_val_fraction(fraction: float) -> None:
+    if not 0 < fraction < 1:
+        raise ValueError(f"split.folds.val_fraction={fraction}: must be in (0, 1)")
+
+
+def carve_validation(roles: list[str], units: Sequence[Unit], fraction: float, seed: int,
+                     by: str = "speaker") -> list[str]:
+    """Move about ``fraction`` of each corpus's training speakers of one fold (roles per unit) to ``val``;
+    ``by`` 'clip': move the units chosen by ``validation_clips`` instead, so every speaker still trains.
 
     A corpus with a single training speaker keeps it in train (it cannot give a speaker away).
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f"split.folds.val_fraction={fraction}: must be in (0, 1)")
+    check_val_fraction(fraction)
+    if by == "clip":
+        return [VAL if role == TRAIN and u.validates else role for u, role in zip(units, roles)]
     counts: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))  # corpus -> owner -> labels
     for unit, role in zip(units, roles):
         if role == TRAIN:
@@ -150,9 +178,11 @@ def fold_groups(roles: Sequence[Sequence[str]]) -> tuple[list[str], list[dict[st
     return [names[s] for s in signatures], plan
 
 
-def check_folds(roles: Sequence[Sequence[str]], speakers: Sequence[str], speaker_disjoint: bool = True) -> None:
+def check_folds(roles: Sequence[Sequence[str]], speakers: Sequence[str], speaker_disjoint: bool = True,
+                shared_val: bool = False) -> None:
     """Raise unless every fold has train, val and test clips and (``speaker_disjoint``) no speaker
-    in two roles of a fold; a published partition file may mix speakers, so it skips that check."""
+    in two roles of a fold; a published partition file may mix speakers, so it skips that check.
+    ``shared_val`` (``val_by: clip``): a speaker may train and validate, never also test."""
     for number, fold in enumerate(roles):
         present = set(fold)
         for role in (TRAIN, VAL, TEST):
@@ -161,6 +191,7 @@ def check_folds(roles: Sequence[Sequence[str]], speakers: Sequence[str], speaker
                                  "(lower split.folds.k or split.folds.val_fraction)")
         owner: dict[str, str] = {}
         for speaker, role in zip(speakers, fold):
+            role = TRAIN if shared_val and role == VAL else role
             if speaker_disjoint and role and owner.setdefault(speaker, role) != role:
                 raise ValueError(f"fold {number}: speaker {speaker} is in both {owner[speaker]} and {role}")
 

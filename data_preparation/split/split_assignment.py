@@ -72,9 +72,11 @@ def _assign_folds(entries: Sequence[Entry], kept: Sequence[Entry], spec: SplitSp
     owners = [f"{c}/{s}" for c, s in zip(corpora, speakers)]
     pinned = [p == "train" for p in pinned_splits(corpora, speakers, spec.pin, allowed=("train",))]
     partition = None
+    validates = (F.validation_clips(owners, labels, [e.source for e in kept], folds.val_fraction, spec.seed)
+                 if folds.val_by == "clip" else None)
     if folds.by == "partition":
         item_roles, names, partition = _partition_roles(entries, kept, folds)
-        unit_of, units = F.make_units(owners, corpora, labels, list(zip(*item_roles)))
+        unit_of, units = F.make_units(owners, corpora, labels, list(zip(*item_roles)), validates)
         roles = [[u.key[fold] for u in units] for fold in range(len(names))]
     else:
         if folds.by == "speaker":
@@ -83,10 +85,11 @@ def _assign_folds(entries: Sequence[Entry], kept: Sequence[Entry], spec: SplitSp
             values = corpora if folds.by == "corpus" else _attribute_values(kept, folds.attribute)
             test_fold, names = F.value_folds(values, folds.by if folds.by == "corpus" else folds.attribute)
             test_fold = [-1 if p else f for p, f in zip(pinned, test_fold)]
-        unit_of, units = F.make_units(owners, corpora, labels, test_fold)
+        unit_of, units = F.make_units(owners, corpora, labels, test_fold, validates)
         roles = F.roles_from_test_folds(units, len(names))
-    roles = [F.carve_validation(r, units, folds.val_fraction, spec.seed + n) for n, r in enumerate(roles)]
-    F.check_folds(roles, [u.owner for u in units], speaker_disjoint=folds.by != "partition")
+    roles = [F.carve_validation(r, units, folds.val_fraction, spec.seed + n, folds.val_by) for n, r in enumerate(roles)]
+    F.check_folds(roles, [u.owner for u in units], speaker_disjoint=folds.by != "partition",
+                  shared_val=folds.val_by == "clip")
     unit_groups, plan = F.fold_groups(roles)
     groups = [unit_groups[u] for u in unit_of]
     described = [_describe_fold(name, part, fold_roles, units) for name, part, fold_roles in zip(names, plan, roles)]
