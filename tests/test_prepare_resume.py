@@ -10,19 +10,16 @@ kill must be the very same files (inode and mtime), not written again.
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from benchmarks import scale_corpus
+from benchmarks.bench_kill_resume import journal_lines, run_until
 from data_preparation.shards.shard_format import MANIFEST_FILE, STATS_FILE
-from data_preparation.stages import DECODE_JOURNAL
 
 pytestmark = pytest.mark.slow
 
@@ -42,34 +39,11 @@ def write_config(tmp_path: Path, corpus: Path, output: Path) -> Path:
     return path
 
 
-def run_until(config: Path, log: Path, ready, timeout: float = 240) -> None:
-    """Start the command; ``kill -9`` its process group as soon as ``ready()`` holds."""
-    with log.open("w") as handle:
-        process = subprocess.Popen([sys.executable, "prepare_data.py", "--config", str(config)], cwd=REPO,
-                                   stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        try:
-            while not ready():
-                assert process.poll() is None, f"finished before the kill point:\n{log.read_text()[-2000:]}"
-                assert time.monotonic() < deadline, log.read_text()[-2000:]
-                time.sleep(0.005)
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-
-
 def finish(config: Path) -> str:
     done = subprocess.run([sys.executable, "prepare_data.py", "--config", str(config)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
-
-
-def journal_lines(staging: Path) -> int:
-    try:
-        return (staging / ".spool" / DECODE_JOURNAL).read_bytes().count(b"\n")
-    except OSError:
-        return 0
 
 
 def shards_of(folder: Path) -> dict[str, bytes]:
@@ -83,12 +57,13 @@ def test_kill_9_during_decoding_then_during_shard_writing_then_the_rerun_finishe
     config = write_config(tmp_path, corpus, tmp_path / "killed")
     staging = tmp_path / "killed.partial"
 
-    run_until(config, tmp_path / "first.log", lambda: journal_lines(staging) >= 60)
+    run_until(config, tmp_path / "first.log", lambda: journal_lines(staging) >= 60, timeout=240)
     decoded = journal_lines(staging)
     assert 60 <= decoded < 240, decoded  # killed mid-decoding
 
     train_shards = staging / "shards"
-    run_until(config, tmp_path / "second.log", lambda: len(list(train_shards.glob("train-*.tar"))) >= 3)
+    run_until(config, tmp_path / "second.log", lambda: len(list(train_shards.glob("train-*.tar"))) >= 3,
+              timeout=240)
     second = (tmp_path / "second.log").read_text()
     assert "resuming the killed preparation" in second
     reused = int(second.split("resumed: ")[1].split(" of ")[0])
