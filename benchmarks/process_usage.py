@@ -49,7 +49,13 @@ def _proc(pid: int) -> Usage:
 def children() -> list[int]:
     """Pids of this process's live children (its loader workers, and any helper it started)."""
     tasks = f"/proc/{os.getpid()}/task"
-    return [int(pid) for task in os.listdir(tasks) for pid in open(f"{tasks}/{task}/children").read().split()]
+    pids = []
+    for task in os.listdir(tasks):
+        try:  # a thread (a loader's pin-memory or a queue feeder) can end between the listing and the read
+            pids += [int(pid) for pid in open(f"{tasks}/{task}/children").read().split()]
+        except FileNotFoundError:
+            continue
+    return pids
 
 
 @dataclass(frozen=True)
