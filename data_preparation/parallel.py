@@ -1,6 +1,7 @@
 """Map a picklable function over items on all cores, results in input order, with progress (rate, ETA)."""
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -47,10 +48,23 @@ def ordered_map(
                 bar.update()
             return
         chunksize = max(1, min(16, len(items) // (workers * 32)))
-        with _context().Pool(workers, initializer=_worker_init) as pool:
+        with _forked_pool(workers) as pool:
             for result in pool.imap(fn, items, chunksize=chunksize):
                 yield result
                 bar.update()
+
+
+def _forked_pool(workers: int) -> multiprocessing.pool.Pool:
+    """The pool, with every object the parent holds (the clip list: hundreds of MB at 100,000 clips)
+    moved out of the garbage collector's reach while the workers fork (``gc.freeze``, as the gc docs
+    advise for pre-fork servers). Otherwise a worker's first full collection writes to every one of
+    those objects and so copies every page they share with the parent: measured at 100,000 clips,
+    the process tree's PSS was 2.1x that at 10,000, against 1.27x for the main process alone."""
+    gc.freeze()
+    try:
+        return _context().Pool(workers, initializer=_worker_init)
+    finally:
+        gc.unfreeze()
 
 
 def _context() -> multiprocessing.context.BaseContext:
