@@ -1,8 +1,8 @@
 """Cross-validation folds over one prepared dataset: speaker K-fold / LOSO, by attribute, by corpus.
 
 A fold is a role per clip: ``test`` (the held-out part), ``train``, ``val`` (carved from that
-fold's training speakers, corpus by corpus, or from every training speaker's clips) or ``""`` (not used in that fold). Audio is decoded
-and written once: ``fold_groups`` cuts the clips into the groups of clips that play the same
+fold's training speakers, corpus by corpus, or from every training speaker's clips) or ``""``
+(not used in that fold). Audio is decoded and written once: ``fold_groups`` cuts the clips into the groups of clips that play the same
 role in every fold, the preparation writes one set of shards per group, and each fold's
 train/val/test is a union of whole groups (``data_preparation/split/fold_plan.py``), so every
 evaluation still reads whole shards and sees every clip exactly once.
@@ -120,7 +120,7 @@ def validation_clips(owners: Sequence[str], labels: Sequence[str], names: Sequen
                      seed: int) -> list[bool]:
     """Per clip, whether it is one of the ``fraction`` of its speaker's clips of its class that validate
     (``val_by: clip``). Chosen by a seeded hash of the clip's name, so the choice does not depend on
-    the order of the manifest and costs one pass, however many clips there are.
+    the order of the manifest; one pass over the clips and a sort per speaker and class.
     """
     check_val_fraction(fraction)
     ranked: dict[tuple[str, str], list[tuple[bytes, int]]] = defaultdict(list)
