@@ -4,9 +4,9 @@ A fold is a role per clip: ``test`` (the held-out part), ``train``, ``val`` (car
 fold's training speakers, corpus by corpus, or from every training speaker's clips) or ``""``
 (not used in that fold). Audio is decoded and written once: ``fold_groups`` cuts the clips into
 the groups of clips that play the same role in every fold, the preparation writes one set of
-shards per group, and each fold's
-train/val/test is a union of whole groups (``data_preparation/split/fold_plan.py``), so every
-evaluation still reads whole shards and sees every clip exactly once.
+shards per group, and each fold's train/val/test is a union of whole groups
+(``data_preparation/split/fold_plan.py``), so every evaluation still reads whole shards and sees
+every clip exactly once.
 """
 from __future__ import annotations
 
