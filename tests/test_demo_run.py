@@ -3,7 +3,6 @@ trained by configs/demo.yaml unchanged, learns emotions of speakers it never hea
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
