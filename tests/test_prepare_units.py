@@ -250,6 +250,16 @@ def test_validation_by_clip_picks_the_same_clips_whatever_the_order_of_the_manif
     assert validation_clips(owners, labels, names, 0.3, seed=1) != chosen
 
 
+def test_validation_by_clip_takes_one_clip_from_a_speaker_too_small_to_give_a_share() -> None:
+    """A download-sized fixture (one clip per class and speaker): 15% of one clip rounds to none."""
+    from data_preparation.split.folds import validation_clips
+    owners = [f"s{i // 4}" for i in range(12)]
+    labels = [("anger", "happy", "neutral", "sad")[i % 4] for i in range(12)]
+    chosen = validation_clips(owners, labels, [f"c{i}.wav" for i in range(12)], 0.15, seed=0)
+    assert Counter(o for o, c in zip(owners, chosen) if c) == Counter(s0=1, s1=1, s2=1)
+    assert validation_clips(["s0", "s1"], ["anger", "anger"], ["a.wav", "b.wav"], 0.15, seed=0) == [False, False]
+
+
 def test_validation_by_clip_leaves_the_fingerprint_of_a_speaker_carve_as_it_was() -> None:
     """Adding ``val_by`` must not redo every existing fold preparation; choosing 'clip' must."""
     from data_preparation.config import CorpusSpec, FoldSpec, PrepareConfig, SplitSpec

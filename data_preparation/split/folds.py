@@ -121,15 +121,27 @@ def validation_clips(owners: Sequence[str], labels: Sequence[str], names: Sequen
                      seed: int) -> list[bool]:
     """Per clip, whether it is one of the ``fraction`` of its speaker's clips of its class that validate
     (``val_by: clip``). Chosen by a seeded hash of the clip's name, so the choice does not depend on
-    the order of the manifest; one pass over the clips and a sort per speaker and class.
+    the order of the manifest; one pass over the clips and a sort per speaker and class. A speaker
+    whose classes are each too small to give a clip (a handful of clips) still gives its first
+    clip by that hash, if it has two or more.
     """
     check_val_fraction(fraction)
     ranked: dict[tuple[str, str], list[tuple[bytes, int]]] = defaultdict(list)
     for number, (owner, label, name) in enumerate(zip(owners, labels, names)):
         ranked[(owner, label)].append((hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=8).digest(), number))
     chosen = [False] * len(owners)
-    for clips in ranked.values():
-        for _, number in sorted(clips)[:round(fraction * len(clips))]:
+    first: dict[str, tuple[bytes, int]] = {}
+    counts: Counter = Counter()
+    giving: set[str] = set()
+    for (owner, _), clips in ranked.items():
+        clips.sort()
+        first[owner] = min(first.get(owner, clips[0]), clips[0])
+        counts[owner] += len(clips)
+        for _, number in clips[:round(fraction * len(clips))]:
+            chosen[number] = True
+            giving.add(owner)
+    for owner, (_, number) in first.items():
+        if counts[owner] >= 2 and owner not in giving:
             chosen[number] = True
     return chosen
 
