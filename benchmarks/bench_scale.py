@@ -91,8 +91,7 @@ def _pss_kib(pid: int) -> int:
             with open(path) as lines:
                 return next(int(line.split()[1]) for line in lines if line.startswith(key))
         except FileNotFoundError:
-            if not Path(f"/proc/{pid}").exists():
-                return 0  # ended between listing and reading
+            continue  # no smaps_rollup (kernel < 4.14); a process that has ended has no status either
         except (OSError, StopIteration):
             return 0
     return 0
