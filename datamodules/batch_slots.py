@@ -164,7 +164,7 @@ class SlotBatch:
         self.held = self.slots.receive(self.index)
 
     def batch(self) -> dict[str, Any]:
-        """``{signal_name: float32 [B, ...], "lengths": int64 [B], "label": int64 [B], "key", "corpus"}``."""
+        """``{signal_name: float32 [B, ...], "lengths": int64 [B], "label": int64 [B], "key", "corpus", "speaker"}``."""
         signal, lengths, labels = self.slots.views(self.held, self.rows)
         return {self.signal_name: torch.from_numpy(signal), "lengths": torch.from_numpy(lengths),
                 "label": torch.from_numpy(labels), **self.fields}

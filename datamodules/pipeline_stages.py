@@ -340,7 +340,7 @@ class Collate:
     """A list of cropped samples -> the batch dict every LightningModule receives.
 
     ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
-    "label": int64 [B], "key": list[str], "corpus": list[str]}``. Rows are written straight into
+    "label": int64 [B], "key", "corpus", "speaker": list[str]}``. Rows are written straight into
     one batch tensor and padded there (``pad_into``): one copy per clip, one allocation per batch.
     In a loader worker with ``slots`` (datamodules/batch_slots.py) the rows go into a free reused
     slot instead, and the worker sends a SlotBatch that the datamodule's loader turns back into
@@ -357,7 +357,8 @@ class Collate:
         signals = [sample["signal"] for sample in samples]
         size = self.size or max(signal.shape[-1] for signal in signals)
         metas = [sample["meta"] for sample in samples]
-        fields = {"key": [meta.key for meta in metas], "corpus": [meta.corpus for meta in metas]}
+        fields = {"key": [meta.key for meta in metas], "corpus": [meta.corpus for meta in metas],
+                  "speaker": [meta.speaker for meta in metas]}
         index = self._slot(signals, size)
         if index is not None:
             slot = self.slots.slot(index)

@@ -98,7 +98,7 @@ class ShardDataModule(LightningDataModule):
 
     Batch: ``{"audio": float32 [B, T]}`` (``features="waveform"``) or ``{"features": float32
     [B, n_mels, frames]}`` (``"logmel"``, precomputed shards), plus ``"lengths"`` int64 [B] (valid
-    samples or frames), ``"label"`` int64 [B], ``"key"`` and ``"corpus"`` (lists of str).
+    samples or frames), ``"label"`` int64 [B], ``"key"``, ``"corpus"`` and ``"speaker"`` (lists of str).
 
     Clips longer than ``clip_seconds`` are cropped (random offset in training, ``eval_crop`` at
     evaluation). Shorter clips are padded: ``"zero"`` pads with zeros (log-mel: the clip's
@@ -234,9 +234,15 @@ class ShardDataModule(LightningDataModule):
     def test_dataloader(self) -> EpochLoader:
         return self._eval_loader(self.splits.test_split)
 
+    def split_loader(self, split: str) -> EpochLoader:
+        """Every sample of any split once, as evaluation reads it (its crop, no shuffle): for passes
+        over the data outside the stages, such as per-speaker statistics of the training split."""
+        self._split(split)  # an unknown split is an error naming it, before any worker starts
+        return self._eval_loader(split, stage=f"{split}:statistics")
+
     # -- pipeline parts -----------------------------------------------------------------------
 
-    def _eval_loader(self, split: str) -> EpochLoader:
+    def _eval_loader(self, split: str, stage: str | None = None) -> EpochLoader:
         """Every sample of ``split`` exactly once over all ranks and workers.
 
         With at least as many shards as ranks, ranks take disjoint shards; with fewer, every rank
@@ -259,7 +265,7 @@ class ShardDataModule(LightningDataModule):
         counts = self._shard_sample_counts(split)
         length = None if counts is None else rank_eval_batches(
             counts, rank, world_size, self.loading.num_workers, self.loading.batch_size)
-        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, length, stage=split,
+        return EpochLoader(self._loader(wds.DataPipeline(*stages)), self.epoch, self, length, stage=stage or split,
                            slots=slots)
 
     def _shard_sample_counts(self, split: str) -> list[int] | None:

@@ -31,6 +31,7 @@ from lightning_modules.encoder_weights import load_encoder_weights
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
+from lightning_modules.speaker_statistics import SpeakerStatistics, batch_stats, collect, speakers_of
 
 Batch = dict[str, Any]
 STAGES = ("train", "val", "test")
@@ -104,6 +105,8 @@ class EmotionClassifier(LightningModule):
         self.metrics = nn.ModuleDict({f"{s}_metrics": summary_metrics(len(class_names), s) for s in STAGES})
         self.per_class = nn.ModuleDict({f"{s}_metrics": per_class_metrics(len(class_names)) for s in ("val", "test")})
         self.confusion: dict[str, Tensor] = {}  # last epoch's confusion matrix per stage, for callbacks
+        # per-speaker normalisation (a network with ``speaker_norm``): split -> speaker -> (mean, std)
+        self.speaker_tables: dict[str, dict[str, tuple[Tensor, Tensor]]] = {}
 
     @property
     def class_names(self) -> list[str]:
@@ -115,15 +118,91 @@ class EmotionClassifier(LightningModule):
         data = self.hparams.get(HPARAM_KEY)
         return InputContract.from_dict(data) if data else None
 
-    def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
-        """audio [B, T] float at ``hparams.sample_rate``, lengths [B] valid samples -> logits [B, C]."""
-        return self.net(audio, lengths)
+    def forward(self, audio: Tensor, lengths: Tensor, band_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """audio [B, T] float at ``hparams.sample_rate``, lengths [B] valid samples -> logits [B, C].
+
+        ``band_stats``: per-clip speaker statistics for a network with ``speaker_norm`` (None: the population's)."""
+        if band_stats is None:
+            return self.net(audio, lengths)
+        return self.net(audio, lengths, band_stats=band_stats)
 
     def logits_of(self, batch: Batch) -> Tensor:
-        """Logits of a batch of waveforms ("audio") or of precomputed log-mel ("features")."""
+        """Logits of a batch of waveforms ("audio") or of precomputed log-mel ("features").
+
+        With per-speaker normalisation, inside a trainer stage whose split's statistics were
+        collected, each clip is normalised by its own speaker's; otherwise by the population's."""
+        stats = self._batch_speaker_stats(batch)
         if "features" in batch:
-            return self.net.forward_features(batch["features"], batch["lengths"])
-        return self(batch["audio"], batch["lengths"])
+            extra = {} if stats is None else {"band_stats": stats}
+            return self.net.forward_features(batch["features"], batch["lengths"], **extra)
+        return self(batch["audio"], batch["lengths"], stats)
+
+    # -- per-speaker normalisation (lightning_modules/components/speaker_norm.py) ---------------
+
+    @property
+    def normalises_speakers(self) -> bool:
+        return getattr(self.net, "speaker_norm", None) is not None
+
+    def _stage_split(self) -> str | None:
+        """The split the running trainer stage streams ("train" for all training splits), None outside one."""
+        trainer = self._trainer
+        if trainer is None:
+            return None
+        splits = getattr(trainer.datamodule, "splits", None)
+        if trainer.training:
+            return "train"
+        if splits is not None and (trainer.sanity_checking or trainer.validating):
+            return splits.val_split
+        if splits is not None and trainer.testing:
+            return splits.test_split
+        return None
+
+    def _batch_speaker_stats(self, batch: Batch) -> tuple[Tensor, Tensor] | None:
+        if not self.normalises_speakers or "speaker" not in batch:
+            return None
+        table = self.speaker_tables.get(self._stage_split() or "")
+        if table is None:
+            return None
+        norm = self.net.speaker_norm
+        return batch_stats(table, speakers_of(batch), (norm.population_mean, norm.population_std), self.device)
+
+    def _collect_speaker_table(self, key: str, splits: list[str]) -> SpeakerStatistics:
+        """Statistics of every speaker of ``splits`` (one pass, front-end only), kept under ``key``."""
+        datamodule = self.trainer.datamodule
+        if not hasattr(datamodule, "split_loader"):
+            raise ValueError("model.net.speaker_norm needs the shard datamodule: it reads each split's speakers "
+                             "from the shards' metadata")
+        statistics = SpeakerStatistics()
+        was_training = self.net.training
+        self.net.eval()
+        for split in splits:
+            batches = (self.transfer_batch_to_device(batch, self.device, 0) for batch in datamodule.split_loader(split))
+            statistics.update(collect(batches, self._features_of))
+        self.net.train(was_training)
+        self.speaker_tables[key] = statistics.table()
+        log.info("speaker statistics of %s: %d speakers", "+".join(splits), len(statistics.sums))
+        return statistics
+
+    def _features_of(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        if "features" in batch:
+            return batch["features"], batch["lengths"]
+        return self.net.features_of(batch["audio"], batch["lengths"])
+
+    def on_fit_start(self) -> None:
+        """Training speakers' statistics, and the population an unseen speaker is normalised by."""
+        if self.normalises_speakers:
+            train = self._collect_speaker_table("train", list(self.trainer.datamodule.train_splits))
+            self.net.speaker_norm.set_population(*train.pooled())
+
+    def on_validation_start(self) -> None:
+        split = self._stage_split()
+        if self.normalises_speakers and split is not None and split not in self.speaker_tables:
+            self._collect_speaker_table(split, [split])
+
+    def on_test_start(self) -> None:
+        split = self._stage_split()
+        if self.normalises_speakers and split is not None:
+            self._collect_speaker_table(split, [split])
 
     def setup(self, stage: str) -> None:
         """Fitting starts from ``init_from``'s pretrained encoder (before any checkpoint is restored)."""

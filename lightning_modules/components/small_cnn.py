@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from lightning_modules.components.base import EmotionNetwork
 from lightning_modules.components.pooling import frame_mask, masked_max, masked_mean
 from lightning_modules.components.registry import register_network
+from lightning_modules.components.speaker_norm import BandStats, SpeakerNorm
 
 
 PROBE_SAMPLES = 8192  # a probe clip for shape inference, longer than any n_fft a config uses
@@ -53,7 +54,10 @@ class SmallCNN(EmotionNetwork):
 
     ``frontend``: any module mapping a waveform batch to features (LogMel, MFCC with deltas);
     features may also be given precomputed to :meth:`forward_features`. ``spec_augment`` is
-    applied to the features in training mode only.
+    applied to the features in training mode only. ``speaker_norm`` normalises every feature row
+    by the clip's speaker's statistics before the body (components/speaker_norm.py); EmotionClassifier
+    computes them per split and passes them as ``band_stats``, and without them the training
+    population's stored statistics apply.
     """
 
     def __init__(
@@ -64,13 +68,16 @@ class SmallCNN(EmotionNetwork):
         channels: Sequence[int] = (16, 32, 64),
         hidden: int = 128,
         dropout: float = 0.1,
+        speaker_norm: bool = False,
     ) -> None:
         super().__init__()
         self.frontend = frontend if frontend is not None else default_frontend()
         self.spec_augment = spec_augment
         with torch.no_grad():
             # any length works: only the probe's channels and frequency rows are read
-            probe = self._as_image(self.frontend(torch.zeros(1, PROBE_SAMPLES)))
+            raw_probe = self.frontend(torch.zeros(1, PROBE_SAMPLES))
+            probe = self._as_image(raw_probe)
+        self.speaker_norm = SpeakerNorm(raw_probe.shape[1:-1]) if speaker_norm else None
         widths = [probe.shape[1], *channels]
         # Log-mel in dB sits around -50 with a spread of tens: a batch norm on the input scales it
         # for the first conv while keeping the loudness differences between clips (anger vs sad).
@@ -93,17 +100,23 @@ class SmallCNN(EmotionNetwork):
         """The convolutional body (no pretrained part; grouped so encoder_lr still applies)."""
         return list(self.body.parameters())
 
-    def forward(self, audio: Tensor, lengths: Tensor) -> Tensor:
-        """audio [B, T] at the data's rate, lengths [B] valid samples -> logits [B, num_classes]."""
+    def features_of(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """The front-end's features [B, (C,) F, frames] of audio [B, T] and their valid frames [B]."""
         features = self.frontend(audio)
         if hasattr(self.frontend, "frame_lengths"):
             frames = self.frontend.frame_lengths(lengths).clamp(1, features.shape[-1])
         else:
             frames = valid_frames(lengths, audio.shape[-1], features.shape[-1])
-        return self.forward_features(features, frames)
+        return features, frames
 
-    def forward_features(self, features: Tensor, frame_lengths: Tensor) -> Tensor:
+    def forward(self, audio: Tensor, lengths: Tensor, band_stats: BandStats | None = None) -> Tensor:
+        """audio [B, T] at the data's rate, lengths [B] valid samples -> logits [B, num_classes]."""
+        return self.forward_features(*self.features_of(audio, lengths), band_stats=band_stats)
+
+    def forward_features(self, features: Tensor, frame_lengths: Tensor, band_stats: BandStats | None = None) -> Tensor:
         """features [B, (C,) F, frames], frame_lengths [B] valid frames -> logits [B, num_classes]."""
+        if self.speaker_norm is not None:
+            features = self.speaker_norm(features, band_stats)
         if self.spec_augment is not None and self.training:
             features = self.spec_augment(features, frame_lengths)
         x = self.body(self._as_image(features))  # [B, C, F', frames']
