@@ -113,6 +113,11 @@ def test_training_collects_each_splits_speakers_and_stores_the_population(tmp_pa
     torch.testing.assert_close(model.net.speaker_norm.population_mean, mean)
     torch.testing.assert_close(model.net.speaker_norm.population_std, std)
     assert not torch.equal(std, torch.ones_like(std))  # not the identity it starts as
+    # an exported model has no speakers: it carries the population, and ONNX Runtime reproduces the network
+    from export import command as export
+
+    summary = export.main(["--model", str(checkpoints[0]), "--formats", "[onnx]", "--output_dir", str(tmp_path / "x")])
+    assert summary["onnx"]["max_abs_diff"] < 1e-3, summary["onnx"]
 
 
 def test_speaker_norm_refuses_a_datamodule_without_speakers() -> None:
