@@ -9,8 +9,8 @@ clip's number within that emotion, e.g. ``Angry/SM1_F10_A010.wav``. The release 
 emotion number with a leading zero (``A01``, ``A010``, ``A0100``) and the file number without
 (``F1``); both are read as numbers, so a copy that pads differently names the same clip. A
 speaker's file numbers restart in each emotion folder. The README counts 38 speakers (27 male,
-11 female); the release's names hold 29 (SM1-SM7, SM17-SM27, SF1-SF11), most of them in one or
-two emotions only. A letter that contradicts its emotion folder is reported, not guessed.
+11 female); the release's names hold 29 (SM1-SM7, SM17-SM27, SF1-SF11), 26 of them in one
+emotion only. A letter that contradicts its emotion folder is reported, not guessed.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from tests.corpus_fixtures._files import FixtureExpectation, encode_mp4, ffmpeg_
 from tests.corpus_fixtures.acted import (
     write_crema_d_fixture,
     write_emodb_fixture,
+    write_emovo_fixture,
     write_jl_corpus_fixture,
     write_ravdess_fixture,
     write_savee_fixture,
@@ -39,6 +40,7 @@ ALL_FIXTURES: dict[str, Callable[[Path], FixtureExpectation]] = {
     "esd": write_esd_fixture,
     "iemocap": write_iemocap_fixture,
     "urdu": write_urdu_fixture,
+    "emovo": write_emovo_fixture,
 }
 
 
@@ -46,5 +48,5 @@ __all__ = [
     "ALL_FIXTURES", "FixtureExpectation", "encode_mp4", "ffmpeg_available", "write_audio", "write_csv", "write_text",
     "write_mixed_fixture", *(f"write_{name}_fixture" for name in ("csv", "folder", "crema_d", "ravdess", "tess", "emodb",
                                                                "savee", "jl_corpus", "meld", "mlend", "esd", "iemocap",
-                                                               "urdu")),
+                                                               "urdu", "emovo")),
 ]
