@@ -6,6 +6,6 @@ from corpora.registry import list_corpora, read_corpus, register_corpus
 
 # Imported for their registration side effect only (timm-style: the package __init__ imports
 # every registering module), so read_corpus("ravdess", ...) works after `import corpora`.
-from corpora import crema_d, emodb, esd, generic, iemocap, jl_corpus, meld, mlend, ravdess, savee, tess  # noqa: E402,F401  isort: skip
+from corpora import crema_d, emodb, emovo, esd, generic, iemocap, jl_corpus, meld, mlend, ravdess, savee, tess, urdu  # noqa: E402,F401  isort: skip
 
 __all__ = ["AudioRecord", "CorpusListing", "ReaderProblem", "list_corpora", "read_corpus", "register_corpus"]

@@ -40,10 +40,12 @@ def _demo(root: Path) -> Path:
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "ravdess": D.write_ravdess, "crema_d": D.write_crema_d, "tess": D.write_tess, "emodb": D.write_emodb,
     "savee": D.write_savee, "jl_corpus": D.write_jl_corpus, "esd": D.write_esd, "iemocap": D.write_iemocap,
-    "meld": D.write_meld, "mlend": D.write_mlend, "csv": _demo,
+    "meld": D.write_meld, "mlend": D.write_mlend, "urdu": D.write_urdu,
+    "emovo": D.write_emovo, "csv": _demo,
 }
 PARTITIONS = {"ravdess": D.write_emobox_ravdess, "tess": D.write_emobox_tess, "savee": D.write_emobox_savee,
-              "emodb": D.write_emobox_emodb}
+              "emodb": D.write_emobox_emodb, "urdu": D.write_emobox_urdu,
+              "emovo": D.write_emobox_emovo}
 # Clips a download holds twice (set aside as duplicates, one copy kept): Kaggle's TESS nests its tree in itself.
 LISTED_TWICE = {"tess": len(D.tess_files())}
 
@@ -61,6 +63,7 @@ CASES = {
     "demo_speaker_folds": Case(("csv",), 4),
     "emodb_emobox": Case(("emodb",), 5, partition="emodb"),
     "emodb_loso": Case(("emodb",), 10),
+    "emovo_emobox": Case(("emovo",), 6, partition="emovo"),
     "esd_speaker_folds": Case(("esd",), 5),
     "iemocap_loso": Case(("iemocap",), 5),
     "jl_corpus_loso": Case(("jl_corpus",), 4),
@@ -71,8 +74,10 @@ CASES = {
     "savee_emobox": Case(("savee",), 4, partition="savee"),
     "savee_loso": Case(("savee",), 4),
     "tess_emobox": Case(("tess",), 1, partition="tess"),
+    "urdu_emobox": Case(("urdu",), 1, partition="urdu"),
 }
-FIRST_FOLD = {"ravdess_emobox": "fold_1", "tess_emobox": "fold_1", "savee_emobox": "fold_1", "emodb_emobox": "fold_1", "iemocap_loso": "session=1",
+FIRST_FOLD = {"ravdess_emobox": "fold_1", "tess_emobox": "fold_1", "savee_emobox": "fold_1", "emodb_emobox": "fold_1",
+              "urdu_emobox": "fold_1", "emovo_emobox": "fold_1", "iemocap_loso": "session=1",
               "emodb_loso": "emodb/03", "savee_loso": "savee/DC", "jl_corpus_loso": "jl_corpus/female1",
               "leave_one_corpus_out": "corpus=crema_d", "crema_d_speaker_folds": "fold0",
               "cross_corpus_emodb": "test split", "meld_official": "test split"}

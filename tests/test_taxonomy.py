@@ -62,6 +62,8 @@ def test_every_corpus_reader_has_a_valid_label_table() -> None:
         ("esd", "surprise", "seven", "surprise"),  # native labels match in any case
         ("jl_corpus", "angry", "four", "anger"),
         ("crema_d", "NEU", "four", "neutral"),
+        ("urdu", "S", "four", "sad"),
+        ("emovo", "gio", "seven", "happy"),
     ],
 )
 def test_native_labels_map_to_canonical_classes(corpus: str, native: str, taxonomy: str, expected: str) -> None:

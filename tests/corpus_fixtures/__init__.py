@@ -15,10 +15,12 @@ from tests.corpus_fixtures._files import FixtureExpectation, encode_mp4, ffmpeg_
 from tests.corpus_fixtures.acted import (
     write_crema_d_fixture,
     write_emodb_fixture,
+    write_emovo_fixture,
     write_jl_corpus_fixture,
     write_ravdess_fixture,
     write_savee_fixture,
     write_tess_fixture,
+    write_urdu_fixture,
 )
 from tests.corpus_fixtures.generic import write_csv_fixture, write_folder_fixture
 from tests.corpus_fixtures.labelled import write_esd_fixture, write_iemocap_fixture, write_meld_fixture, write_mlend_fixture
@@ -37,11 +39,14 @@ ALL_FIXTURES: dict[str, Callable[[Path], FixtureExpectation]] = {
     "mlend": write_mlend_fixture,
     "esd": write_esd_fixture,
     "iemocap": write_iemocap_fixture,
+    "urdu": write_urdu_fixture,
+    "emovo": write_emovo_fixture,
 }
 
 
 __all__ = [
     "ALL_FIXTURES", "FixtureExpectation", "encode_mp4", "ffmpeg_available", "write_audio", "write_csv", "write_text",
     "write_mixed_fixture", *(f"write_{name}_fixture" for name in ("csv", "folder", "crema_d", "ravdess", "tess", "emodb",
-                                                               "savee", "jl_corpus", "meld", "mlend", "esd", "iemocap")),
+                                                               "savee", "jl_corpus", "meld", "mlend", "esd", "iemocap",
+                                                               "urdu", "emovo")),
 ]

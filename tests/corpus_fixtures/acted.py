@@ -1,4 +1,5 @@
-"""Fixtures for the acted corpora named by their file names: CREMA-D, RAVDESS, TESS, EmoDB, SAVEE, JL-Corpus."""
+"""Fixtures for the corpora named by their file names: the acted CREMA-D, RAVDESS, TESS, EmoDB, SAVEE,
+JL-Corpus and EMOVO, and URDU (clips of talk shows)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -214,4 +215,70 @@ def write_jl_corpus_fixture(root: Path) -> FixtureExpectation:
         skipped={"macOS metadata": 1},
         attributes={prefix + "male1_excited_10b_2.wav": {"gender": "male", "sentence": "10b", "session": 2, "emotion_kind": "primary"},
                     prefix + "female2_apologetic_3a_1.wav": {"emotion_kind": "secondary"}},
+    )
+
+
+def write_urdu_fixture(root: Path) -> FixtureExpectation:
+    """The release's emotion folders, its padding (``F1``, ``A01``, ``A010``, ``N0100``) and the edge cases:
+    a second unpacked copy padding one name differently, a letter against its folder, a number out of range."""
+    for rel in ("Angry/SM1_F1_A01.wav", "Angry/SM1_F10_A010.wav", "Happy/SF1_F1_H01.wav", "Neutral/SM5_F72_N0100.wav"):
+        write_audio(root / rel, 0.5, 44_100)
+    write_audio(root / "Sad/sm27_f3_s095.wav", 0.5, 44_100, container="FLAC")  # lower case, FLAC bytes
+    write_audio(root / "URDU-Dataset-master/Happy/SF1_F01_H1.wav", 0.5, 44_100, seed_name="SF1_F1_H01.wav")
+    write_audio(root / "Sad/SM2_F1_A023.wav", 0.3, 44_100)
+    write_audio(root / "Neutral/SM5_F73_N0101.wav", 0.3, 44_100)
+    write_audio(root / "Angry/SM1_A011.wav", 0.3, 44_100)
+    write_text(root / "Angry/notes.txt", "not audio")
+    write_text(root / "Sad/.DS_Store", "Bud1")
+    write_text(root / "README.md", "# URDU-Dataset\n")
+    return FixtureExpectation(
+        corpus="urdu",
+        root=root,
+        records=5,
+        labels={"A": 2, "H": 1, "N": 1, "S": 1},
+        speakers={"SM1", "SF1", "SM5", "SM27"},
+        problems={
+            "URDU-Dataset-master/Happy/SF1_F01_H1.wav": "same recording as Happy/SF1_F1_H01.wav",
+            "Sad/SM2_F1_A023.wav": "emotion folder Sad",
+            "Neutral/SM5_F73_N0101.wav": "out of range",
+            "Angry/SM1_A011.wav": "does not match",
+            "Angry/notes.txt": "not an audio file",
+        },
+        skipped={"macOS metadata": 1},
+        attributes={"Angry/SM1_F10_A010.wav": {"gender": "male", "speaker_file": 10, "clip_number": 10},
+                    "Happy/SF1_F1_H01.wav": {"gender": "female", "speaker_file": 1, "clip_number": 1},
+                    "Sad/sm27_f3_s095.wav": {"gender": "male", "clip_number": 95}},
+    )
+
+
+def write_emovo_fixture(root: Path) -> FixtureExpectation:
+    """Actor folders ``f1/dis-f1-b1.wav`` (stereo, as the release's clips are), a mono clip, an upper-case
+    folder and the edge cases: a name against its folder, an unknown emotion and sentence, a second copy."""
+    for rel in ("f1/dis-f1-b1.wav", "F2/gio-f2-d2.wav", "m3/tri-m3-n5.wav", "m1/sor-m1-l4.wav"):
+        write_audio(root / rel, 0.5, 48_000, channels=2)
+    write_audio(root / "f1/rab-f1-b1.wav", 0.5, 48_000)  # the release's one mono clip
+    write_audio(root / "m2/neu-m2-b3.wav", 0.5, 48_000, container="FLAC", channels=2)
+    write_audio(root / "EMOVO/f1/dis-f1-b1.wav", 0.5, 48_000, channels=2, seed_name="dis-f1-b1.wav")
+    write_audio(root / "f3/pau-f1-b2.wav", 0.3, 48_000)
+    write_audio(root / "f3/col-f3-b1.wav", 0.3, 48_000)
+    write_audio(root / "f3/pau-f3-b4.wav", 0.3, 48_000)
+    write_audio(root / "f3/pau_f3_b1.wav", 0.3, 48_000)
+    write_text(root / "f3/readme.txt", "not audio")
+    write_text(root / "documents/legenda.txt", "documentation beside the audio folders, not read")
+    return FixtureExpectation(
+        corpus="emovo",
+        root=root,
+        records=6,
+        labels={"dis": 1, "gio": 1, "tri": 1, "sor": 1, "rab": 1, "neu": 1},
+        speakers={"f1", "f2", "m1", "m2", "m3"},
+        problems={
+            "f1/dis-f1-b1.wav": "same recording as EMOVO/f1/dis-f1-b1.wav",  # "EMOVO/" sorts first and is kept
+            "f3/pau-f1-b2.wav": "actor folder f3",
+            "f3/col-f3-b1.wav": "unknown EMOVO emotion 'col'",
+            "f3/pau-f3-b4.wav": "unknown EMOVO sentence 'b4'",
+            "f3/pau_f3_b1.wav": "does not match",
+            "f3/readme.txt": "not an audio file",
+        },
+        attributes={"F2/gio-f2-d2.wav": {"sentence": "d2", "gender": "female"},
+                    "m3/tri-m3-n5.wav": {"sentence": "n5", "gender": "male"}},
     )

@@ -22,6 +22,11 @@ audio at the corpus's own sample rate), with every speaker a protocol's publishe
 - MELD (``MELD.Raw``): ``{train,dev,test}_sent_emo.csv`` and the mp4 clips in ``train_splits/``,
   ``dev_splits_complete/``, ``output_repeated_splits_test/`` (needs ffmpeg to encode them).
 - MLEnd: ``MLEndSND_Public/00000.wav`` and ``MLEndSND_Audio_Attributes.csv``.
+- EMOVO: ``f1/dis-f1-b1.wav`` .. ``m3/...`` (6 actors), 48 kHz stereo but the release's one mono clip
+  (``f1/rab-f1-b1.wav``).
+- URDU (github.com/siddiquelatif/URDU-Dataset): ``Angry/SM1_F1_A01.wav`` .. ``Sad/...``, 44.1 kHz, with the
+  release's README.md; a speaker's file numbers restart in each emotion folder, clip numbers run on
+  through it with the release's leading zero (``A01``, ``A010``), and some speakers speak one emotion only.
 
 ``write_emobox_partition`` writes a published partition in EmoBox's own files
 (``fold_<k>/<dataset>_{train,test}_fold_<k>.jsonl`` and ``.json``, ``<dataset>.jsonl``,
@@ -236,6 +241,36 @@ def write_mlend(root: Path, speakers: int = 6, duration: float = CLIP) -> Path:
     return root
 
 
+EMOVO_SPEAKERS = ("f1", "f2", "f3", "m1", "m2", "m3")
+EMOVO_EMOTIONS = ("dis", "gio", "neu", "pau", "rab", "sor", "tri")
+EMOVO_MONO = "f1/rab-f1-b1.wav"  # the release's one mono clip
+
+
+def write_emovo(root: Path, duration: float = CLIP) -> Path:
+    """``<actor>/<emotion>-<actor>-b1.wav`` for the six actors and seven emotions, stereo but one."""
+    for speaker in EMOVO_SPEAKERS:
+        for emotion in EMOVO_EMOTIONS:
+            rel = f"{speaker}/{emotion}-{speaker}-b1.wav"
+            write_audio(root / rel, duration, 48_000, channels=1 if rel == EMOVO_MONO else 2, seed_name=rel)
+    return root
+
+
+URDU_FOLDERS = {"A": "Angry", "H": "Happy", "N": "Neutral", "S": "Sad"}
+URDU_SPEAKERS = ("SM1", "SM2", "SM3", "SM4", "SF1", "SF2", "SF3", "SF4")
+
+
+def write_urdu(root: Path, speakers: Sequence[str] = URDU_SPEAKERS, duration: float = CLIP) -> Path:
+    """``<Emotion>/S<G><x>_F<n>_<E>0<m>.wav``: each speaker once per emotion, and one more speaker (``SM24``)
+    in the sad folder only, as most of the release's speakers are in one or two emotions."""
+    for emotion, folder in URDU_FOLDERS.items():
+        voices = [*speakers, "SM24"] if emotion == "S" else list(speakers)
+        for number, speaker in enumerate(voices, start=1):
+            _audio(root / folder / f"{speaker}_F1_{emotion}0{number}.wav", duration, 44_100)
+    write_text(root / "README.md", "# URDU-Dataset\nURDU dataset contains emotional utterances of Urdu speech "
+                                   "gathered from Urdu talk shows.\n")
+    return root
+
+
 def _emobox_line(dataset: str, key: str, wav: str, emo: str, sample_rate: int, length: float) -> dict:
     """One line of an EmoBox jsonl file, with the keys (and their order) EmoBox writes."""
     return {"key": key, "dataset": dataset, "wav": wav, "type": "raw", "sample_rate": sample_rate,
@@ -332,3 +367,36 @@ def write_emobox_emodb(folder: Path, emodb_root: Path) -> Path:
     label_map = {"anger": "Angry", "boredem": "Boredom", "disgust": "Disgust", "fear": "Fear", "happy": "Happy",
                  "Neutral": "Neutral", "sad": "Sad"}  # EmoBox's data/emodb/label_map.json, as it is
     return write_emobox_partition(folder, "emodb", lines, test_folds, label_map, legacy_names=True)
+
+
+def write_emobox_urdu(folder: Path, urdu_root: Path) -> Path:
+    """EmoBox's data/urdu partition: one fold testing a quarter of each emotion (its real file tests 25 of
+    each 100, speakers mixed), ``wav`` as the release names it (``downloads/urdu/Angry/SM1_F1_A01.wav``),
+    ``key`` ``urdu-SM1_F1_A01`` and ``emo`` the name's letter (A, H, N, S)."""
+    clips = sorted(urdu_root.rglob("*.wav"))
+    lines = [_emobox_line("urdu", f"urdu-{clip.stem}", f"downloads/urdu/{clip.parent.name}/{clip.name}",
+                          clip.stem.split("_")[2][0], 44_100, 2.0) for clip in clips]
+    by_emotion: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        by_emotion.setdefault(line["emo"], []).append(index)
+    tested = [i for indices in by_emotion.values() for i in indices[::4]]
+    return write_emobox_partition(folder, "urdu", lines, [tested], dict(URDU_FOLDERS))  # its label_map.json
+
+
+EMOBOX_EMOVO_TEST_SPEAKERS = ("f2", "m3", "m2", "f3", "f1", "m1")  # data/emovo/fold_1..fold_6, read from its test files
+EMOVO_EMOBOX_LABELS = {"neu": "Neutral", "dis": "Disgust", "gio": "Happy", "pau": "Fear", "rab": "Angry", "sor": "Surprise",
+                       "tri": "Sad"}
+
+
+def write_emobox_emovo(folder: Path, emovo_root: Path) -> Path:
+    """EmoBox's data/emovo partition: six folds, each testing one actor (fold_1 f2, fold_2 m3, fold_3 m2, fold_4 f3,
+    fold_5 f1, fold_6 m1, as its files do); ``wav`` as the release names it (``downloads/emovo/f2/gio-f2-b2.wav``),
+    ``key`` ``emovo-gio-f2-b2``, ``emo`` the name's code, and its label map as ``label_dict.json`` (this folder has
+    no label_map.json)."""
+    clips = sorted(emovo_root.rglob("*.wav"))
+    lines = [_emobox_line("emovo", f"emovo-{clip.stem}", f"downloads/emovo/{clip.parent.name}/{clip.name}",
+                          clip.stem.split("-")[0], 48_000, 3.0) for clip in clips]
+    test_folds = [[i for i, clip in enumerate(clips) if clip.parent.name == speaker] for speaker in EMOBOX_EMOVO_TEST_SPEAKERS]
+    write_emobox_partition(folder, "emovo", lines, test_folds, EMOVO_EMOBOX_LABELS)
+    (folder / "label_map.json").rename(folder / "label_dict.json")
+    return folder
