@@ -44,6 +44,7 @@ def test_the_recipe_composes_its_shared_pieces() -> None:
     net = config.model.net
     assert _path(net).endswith("SmallCNN") and _args(_args(net)["frontend"])["n_mels"] == 64
     assert _args(_args(net)["spec_augment"])["prob"] == 1.0  # net/scratch_cnn.yaml
+    assert _args(net)["speaker_norm"] is True
     assert _args(config.model.augment)["speed_prob"] == 0.5  # augment/scratch.yaml
     assert config.checkpoint.monitor == "val/ua" == config.early_stopping.monitor
     assert config.data.clip_seconds == 3.0 and config.model.label_smoothing == 0.1
