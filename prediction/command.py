@@ -12,6 +12,9 @@ row per segment with the top-k labels). Exit status 1 when some files failed (th
 others, and the failed ones with their reasons); 2 when no input was predicted (each named with its
 reason: not audio, damaged, empty, over --max_duration), which writes no result files, or for a
 user error (a missing input, a folder without audio, an unusable, unsafe or truncated model).
+A model trained with per-speaker normalisation (the scratch_cpu recipe) normalises every recording
+by its training population unless ``--speaker_groups folder`` (each folder is one speaker) or ``all``
+says whose recordings belong together (prediction/speaker_groups.py says why that matters).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from prediction.output import results_document, write_csv, write_json
 from prediction.predictor import load_predictor
 from prediction.recording import RecordingError, RecordingPrediction, check_predictable, predict_file
 from prediction.segments import SegmentSpec
+from prediction.speaker_groups import check_groupable, group_of, group_statistics
 
 log = logging.getLogger("predict")
 
@@ -43,6 +47,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--top_k", type=int, default=3)
     parser.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--max_duration", type=float | None, default=None, help="seconds; longer files are refused")
+    parser.add_argument("--speaker_groups", type=str, default="none",
+                        help="models trained with per-speaker normalisation: none (the training population's "
+                             "statistics), folder (each folder's recordings are one speaker) or all (one speaker)")
     return parser
 
 
@@ -79,10 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         log.error("%s: %s", config.model, error)
         return 2
+    try:
+        check_groupable(predictor, config.speaker_groups, config.model)
+    except ValueError as error:
+        log.error("%s", error)
+        return 2
+    grouping = config.speaker_groups
+    statistics = {} if grouping == "none" else group_statistics(predictor, paths, grouping, config.max_duration)
     recordings: list[RecordingPrediction] = []
     errors: list[dict[str, str]] = []
     started = time.perf_counter()
     for path in paths:
+        if grouping != "none":
+            predictor.speaker_stats = statistics.get(group_of(path, grouping))
         try:
             recordings.append(predict_file(predictor, path, spec, config.batch_size, config.top_k,
                                            config.max_duration))
@@ -98,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     contract = predictor.input_contract
     settings = {"model": config.model, "class_names": predictor.class_names, "segment": asdict(spec),
                 "input_contract": contract.to_dict() if contract is not None else None,
-                "batch_size": config.batch_size, "top_k": config.top_k, "device": config.device}
+                "batch_size": config.batch_size, "top_k": config.top_k, "device": config.device,
+                "speaker_groups": grouping}
     out = Path(config.output_dir)
     write_json(results_document(recordings, errors, settings), out / "predictions.json")
     write_csv(recordings, out / "predictions.csv", config.top_k)

@@ -45,10 +45,17 @@ class ModelPredictor:
         self.sample_rate = sample_rate
         self.name = name or type(module).__name__
         self.input_contract = input_contract
+        # (mean, std) of the speaker being predicted, for a model with per-speaker normalisation
+        # (prediction/speaker_groups.py); None: the population statistics its checkpoint holds
+        self.speaker_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @torch.inference_mode()
     def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self._checked(self.module(audio.to(self.device, torch.float32), lengths.to(self.device)))
+        audio, lengths = audio.to(self.device, torch.float32), lengths.to(self.device)
+        if self.speaker_stats is None:
+            return self._checked(self.module(audio, lengths))
+        mean, std = (part.to(self.device).expand(audio.shape[0], *part.shape) for part in self.speaker_stats)
+        return self._checked(self.module(audio, lengths, band_stats=(mean, std)))
 
     @torch.inference_mode()
     def predict_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

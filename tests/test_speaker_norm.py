@@ -118,6 +118,39 @@ def test_training_collects_each_splits_speakers_and_stores_the_population(tmp_pa
 
     summary = export.main(["--model", str(checkpoints[0]), "--formats", "[onnx]", "--output_dir", str(tmp_path / "x")])
     assert summary["onnx"]["max_abs_diff"] < 1e-3, summary["onnx"]
+    _check_predict_groups(checkpoints[0], tmp_path)
+
+
+def _probabilities(checkpoint: Path, inputs: list[Path], output: Path, grouping: str) -> dict[str, list[float]]:
+    """predict.py's mean class probabilities per file name (folder/file)."""
+    from prediction import command as predict
+
+    assert predict.main(["--model", str(checkpoint), "--inputs", *map(str, inputs), "--output_dir", str(output),
+                         "--speaker_groups", grouping, "--device", "cpu"]) == 0
+    document = json.loads((output / "predictions.json").read_text())
+    assert document["settings"]["speaker_groups"] == grouping
+    return {"/".join(Path(r["path"]).parts[-2:]): [list(s["probabilities"].values()) for s in r["segments"]]
+            for r in document["recordings"]}
+
+
+def _check_predict_groups(checkpoint: Path, tmp_path: Path) -> None:
+    """predict.py --speaker_groups folder: one voice recorded 26 dB quieter in another folder is predicted
+    exactly as the loud one; without groups (the population's statistics) it is not."""
+    import soundfile
+
+    clips = _voice(3, clips=4, samples=16000).numpy()
+    for folder, gain in (("loud", 1.0), ("quiet", 0.05)):
+        (tmp_path / "voices" / folder).mkdir(parents=True)
+        for index, clip in enumerate(clips):
+            soundfile.write(tmp_path / "voices" / folder / f"clip{index}.wav", clip * gain, 16000, subtype="FLOAT")
+    folders = [tmp_path / "voices" / "loud", tmp_path / "voices" / "quiet"]
+    grouped = _probabilities(checkpoint, folders, tmp_path / "grouped", "folder")
+    plain = _probabilities(checkpoint, folders, tmp_path / "plain", "none")
+    for index in range(len(clips)):
+        loud, quiet = (torch.tensor(grouped[f"{f}/clip{index}.wav"]) for f in ("loud", "quiet"))
+        torch.testing.assert_close(quiet, loud, rtol=1e-3, atol=1e-3)
+    assert max((torch.tensor(plain[f"quiet/clip{i}.wav"]) - torch.tensor(plain[f"loud/clip{i}.wav"])).abs().max()
+               for i in range(len(clips))) > 1e-3
 
 
 def test_speaker_norm_refuses_a_datamodule_without_speakers() -> None:
@@ -132,3 +165,15 @@ def test_speaker_norm_refuses_a_datamodule_without_speakers() -> None:
     model._trainer = Bare()  # the attribute Lightning sets; only .datamodule is read
     with pytest.raises(ValueError, match="speaker_norm needs the shard datamodule"):
         model._collect_speaker_table("train", ["train"])
+
+
+def test_speaker_groups_refuse_a_model_without_speaker_norm() -> None:
+    from prediction.predictor import ModelPredictor
+    from prediction.speaker_groups import check_groupable
+
+    plain = ModelPredictor(SmallCNN(2, frontend=LogMel(n_mels=16), channels=(4,)), ["a", "b"])
+    with pytest.raises(ValueError, match="not trained with per-speaker normalisation"):
+        check_groupable(plain, "folder", "runs/demo")
+    with pytest.raises(ValueError, match="expected one of none, folder, all"):
+        check_groupable(plain, "speaker", "runs/demo")
+    check_groupable(plain, "none", "runs/demo")  # the default works for every model
