@@ -160,7 +160,7 @@ def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
     if META_EXT not in sample:
         raise ValueError(f"{key}: no .{META_EXT} metadata")
     try:
-        meta = SampleMeta(**json.loads(sample[META_EXT]))
+        meta = SampleMeta(**json.loads(bytes(sample[META_EXT])))  # a local shard's member is a memoryview
     except (ValueError, TypeError) as error:
         raise ValueError(f"{key}: bad .{META_EXT} metadata: {error}") from error
     if not isinstance(meta.label_id, int) or not 0 <= meta.label_id < len(classes):
@@ -360,23 +360,28 @@ class Collate:
         fields = {"key": [meta.key for meta in metas], "corpus": [meta.corpus for meta in metas]}
         index = self._slot(signals, size)
         if index is not None:
-            slot = self.slots.slot(index)
+            in_worker = get_worker_info() is not None
+            # in the main process the slot is received before it is filled: a fill that raises frees it again
+            slot = self.slots.slot(index) if in_worker else self.slots.receive(index)
             batch, lengths, labels = self.slots.views(slot, len(signals))
             self._fill(batch, signals, samples, lengths, labels)
-            return SlotBatch(self.slots, index, len(signals), self.signal_name, fields)
+            sent = SlotBatch(self.slots, index, len(signals), self.signal_name, fields)
+            if in_worker:
+                return sent
+            sent.held = slot  # 0 workers: nothing to pickle, the batch's tensors are views of the slot
+            return sent.batch()
         batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
         lengths, labels = torch.empty(len(signals), dtype=torch.int64), torch.empty(len(signals), dtype=torch.int64)
         self._fill(batch.numpy(), signals, samples, lengths.numpy(), labels.numpy())
         return {self.signal_name: batch, "lengths": lengths, "label": labels, **fields}
 
     def _slot(self, signals: list[np.ndarray], size: int) -> int | None:
-        """A free slot of this worker's when the batch fits the pool's shape; None otherwise (or in the main process)."""
-        info = get_worker_info()
-        if self.slots is None or info is None or len(signals) > self.slots.rows:
+        """A free slot of this worker's (of the main process's at 0 workers) when the batch fits the pool's shape."""
+        if self.slots is None or len(signals) > self.slots.rows:
             return None
         if (*signals[0].shape[:-1], size) != self.slots.row_shape:
             return None
-        return self.slots.acquire(info.id)
+        return self.slots.acquire(worker_slot()[0])
 
     def _fill(self, batch: np.ndarray, signals: list[np.ndarray], samples: list[Sample], lengths: np.ndarray,
               labels: np.ndarray) -> None:

@@ -4,13 +4,20 @@ WebDataset's ``tarfile_to_samples`` opens every shard with ``tarfile.open(mode="
 streaming mode that any pipe or socket needs. That mode pulls each member through 10 KiB blocks,
 joins and slices them (three copies of every clip) and costs about as much CPU per clip as decoding
 a WAV clip ten times over. A local shard is a seekable file, so here tarfile parses the headers in
-random-access mode (``"r:"``: same parser, PAX and GNU headers included) and each member's bytes
-are read with one ``read`` at its offset. Streams that cannot seek (``pipe:``, http) keep
-WebDataset's own iterator. Shards are opened by datamodules/shard_check.py's ``open_shards`` (a
-missing shard stops the run, naming it); grouping members into samples is WebDataset's.
+random-access mode (``"r:"``: same parser, PAX and GNU headers included) and the shard is mapped
+(``mmap``): each member is a read-only ``memoryview`` of the page cache, copied nowhere. A copy
+(``read`` into a new ``bytes``) would put every clip in the heap twice over before its batch (the
+shuffle buffer holds about 100 MB of them, which stream to DRAM and back, and glibc hands the freed
+blocks back to the system, to be faulted in again: docs/performance.md). A mapping lives while any
+view of it does (a sample in the shuffle buffer, a decoded int16 view of it), then closes. Streams
+that cannot seek (``pipe:``, http) keep WebDataset's own iterator, and their members are ``bytes``;
+both are bytes-like (``len``, ``==``, ``np.frombuffer``, ``io.BytesIO``; ``json.loads`` wants
+``bytes(member)``). Shards are opened by datamodules/shard_check.py's ``open_shards`` (a missing
+shard stops the run, naming it); grouping members into samples is WebDataset's.
 """
 from __future__ import annotations
 
+import mmap
 import re
 import tarfile
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -58,17 +65,19 @@ def _seekable(stream: IO[bytes]) -> bool:
 
 
 def _seekable_members(stream: IO[bytes], handler: Handler) -> Iterator[Sample]:
-    """``{"fname", "data"}`` of each regular member; headers parsed by tarfile, data read at its offset.
+    """``{"fname", "data"}`` of each regular member; headers parsed by tarfile, data a view of the mapped shard.
 
-    ``handler`` is unused (errors end the shard in ``_members``); it keeps tar_file_iterator's signature.
+    A member that runs past the end of the file is a truncated shard (a ReadError here, as a short
+    read was), so no view ever reaches a page the file does not have. ``handler`` is unused (errors
+    end the shard in ``_members``); it keeps tar_file_iterator's signature.
     """
     archive = tarfile.open(fileobj=stream, mode="r:")
+    shard = memoryview(mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
     for info in archive:
         archive.members = []  # memory stays flat however long the shard
         if not info.isreg() or _SKIP.match(info.name):
             continue
-        stream.seek(info.offset_data)
-        data = stream.read(info.size)
+        data = shard[info.offset_data:info.offset_data + info.size]
         if len(data) != info.size:
             raise tarfile.ReadError(f"{info.name}: {len(data)} of {info.size} bytes: truncated shard")
         yield {"fname": info.name, "data": data}
