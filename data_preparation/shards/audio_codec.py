@@ -100,9 +100,9 @@ def decode(data: bytes, codec: str, sample_rate: int) -> tuple[np.ndarray, int]:
 
 
 def to_float(pcm: np.ndarray) -> np.ndarray:
-    """float32 = int16 / 32768 in one pass (exact: a power-of-two scale)."""
-    out = np.empty(pcm.shape, dtype=np.float32)
-    np.multiply(pcm, np.float32(1.0 / PCM_SCALE), out=out, dtype=np.float32)
+    """float32 = int16 / 32768 (exact: a power-of-two scale)."""
+    out = pcm.astype(np.float32)  # cast, then scale in place: faster than multiply's buffered cast, same values
+    out *= np.float32(1.0 / PCM_SCALE)
     return out
 
 
