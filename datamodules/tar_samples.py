@@ -31,19 +31,22 @@ Handler = Callable[[Exception], bool]
 _SKIP = re.compile(r"__[^/]*__($|/)")  # WebDataset's skip_meta: members named __x__ are not data
 
 
-def tar_samples(src: Iterable[Sample], handler: Handler) -> Iterator[Sample]:
-    """``{"url": ...}`` items -> samples ``{"__key__", "__url__", ext: bytes, ...}``, as WebDataset's.
+def tar_samples(src: Iterable[Sample], handler: Handler, mapped: bool = True) -> Iterator[Sample]:
+    """``{"url": ...}`` items -> samples ``{"__key__", "__url__", ext: member, ...}``, as WebDataset's.
 
     A shard that cannot be opened raises MissingShardsError; errors inside one (a corrupt header, a
-    truncated member) go to ``handler``: True skips the rest of that shard, False stops.
+    truncated member) go to ``handler``: True skips the rest of that shard, False stops. A local
+    shard's members are views of its mapping; ``mapped=False`` reads each into ``bytes`` instead
+    (the reader before mappings, which benchmarks/bench_input.py's decode floor measures as well).
     """
-    return group_by_keys(_members(open_shards(src), handler), handler=handler)
+    return group_by_keys(_members(open_shards(src), handler, mapped), handler=handler)
 
 
-def _members(streams: Iterable[Sample], handler: Handler) -> Iterator[Sample]:
+def _members(streams: Iterable[Sample], handler: Handler, mapped: bool) -> Iterator[Sample]:
+    local = _mapped_members if mapped else _read_members
     for source in streams:
         stream, url = source["stream"], source["url"]
-        members = _seekable_members if _seekable(stream) else tar_file_iterator
+        members = local if _seekable(stream) else tar_file_iterator
         try:
             for member in members(stream, handler=handler):
                 member["__url__"] = url
@@ -64,20 +67,38 @@ def _seekable(stream: IO[bytes]) -> bool:
         return False
 
 
-def _seekable_members(stream: IO[bytes], handler: Handler) -> Iterator[Sample]:
+def _mapped_members(stream: IO[bytes], handler: Handler) -> Iterator[Sample]:
     """``{"fname", "data"}`` of each regular member; headers parsed by tarfile, data a view of the mapped shard.
 
-    A member that runs past the end of the file is a truncated shard (a ReadError here, as a short
-    read was), so no view ever reaches a page the file does not have. ``handler`` is unused (errors
-    end the shard in ``_members``); it keeps tar_file_iterator's signature.
+    A member that runs past the end of the file is a truncated shard (a ReadError, as a short read
+    is), so no view reaches a page the file does not have. ``handler`` is unused (errors end the
+    shard in ``_members``); it keeps tar_file_iterator's signature.
     """
-    archive = tarfile.open(fileobj=stream, mode="r:")
     shard = memoryview(mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
+    for info in _regular(stream):
+        data = shard[info.offset_data:info.offset_data + info.size]
+        _check_size(info, len(data))
+        yield {"fname": info.name, "data": data}
+
+
+def _read_members(stream: IO[bytes], handler: Handler) -> Iterator[Sample]:
+    """As ``_mapped_members``, each member's data read into ``bytes`` with one ``read`` at its offset."""
+    for info in _regular(stream):
+        stream.seek(info.offset_data)
+        data = stream.read(info.size)
+        _check_size(info, len(data))
+        yield {"fname": info.name, "data": data}
+
+
+def _regular(stream: IO[bytes]) -> Iterator[tarfile.TarInfo]:
+    """The headers of the shard's data members, parsed by tarfile in random-access mode."""
+    archive = tarfile.open(fileobj=stream, mode="r:")
     for info in archive:
         archive.members = []  # memory stays flat however long the shard
-        if not info.isreg() or _SKIP.match(info.name):
-            continue
-        data = shard[info.offset_data:info.offset_data + info.size]
-        if len(data) != info.size:
-            raise tarfile.ReadError(f"{info.name}: {len(data)} of {info.size} bytes: truncated shard")
-        yield {"fname": info.name, "data": data}
+        if info.isreg() and not _SKIP.match(info.name):
+            yield info
+
+
+def _check_size(info: tarfile.TarInfo, size: int) -> None:
+    if size != info.size:
+        raise tarfile.ReadError(f"{info.name}: {size} of {info.size} bytes: truncated shard")
