@@ -178,7 +178,8 @@ def stage_costs(root: str, repeats: int, batch: int = BATCH) -> list[tuple[str, 
         names = [_stage_name(s) for s in stages[:first + 1]] if end == first + 1 else [_stage_name(stages[end - 1])]
         costs.append(("+".join(names), cost - previous))
         previous = cost
-    full = timed(lambda: stream_epoch(root, 0, batch), repeats)
+    loader = setup_loader(root, LoaderSetup(0), batch)  # built once, as a training run builds it (not per epoch)
+    full = timed(lambda: sum(len(batch["key"]) for batch in loader), repeats)
     costs.append(("torch DataLoader + EpochLoader", 1e6 / full.per_cpu - previous))
     costs.append(("total (one epoch, 0 workers)", 1e6 / full.per_cpu))
     return costs + _decode_split(datamodule, stages, first)
