@@ -176,8 +176,9 @@ class DecodeWaveform:
     """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
 
     ``codec`` is stats.json's (data_preparation/shards/audio_codec.py): it names the member to read and
-    how to decode it. With ``pcm16`` a wav or raw clip stays int16 (for raw, a view of the tar
-    bytes): Collate converts it to float32 while writing it into the batch, so each clip is
+    how to decode it. With ``pcm16`` a wav or raw clip stays int16 (a view of its member, which for
+    a local shard is a view of the mapped file): Collate converts it to float32 while writing it
+    into the batch, so each clip is
     converted and copied once. Samples stay numpy until collation: single-threaded numpy beats
     torch's per-op thread pool on small per-clip arrays when the loop runs in the training process."""
 
@@ -341,16 +342,17 @@ class Collate:
     ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
     "label": int64 [B], "key": list[str], "corpus": list[str]}``. Rows are written straight into
     one batch tensor and padded there (``pad_into``): one copy per clip, one allocation per batch.
-    In a loader worker with ``slots`` (datamodules/batch_slots.py) the rows go into a free reused
-    slot instead, and the worker sends a SlotBatch that the datamodule's loader turns back into
-    this dict; with no free slot, the batch is allocated as without.
+    With ``slots`` (datamodules/batch_slots.py) the rows go into a free reused slot instead: a
+    loader worker sends a SlotBatch that the datamodule's loader turns back into this dict, the
+    main process (0 workers) returns the dict, its tensors views of the slot. With no free slot,
+    the batch is allocated as without.
     """
 
     signal_name: str = "audio"
     size: int | None = None  # the padded length; None: the longest signal of the batch
     padding: Padding = "zero"
     pad_value: float | None = 0.0  # None: each clip's own minimum (log-mel silence floor)
-    slots: BatchSlots | None = None  # reusable shared batch buffers for loader workers
+    slots: BatchSlots | None = None  # reusable batch buffers (loader workers', or the main process's)
 
     def __call__(self, samples: list[Sample]) -> dict[str, Any] | SlotBatch:
         signals = [sample["signal"] for sample in samples]
