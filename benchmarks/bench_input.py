@@ -14,7 +14,8 @@ A generated three-corpus merge at the real native rates and lengths (benchmarks/
 3. Baselines measured in the same run: (a) librosa file by file from the original files (load at
    the native rate, resample to 16 kHz, fix the length to 4 s: the seeds' loop), (b) the decode
    floor of the codec: the same tar reader and the same decode, and nothing else (no metadata, no
-   shuffle, no crop, no batch, no tensors).
+   shuffle, no crop, no batch, no tensors), with the shards mapped as the pipeline reads them and
+   with each member read into bytes; the floor is the cheaper of the two.
 4. Stage costs of the epoch (microseconds per clip): the datamodule's own stage list timed prefix
    by prefix (tar, shuffle, decode+metadata, crop/pad, batch+collate) plus the loader, with the
    decode stage split into audio decode and JSON metadata; ``--profile`` adds a cProfile of one
@@ -118,10 +119,14 @@ def stream_epoch(root: str, workers: int, batch: int = BATCH) -> int:
     return sum(len(batch["key"]) for batch in datamodule.train_dataloader())
 
 
-def decode_floor(urls: list[str], codec: str) -> int:
-    """The codec's floor: untar with the pipeline's own reader and decode the audio to float32; nothing else."""
+def decode_floor(urls: list[str], codec: str, mapped: bool = True) -> int:
+    """The codec's floor: untar with the pipeline's own reader and decode the audio to float32; nothing else.
+
+    ``mapped``: members are views of the mapped shards, as the pipeline reads them; False reads each into
+    ``bytes`` (a copy, but one the decode then finds in cache). The floor is the cheaper of the two."""
     ext, clips = CODECS[codec], 0
-    for sample in wds.DataPipeline(wds.SimpleShardList(urls), partial(tar_samples, handler=wds.reraise_exception)):
+    reader = partial(tar_samples, handler=wds.reraise_exception, mapped=mapped)
+    for sample in wds.DataPipeline(wds.SimpleShardList(urls), reader):
         decode(sample[ext], codec, SAMPLE_RATE)
         clips += 1
     return clips
@@ -173,7 +178,8 @@ def stage_costs(root: str, repeats: int, batch: int = BATCH) -> list[tuple[str, 
         names = [_stage_name(s) for s in stages[:first + 1]] if end == first + 1 else [_stage_name(stages[end - 1])]
         costs.append(("+".join(names), cost - previous))
         previous = cost
-    full = timed(lambda: stream_epoch(root, 0, batch), repeats)
+    loader = setup_loader(root, LoaderSetup(0), batch)  # built once, as a training run builds it (not per epoch)
+    full = timed(lambda: sum(len(batch["key"]) for batch in loader), repeats)
     costs.append(("torch DataLoader + EpochLoader", 1e6 / full.per_cpu - previous))
     costs.append(("total (one epoch, 0 workers)", 1e6 / full.per_cpu))
     return costs + _decode_split(datamodule, stages, first)
@@ -267,6 +273,10 @@ def loader_pass(loader: EpochLoader, setup: LoaderSetup) -> Pass:
         torch.multiprocessing.set_sharing_strategy(strategy)
 
 
+def _cpu_us(run: Pass) -> float:
+    return 1e6 * (run.main.cpu + run.workers.cpu) / run.clips
+
+
 def _usage_text(run: Pass) -> str:
     main, workers = run.per_clip(run.main), run.per_clip(run.workers)
     return (f"CPU us per clip: main {main[0]:6.1f}, workers {workers[0]:6.1f}; page faults per clip (minor/major): "
@@ -278,17 +288,23 @@ def report_streaming(codec: str, root: Path, info: DatasetInfo, librosa_rate: Ra
     urls = shard_urls(str(root), info.splits["train"])
     setups = loader_setups(args.workers)
     loaders = {setup: setup_loader(str(root), setup, args.batch) for setup in setups}
-    runs: dict[Any, list[Pass]] = {"floor": [], **{setup: [] for setup in setups}}
+    floors = {"mapped": True, "read": False}
+    runs: dict[Any, list[Pass]] = {**{name: [] for name in floors}, **{setup: [] for setup in setups}}
     for repeat in range(args.repeats + 1):  # the first round warms up (page cache, heaps, persistent workers)
         for key in runs:
-            run = measure(lambda: decode_floor(urls, codec)) if key == "floor" else loader_pass(loaders[key], key)
+            if key in floors:
+                run = measure(lambda: decode_floor(urls, codec, mapped=floors[key]))
+            else:
+                run = loader_pass(loaders[key], key)
             if repeat:
                 runs[key].append(run)
     medians = {key: median_pass(value) for key, value in runs.items()}
-    floor = medians["floor"]
+    floor = max((medians[name] for name in floors), key=lambda run: run.per_cpu)
     print(f"{codec}: {bytes_per_clip(root, info) / 1024:7.1f} KiB per clip on disk; decode floor "
           f"{floor.per_cpu:7.0f} clips per CPU-s ({floor.clips / floor.wall:7.0f} clips/s wall); {_usage_text(floor)} "
-          f"(medians of {args.repeats} interleaved passes; load {' '.join(f'{x:.2f}' for x in _load())})")
+          f"(medians of {args.repeats} interleaved passes; load {' '.join(f'{x:.2f}' for x in _load())}); the cheaper "
+          f"of shards mapped {_cpu_us(medians['mapped']):.1f} and members read into bytes {_cpu_us(medians['read']):.1f} "
+          f"CPU us per clip")
     for setup in setups:
         run = medians[setup]
         print(f"  {setup.label + ':':<34} {run.clips / run.wall:7.0f} clips/s wall, {run.per_cpu:7.0f} clips per CPU-s "

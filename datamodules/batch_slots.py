@@ -27,6 +27,10 @@ The protocol:
   queue) are freed by :meth:`BatchSlots.reclaim` when the next pass starts.
 - Spawned workers (not forked) do not inherit the mapping: the pool pickles to None there and
   those workers allocate every batch, as torch does.
+- At 0 workers the main process is worker 0: Collate takes a slot, receives it at once (before
+  filling it, so a fill that raises frees it again) and returns the batch as views of it. Nothing
+  crosses a process there, but a fresh 8 MB batch each step was faulted in page by page
+  (docs/performance.md); a consumer's loop keeps two slots in turn.
 """
 from __future__ import annotations
 

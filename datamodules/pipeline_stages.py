@@ -160,7 +160,7 @@ def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
     if META_EXT not in sample:
         raise ValueError(f"{key}: no .{META_EXT} metadata")
     try:
-        meta = SampleMeta(**json.loads(sample[META_EXT]))
+        meta = SampleMeta(**json.loads(bytes(sample[META_EXT])))  # a local shard's member is a memoryview
     except (ValueError, TypeError) as error:
         raise ValueError(f"{key}: bad .{META_EXT} metadata: {error}") from error
     if not isinstance(meta.label_id, int) or not 0 <= meta.label_id < len(classes):
@@ -176,8 +176,9 @@ class DecodeWaveform:
     """Raw tar sample -> {"signal": float32 ndarray [T], "meta": SampleMeta}; rejects a wrong sample rate.
 
     ``codec`` is stats.json's (data_preparation/shards/audio_codec.py): it names the member to read and
-    how to decode it. With ``pcm16`` a wav or raw clip stays int16 (for raw, a view of the tar
-    bytes): Collate converts it to float32 while writing it into the batch, so each clip is
+    how to decode it. With ``pcm16`` a wav or raw clip stays int16 (a view of its member, which for
+    a local shard is a view of the mapped file): Collate converts it to float32 while writing it
+    into the batch, so each clip is
     converted and copied once. Samples stay numpy until collation: single-threaded numpy beats
     torch's per-op thread pool on small per-clip arrays when the loop runs in the training process."""
 
@@ -302,10 +303,9 @@ def pad_into(row: np.ndarray, signal: np.ndarray, padding: Padding, pad_value: f
     [1.0, 2.0, 1.0, 2.0, 1.0]
     """
     total, size = signal.shape[-1], row.shape[-1]
-    if signal.dtype == np.int16:
-        np.multiply(signal, np.float32(1.0 / PCM_SCALE), out=row[..., :total])
-    else:
-        row[..., :total] = signal
+    row[..., :total] = signal
+    if signal.dtype == np.int16:  # cast, then scale in place: one streaming pass over the cold source, and
+        row[..., :total] *= np.float32(1.0 / PCM_SCALE)  # about 1.5x faster than multiply's buffered cast
     if total == size:
         return
     if padding == "repeat":  # position i holds signal[i mod total]: double the filled part until full
@@ -342,16 +342,17 @@ class Collate:
     ``{"audio" | "features": float32 [B, T] | [B, n_mels, frames], "lengths": int64 [B],
     "label": int64 [B], "key", "corpus", "speaker": list[str]}``. Rows are written straight into
     one batch tensor and padded there (``pad_into``): one copy per clip, one allocation per batch.
-    In a loader worker with ``slots`` (datamodules/batch_slots.py) the rows go into a free reused
-    slot instead, and the worker sends a SlotBatch that the datamodule's loader turns back into
-    this dict; with no free slot, the batch is allocated as without.
+    With ``slots`` (datamodules/batch_slots.py) the rows go into a free reused slot instead: a
+    loader worker sends a SlotBatch that the datamodule's loader turns back into this dict, the
+    main process (0 workers) returns the dict, its tensors views of the slot. With no free slot,
+    the batch is allocated as without.
     """
 
     signal_name: str = "audio"
     size: int | None = None  # the padded length; None: the longest signal of the batch
     padding: Padding = "zero"
     pad_value: float | None = 0.0  # None: each clip's own minimum (log-mel silence floor)
-    slots: BatchSlots | None = None  # reusable shared batch buffers for loader workers
+    slots: BatchSlots | None = None  # reusable batch buffers (loader workers', or the main process's)
 
     def __call__(self, samples: list[Sample]) -> dict[str, Any] | SlotBatch:
         signals = [sample["signal"] for sample in samples]
@@ -361,23 +362,28 @@ class Collate:
                   "speaker": [meta.speaker for meta in metas]}
         index = self._slot(signals, size)
         if index is not None:
-            slot = self.slots.slot(index)
+            in_worker = get_worker_info() is not None
+            # in the main process the slot is received before it is filled: a fill that raises frees it again
+            slot = self.slots.slot(index) if in_worker else self.slots.receive(index)
             batch, lengths, labels = self.slots.views(slot, len(signals))
             self._fill(batch, signals, samples, lengths, labels)
-            return SlotBatch(self.slots, index, len(signals), self.signal_name, fields)
+            sent = SlotBatch(self.slots, index, len(signals), self.signal_name, fields)
+            if in_worker:
+                return sent
+            sent.held = slot  # 0 workers: nothing to pickle, the batch's tensors are views of the slot
+            return sent.batch()
         batch = batch_tensor((len(signals), *signals[0].shape[:-1], size))
         lengths, labels = torch.empty(len(signals), dtype=torch.int64), torch.empty(len(signals), dtype=torch.int64)
         self._fill(batch.numpy(), signals, samples, lengths.numpy(), labels.numpy())
         return {self.signal_name: batch, "lengths": lengths, "label": labels, **fields}
 
     def _slot(self, signals: list[np.ndarray], size: int) -> int | None:
-        """A free slot of this worker's when the batch fits the pool's shape; None otherwise (or in the main process)."""
-        info = get_worker_info()
-        if self.slots is None or info is None or len(signals) > self.slots.rows:
+        """A free slot of this worker's (of the main process's at 0 workers) when the batch fits the pool's shape."""
+        if self.slots is None or len(signals) > self.slots.rows:
             return None
         if (*signals[0].shape[:-1], size) != self.slots.row_shape:
             return None
-        return self.slots.acquire(info.id)
+        return self.slots.acquire(worker_slot()[0])
 
     def _fill(self, batch: np.ndarray, signals: list[np.ndarray], samples: list[Sample], lengths: np.ndarray,
               labels: np.ndarray) -> None:

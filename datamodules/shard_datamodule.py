@@ -71,7 +71,7 @@ class EpochLoader:
     def __init__(self, loader: wds.WebLoader, epoch: SharedEpoch, owner: "ShardDataModule", length: int | None,
                  stage: str = "train", slots: BatchSlots | None = None) -> None:
         self.loader, self.epoch, self.owner, self.length, self.stage = loader, epoch, owner, length, stage
-        self.slots = slots  # the workers' reused batch buffers (datamodules/batch_slots.py), None at 0 workers
+        self.slots = slots  # the reused batch buffers (datamodules/batch_slots.py); the main process's at 0 workers
         self.passes = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -281,12 +281,13 @@ class ShardDataModule(LightningDataModule):
             self._shard_counts[split] = counts
         return self._shard_counts[split]
 
-    def _slots(self) -> BatchSlots | None:
-        """Reused shared batch buffers for this loader's workers; None without workers (nothing to share)."""
-        if self.loading.num_workers == 0:
-            return None
+    def _slots(self) -> BatchSlots:
+        """Reused batch buffers for this loader's workers, or for the main process at 0 workers.
+
+        At 0 workers nothing crosses a process, but a fresh 8 MB batch each step was faulted in
+        (and zeroed by the kernel) page by page, as glibc hands big freed blocks back to the system."""
         row = (self.clip_size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], self.clip_size)
-        return BatchSlots(self.loading.num_workers, self.loading.batch_size, row)
+        return BatchSlots(max(self.loading.num_workers, 1), self.loading.batch_size, row)
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None) -> list[Any]:
         c = self.clips

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from datamodules import shard_data_module
 from datamodules.batch_slots import BatchSlots, SlotBatch, unpack
+from datamodules.pipeline_stages import Collate
 from tests.shard_factory import make_dataset
 
 SPLITS = {"train": 12, "val": 6}  # per class, 4 classes: 48 training clips, 12 batches of 4 > the slots of one worker
@@ -24,6 +26,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@dataclass
+class _Meta:
+    key: str
+    corpus: str
+    label_id: int
+
+
 def _copy(batch: dict) -> dict:
     return {name: value.clone() if isinstance(value, torch.Tensor) else list(value) for name, value in batch.items()}
 
@@ -33,9 +42,12 @@ def _same(a: dict, b: dict) -> bool:
                                         for k in a)
 
 
-def test_held_batches_are_never_written_over(root: Path) -> None:
-    """Every batch of an epoch kept (three times the slots one worker has): each still holds what it held on arrival."""
-    loader = shard_data_module(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, pin_memory=False).train_dataloader()
+@pytest.mark.parametrize("workers", [0, 1])
+def test_held_batches_are_never_written_over(root: Path, workers: int) -> None:
+    """Every batch of an epoch kept (three times the slots one worker, or the main process at 0 workers, has):
+    each still holds what it held on arrival."""
+    loader = shard_data_module(str(root), batch_size=4, num_workers=workers, clip_seconds=0.5,
+                               pin_memory=False).train_dataloader()
     held, copies = [], []
     for batch in loader:
         held.append(batch)
@@ -48,13 +60,31 @@ def test_held_batches_are_never_written_over(root: Path) -> None:
     assert not loader.slots.live and not loader.slots.owners.any()  # dropped batches free their slots
 
 
-def test_a_worker_reuses_its_slots_once_batches_are_dropped(root: Path) -> None:
-    """Consumed one by one, the epoch's 12 batches travel in at most the worker's 4 slots (the same memory)."""
-    loader = shard_data_module(str(root), batch_size=4, num_workers=1, clip_seconds=0.5, pin_memory=False).train_dataloader()
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_worker_reuses_its_slots_once_batches_are_dropped(root: Path, workers: int) -> None:
+    """Consumed one by one, the epoch's 12 batches travel in at most the worker's 4 slots (the same memory); at 0
+    workers in two (a loop's variable still holds the last batch while the next one is made)."""
+    loader = shard_data_module(str(root), batch_size=4, num_workers=workers, clip_seconds=0.5,
+                               pin_memory=False).train_dataloader()
     pointers = {batch["audio"].data_ptr() for batch in loader}
     base = np.frombuffer(loader.slots.memory, np.uint8).ctypes.data
-    assert len(pointers) <= loader.slots.per_worker
+    assert len(pointers) <= (loader.slots.per_worker if workers else 2)
     assert all(base <= pointer < base + len(loader.slots.memory) for pointer in pointers)
+    assert not loader.slots.live and not loader.slots.owners.any()
+
+
+def test_a_batch_that_fails_to_fill_frees_its_slot_at_0_workers() -> None:
+    """In the main process a slot is received before it is filled, so a collation that raises leaves it free."""
+    slots = BatchSlots(workers=1, rows=2, row_shape=(4,), per_worker=1)
+    collate = Collate("audio", size=4, slots=slots)
+    good = {"signal": np.arange(3, dtype=np.int16), "length": 3, "meta": _Meta("a", "c", 1)}
+    with pytest.raises(ValueError):
+        collate([good, {**good, "signal": np.ones((2, 2), np.float32)}])  # a row that does not fit
+    assert not slots.live and not slots.owners.any()
+    batch = collate([good, good])
+    assert batch["audio"].tolist() == [[0.0, 1 / 32768, 2 / 32768, 0.0]] * 2 and slots.live == {0}
+    del batch
+    assert not slots.live and not slots.owners.any()
 
 
 @pytest.mark.parametrize("split", ["train", "val"])

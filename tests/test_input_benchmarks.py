@@ -22,6 +22,8 @@ def test_input_benchmark_prints_every_figure(tmp_path: Path, capsys: pytest.Capt
         assert re.search(rf"stage costs \({codec}, 0 workers\)", out)
     usage = rf"CPU us per clip: main +{NUMBER}, workers +{NUMBER}; page faults per clip \(minor/major\): main +{NUMBER}/{NUMBER}"
     assert len(re.findall(rf"decode floor .*; {usage}", out)) == 2
+    assert len(re.findall(rf"the cheaper of shards mapped {NUMBER} and members read into bytes {NUMBER} CPU us per clip",
+                          out)) == 2
     setups = ["0 workers", "1 workers, torch", "1 workers, file_system", "1 workers, slots", "1 workers, slots, persistent"]
     for setup in setups:
         assert len(re.findall(rf"  {setup}: +{NUMBER} clips/s wall, +{NUMBER} clips per CPU-s .* x floor {NUMBER} "

@@ -166,3 +166,71 @@ def test_evaluation_scores_are_identical_across_codecs(tmp_path: Path) -> None:
         assert scores[codec][0] == scores["flac"][0]
         assert np.array_equal(scores[codec][1], scores["flac"][1])  # bit for bit, not approximately
         assert scores[codec][2] == scores["flac"][2]
+
+
+def _wave_module_read(data: bytes) -> tuple[np.ndarray, int] | str:
+    """The reader _read_wav replaced (the stdlib ``wave`` module), as the reference: samples and rate, or 'error'."""
+    import io
+    import wave
+
+    try:
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
+            frames = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError, RuntimeError):
+        return "error"
+    if width != 2:
+        return "error"
+    pcm = np.frombuffer(frames[: len(frames) - len(frames) % (2 * channels)], dtype="<i2").reshape(-1, channels)
+    return (pcm[:, 0] if channels == 1 else np.rint(pcm.mean(axis=1)).astype("<i2")), rate
+
+
+def _riff(*chunks: tuple[bytes, bytes], riff_size: int | None = None) -> bytes:
+    body = b"WAVE" + b"".join(name + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) & 1)
+                              for name, data in chunks)
+    return b"RIFF" + (len(body) if riff_size is None else riff_size).to_bytes(4, "little") + body
+
+
+def _fmt(channels: int = 1, rate: int = 16_000, bits: int = 16, tag: int = 1) -> bytes:
+    import struct
+
+    return struct.pack("<HHLLHH", tag, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits)
+
+
+def test_wav_members_decode_as_the_wave_module_decodes_them() -> None:
+    """The copy-free RIFF reader gives the stdlib reader's samples and rate, and fails where it fails."""
+    rng = np.random.default_rng(5)
+    pcm = rng.integers(-32768, 32767, 2_001, dtype=np.int16).astype("<i2").tobytes()
+    members = {
+        "ours": audio_codec.encode_pcm16(np.frombuffer(pcm, "<i2"), 16_000, "wav"),
+        "stereo": _riff((b"fmt ", _fmt(channels=2)), (b"data", pcm[:4000])),
+        "odd chunk before fmt": _riff((b"LIST", b"abc"), (b"fmt ", _fmt(rate=8_000)), (b"data", pcm)),
+        "two fmt chunks": _riff((b"fmt ", _fmt(rate=8_000)), (b"fact", b"1234"), (b"fmt ", _fmt()), (b"data", pcm)),
+        "half a frame at the end": _riff((b"fmt ", _fmt(channels=2)), (b"data", pcm[:4002])),
+        "data cut short": _riff((b"fmt ", _fmt()), (b"data", pcm))[:-1001],
+        "RIFF size shorter than the file": _riff((b"fmt ", _fmt()), (b"data", pcm), riff_size=4 + 24 + 8 + 1000),
+        "empty data": _riff((b"fmt ", _fmt()), (b"data", b"")),
+        "a chunk after data": _riff((b"fmt ", _fmt()), (b"data", pcm[:100]), (b"LIST", b"xy")),
+        "8-bit": _riff((b"fmt ", _fmt(bits=8)), (b"data", pcm[:100])),
+        "not PCM": _riff((b"fmt ", _fmt(tag=3)), (b"data", pcm[:100])),
+        "no channels": _riff((b"fmt ", _fmt(channels=0)), (b"data", pcm[:100])),
+        "data before fmt": _riff((b"data", pcm[:100]), (b"fmt ", _fmt())),
+        "no data": _riff((b"fmt ", _fmt()),),
+        "short fmt": _riff((b"fmt ", _fmt()[:14]), (b"data", pcm[:100])),
+        "not RIFF": b"RIFX" + _riff((b"fmt ", _fmt()), (b"data", pcm))[4:],
+        "not WAVE": b"RIFF\x04\0\0\0AVI ",
+        "RIFF size too small for WAVE": b"RIFF\x02\0\0\0WAVE",
+        "header only": b"RIFF",
+        "nothing": b"",
+    }
+    for name, data in members.items():
+        expected = _wave_module_read(data)
+        for given in (data, memoryview(data)):  # bytes from a pipe, a view of a mapped local shard
+            try:
+                got = audio_codec.decode_pcm16(given, "wav", 16_000)
+            except ValueError:
+                got = "error"
+            assert (got == "error") == (expected == "error"), name
+            if expected != "error":
+                assert got[1] == expected[1] and got[0].dtype == np.int16 and np.array_equal(got[0], expected[0]), name
+    assert np.shares_memory(audio_codec.decode_pcm16(members["ours"], "wav", 16_000)[0], np.frombuffer(members["ours"], np.uint8))
