@@ -31,6 +31,7 @@ class _Meta:
     key: str
     corpus: str
     label_id: int
+    speaker: str = "s"
 
 
 def _copy(batch: dict) -> dict:
