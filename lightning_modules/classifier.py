@@ -193,6 +193,12 @@ class EmotionClassifier(LightningModule):
         if self.normalises_speakers:
             train = self._collect_speaker_table("train", list(self.trainer.datamodule.train_splits))
             self.net.speaker_norm.set_population(*train.pooled())
+            single = train.single_class_speakers()
+            if len(single) * 2 > len(train.sums):
+                log.warning("speaker_norm: %d of the %d training speakers have clips of one class only (e.g. %s): "
+                            "normalising by a speaker's statistics then removes that speaker's emotion too; "
+                            "consider --model.net.init_args.speaker_norm=false for this corpus",
+                            len(single), len(train.sums), ", ".join(single[:3]))
 
     def on_validation_start(self) -> None:
         split = self._stage_split()

@@ -50,9 +50,10 @@ class SpeakerStatistics:
     """Per-speaker sums of one split's features; :meth:`add` per batch, :meth:`merged_over_ranks` once."""
 
     sums: dict[str, RowSums] = field(default_factory=dict)
+    classes: dict[str, set[int]] = field(default_factory=dict)  # the label ids seen per speaker (when given)
 
-    def add(self, features: Tensor, frames: Tensor, speakers: Sequence[str]) -> None:
-        """features [B, *rows, T] with frames [B] valid frames each, speakers [B]."""
+    def add(self, features: Tensor, frames: Tensor, speakers: Sequence[str], labels: Sequence[int] | None = None) -> None:
+        """features [B, *rows, T] with frames [B] valid frames each, speakers [B], their label ids if known."""
         mask = frame_mask(frames.clamp(1, features.shape[-1]), features.shape[-1]).to(features.device)
         mask = mask.view(mask.shape[0], *([1] * (features.dim() - 2)), mask.shape[1]).double()
         values = features.double()
@@ -60,25 +61,36 @@ class SpeakerStatistics:
         counts = frames.clamp(1, features.shape[-1]).tolist()
         for row, speaker in enumerate(speakers):
             self.sums.setdefault(speaker, RowSums()).add(float(counts[row]), total[row], squares[row])
+            if labels is not None:
+                self.classes.setdefault(speaker, set()).add(int(labels[row]))
 
     def merged_over_ranks(self) -> "SpeakerStatistics":
         """The sums of every rank (a no-op without an initialised process group)."""
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
             return self
         gathered: list[Any] = [None] * torch.distributed.get_world_size()
-        plain = {speaker: (s.frames, s.total.tolist(), s.squares.tolist()) for speaker, s in self.sums.items()}
+        plain = {speaker: (s.frames, s.total.tolist(), s.squares.tolist(), sorted(self.classes.get(speaker, ())))
+                 for speaker, s in self.sums.items()}
         torch.distributed.all_gather_object(gathered, plain)
         merged = SpeakerStatistics()
         for rank_sums in gathered:
-            for speaker, (frames, total, squares) in rank_sums.items():
+            for speaker, (frames, total, squares, classes) in rank_sums.items():
                 merged.sums.setdefault(speaker, RowSums()).add(
                     frames, torch.tensor(total, dtype=torch.float64), torch.tensor(squares, dtype=torch.float64))
+                if classes:
+                    merged.classes.setdefault(speaker, set()).update(classes)
         return merged
 
     def update(self, other: "SpeakerStatistics") -> None:
         """Add another split's sums (a speaker in two training splits pools both)."""
         for speaker, s in other.sums.items():
             self.sums.setdefault(speaker, RowSums()).add(s.frames, s.total, s.squares)
+        for speaker, classes in other.classes.items():
+            self.classes.setdefault(speaker, set()).update(classes)
+
+    def single_class_speakers(self) -> list[str]:
+        """Speakers whose clips all carry one label: normalising by their statistics removes that emotion too."""
+        return sorted(speaker for speaker, classes in self.classes.items() if len(classes) == 1)
 
     def pooled(self) -> tuple[Tensor, Tensor]:
         """Mean and std of every frame of every speaker: the population an unknown speaker is normalised by."""
@@ -99,7 +111,8 @@ def collect(batches: Iterable[dict[str, Any]], features_of: Any) -> SpeakerStati
     with torch.no_grad():
         for batch in batches:
             features, frames = features_of(batch)
-            statistics.add(features, frames, speakers_of(batch))
+            labels = batch["label"].tolist() if "label" in batch else None
+            statistics.add(features, frames, speakers_of(batch), labels)
     return statistics.merged_over_ranks()
 
 

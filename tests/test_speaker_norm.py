@@ -57,6 +57,17 @@ def test_statistics_are_each_speakers_mean_and_std_over_valid_frames_only() -> N
     torch.testing.assert_close(table["c/a"][1], pooled_a.std(-1, unbiased=False), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(table["c/b"][0], features[1].mean(-1))
     assert sorted(table) == ["c/a", "c/b"]
+    assert statistics.single_class_speakers() == []  # no labels given: nothing is known
+
+
+def test_speakers_who_show_one_emotion_only_are_named() -> None:
+    """URDU-like data: a speaker with one class loses that class under per-speaker normalisation."""
+    statistics = SpeakerStatistics()
+    statistics.add(torch.randn(4, 3, 5), torch.tensor([5, 5, 5, 5]), ["c/a", "c/a", "c/b", "c/b"], [0, 0, 0, 1])
+    other = SpeakerStatistics()
+    other.add(torch.randn(1, 3, 5), torch.tensor([5]), ["c/a"], [0])
+    statistics.update(other)
+    assert statistics.single_class_speakers() == ["c/a"]
 
 
 def test_a_speakers_recording_gain_does_not_change_its_outputs() -> None:
@@ -101,6 +112,11 @@ def test_training_collects_each_splits_speakers_and_stores_the_population(tmp_pa
     with caplog.at_level(logging.INFO, logger="lightning_modules.classifier"):
         train.main(["--config", str(config), "--model.net.init_args.speaker_norm=true"])
     passes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("speaker statistics")]
+    # the generated shards tie class to corpus (both alternate by clip index), so every corpus/speaker shows
+    # one class: exactly the data where normalising by a speaker removes the emotion, and the run says so
+    speakers = len(_speakers(tmp_path / "data", "train"))
+    warnings = [r.getMessage() for r in caplog.records if "of one class only" in r.getMessage()]
+    assert len(warnings) == 1 and f"{speakers} of the {speakers} training speakers" in warnings[0], warnings
     # one pass per split, over that split's own speakers (as its shards' metadata names them)
     assert passes == [f"speaker statistics of {split}: {len(_speakers(tmp_path / 'data', split))} speakers"
                       for split in ("train", "val", "test")], passes
