@@ -241,7 +241,7 @@ def _synthetic_entries(size: int) -> list[Entry]:
     entries = []
     for i in range(size):
         corpus, speaker = f"corpus{i % 4}", f"spk{(i // 4) % speakers:04d}"
-        entry = Entry(corpus, Path(corpus), Path(corpus) / speaker / f"{i:06d}.wav", "x", speaker)
+        entry = Entry(corpus, Path(corpus), f"{speaker}/{i:06d}.wav", "x", speaker)
         entry.label, entry.digest, entry.duration = demo_corpus.CLASSES[(i // 7) % 4], f"{i:032x}", 1.0
         entries.append(entry)
     return entries

@@ -13,7 +13,7 @@ from data_preparation.parallel import ordered_map
 ROLLUP = Path("/proc/self/smaps_rollup")
 
 
-class Clip:  # as data_preparation.inputs.entries.Entry: an instance with a __dict__, tracked by the collector
+class Clip:  # an object the collector tracks, as each data_preparation.inputs.entries.Entry is
     def __init__(self, number: int) -> None:
         self.source, self.label, self.attributes = f"corpus/speaker{number % 97}/clip{number}.wav", "anger", {}
 
