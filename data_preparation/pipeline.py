@@ -72,6 +72,7 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     _staging(config, staging, stamp)
     (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     digests.save(staging / CACHE_FILE)
+    del digests  # saved, and nothing past here reads it: not half a kilobyte a clip held (and forked) all run
     spool = staging / ".spool"
     try:
         info = _finished_staging(staging, stamp)
@@ -80,7 +81,6 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
             info = _prepare_into(config, inputs, staging, spool)
             info.extra["fingerprint"] = stamp
             write_atomic(staging / STATS_FILE, info.to_json().encode())  # last: stats.json means every shard is written
-            digests.save(staging / CACHE_FILE)
         else:
             _log(config, f"{staging} holds this whole preparation (killed before it was moved into place)")
     except BaseException:  # the folder stays: a rerun of the same command resumes it, any other removes it
