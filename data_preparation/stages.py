@@ -46,7 +46,7 @@ def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFil
         if record is not None and (record["reason"] is not None or spool_path(spool, i).is_file()):
             _apply(entry, _result_from(record))
         else:
-            tasks.append(DecodeTask(i, entry.path, spool_path(spool, i), audio_filter, trim))
+            tasks.append(DecodeTask(i, str(entry.path), str(spool_path(spool, i)), audio_filter, trim))
     reused = sum(1 for e in entries if e.kept) - len(tasks)
     with journal:
         for result in ordered_map(decode_file, tasks, workers, "decode", progress, done=reused):

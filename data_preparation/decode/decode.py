@@ -43,9 +43,13 @@ class AudioFilter:
 
 @dataclass(frozen=True)
 class DecodeTask:
+    """One file to decode. The pipeline gives its paths as strings: a Path made in the main process
+    interns its file name there, and a forked worker's Path of the same name then finds that string
+    and writes to it (its reference count), copying the main process's memory page by page."""
+
     index: int
-    path: Path
-    spool_path: Path
+    path: Path | str
+    spool_path: Path | str
     audio_filter: AudioFilter
     trim: TrimSpec | None = None  # cut leading/trailing silence before spooling (None: the clip as decoded)
 
@@ -74,7 +78,8 @@ def decode_file(task: DecodeTask) -> DecodeResult:
 
 
 def _decode_checked(task: DecodeTask) -> DecodeResult:
-    header = probe(task.path)
+    path = Path(task.path)
+    header = probe(path)
     limits = task.audio_filter
     claimed = header.declared_duration if header.declared_duration is not None else (
         header.duration if header.length_known else None)
@@ -85,7 +90,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
         return DecodeResult(task.index, None, None, reason, **base)
     try:
         # The header may lie or say nothing (written to a pipe): the limit holds while decoding too.
-        wave = read_audio(task.path, header, max_duration=limits.max_duration + HEADER_SLACK)
+        wave = read_audio(path, header, max_duration=limits.max_duration + HEADER_SLACK)
     except DurationLimitError as error:
         detail = f"> {limits.max_duration:g} s (decoding stopped at {error.seconds:.2f} s{_header_note(header)})"
         return DecodeResult(task.index, None, None, Reason("too long", round(error.seconds, 3), detail), **base)
@@ -103,7 +108,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
         wave, trimmed, duration = cut.wave, cut.trimmed, cut.wave.size / SAMPLE_RATE
         if cut.reason is not None:
             return DecodeResult(task.index, duration, None, cut.reason, truncated=truncated, trimmed=trimmed, **base)
-    write_atomic(task.spool_path, encode_audio(wave))  # a kill mid-write leaves no torn clip for a resume
+    write_atomic(Path(task.spool_path), encode_audio(wave))  # a kill mid-write leaves no torn clip for a resume
     return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, trimmed=trimmed, **base)
 
 
