@@ -118,10 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         write_manifest(entries, Path(folder) / "manifest.csv")
     report.checkpoint("manifest written")
-    held["spool_of"] = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
     held["members"] = members_by_split(entries)
     held["shard items"] = {
-        split: split_items(held["members"].get(split, []), list(held["entries"].taxonomy.classes), held["spool_of"],
+        split: split_items(held["members"].get(split, []), list(held["entries"].taxonomy.classes), spool,
                            config.split.seed + n)
         for n, split in enumerate(fold_split_names(outcome))}
     del entries, outcome

@@ -35,7 +35,7 @@ from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resu
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
 from data_preparation.split.split_assignment import SplitOutcome, fold_split_names
-from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
+from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates
 from data_preparation.shards.stats import class_weights
 from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_summary
 from data_preparation.shards.writers import (ShardItem, augment_items, members_by_split, split_items, write_audio_split,
@@ -218,9 +218,8 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     for entry, key in zip(kept, make_keys([e.corpus for e in kept], [e.source for e in kept])):
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
-    spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
     members = members_by_split(entries)
-    items = {split: split_items(members.get(split, []), classes, spool_of, config.split.seed + n)
+    items = {split: split_items(members.get(split, []), classes, spool, config.split.seed + n)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
