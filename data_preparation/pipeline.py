@@ -30,7 +30,7 @@ from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
 from data_preparation.derived.logmel import LogmelSettings
 from data_preparation.inputs.manifest import summarize, write_manifest
-from data_preparation.parallel import resolve_workers
+from data_preparation.parallel import WorkerPool
 from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resumable, write_atomic
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
@@ -48,6 +48,11 @@ LABEL_CONFLICT = "label conflict"
 
 def prepare(config: PrepareConfig) -> DatasetInfo:
     """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
+    with WorkerPool(config.workers) as workers:  # forked before any input is listed: parallel.WorkerPool says why
+        return _prepare(config, workers)
+
+
+def _prepare(config: PrepareConfig, workers: WorkerPool) -> DatasetInfo:
     out = Path(config.output)
     inputs = collect_inputs(config.corpora, config.taxonomy)
     staging = out.with_name(out.name + ".partial")
@@ -78,7 +83,7 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
         info = _finished_staging(staging, stamp)
         if info is None:
             spool.mkdir(parents=True, exist_ok=True)
-            info = _prepare_into(config, inputs, staging, spool)
+            info = _prepare_into(config, inputs, staging, spool, workers)
             info.extra["fingerprint"] = stamp
             write_atomic(staging / STATS_FILE, info.to_json().encode())  # last: stats.json means every shard is written
         else:
@@ -195,12 +200,12 @@ def _remove_leftover(config: PrepareConfig, staging: Path) -> None:
     _log(config, f"removed {staging} ({size / 1e6:.1f} MB), left by a preparation that did not finish")
 
 
-def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
+def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path, workers: WorkerPool) -> DatasetInfo:
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
     to_decode = sum(1 for e in entries if e.kept)
-    _log(config, f"decoding {to_decode} files on {resolve_workers(config.workers)} worker process(es)")
-    reused = decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    _log(config, f"decoding {to_decode} files on {workers.workers} worker process(es)")
+    reused = decode_entries(entries, spool, config.filter, workers, config.progress, config.trim)
     if reused:
         _log(config, f"resumed: {reused} of {to_decode} files already decoded, kept as they are")
     duplicates = mark_duplicates(entries)
@@ -222,8 +227,8 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     items = {split: split_items(members.get(split, []), classes, spool, config.split.seed + n)
              for n, split in enumerate(fold_split_names(outcome))}
     if config.augmentation is not None:
-        items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
-    splits = {name: _write_split(config, group, out, name) for name, group in items.items()}
+        items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, workers, config.progress)
+    splits = {name: _write_split(config, group, out, name, workers) for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
         class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
@@ -236,23 +241,24 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     if config.trim is not None:
         _log(config, format_trim_summary(info.extra["trim"]))
     if config.logmel is not None:
-        info.logmel = _write_logmel(config, items, out)
+        info.logmel = _write_logmel(config, items, out, workers)
+    workers.close()  # the last parallel stage is done: idle workers need not outlive it
     _plot(config, entries, initial_labels, classes, splits, out)
     return info
 
 
-def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str) -> SplitInfo:
-    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, config.workers,
-                                   config.progress)
+def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str,
+                 workers: WorkerPool) -> SplitInfo:
+    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, workers, config.progress)
     if kept:
         _log(config, f"resumed: {split}: {kept} of {len(info.shards)} shards already written, kept as they are")
     return info
 
 
-def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out: Path) -> dict:
+def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out: Path, workers: WorkerPool) -> dict:
     settings = LogmelSettings.resolve(config.logmel, config.filter.max_duration)
     splits = {
-        name: write_logmel_split(group, out, name, settings, config.shard_max_samples, config.workers, config.progress)
+        name: write_logmel_split(group, out, name, settings, config.shard_max_samples, workers, config.progress)
         for name, group in items.items()
     }
     return {"n_mels": settings.n_mels, "n_fft": settings.n_fft, "hop_length": settings.hop_length,

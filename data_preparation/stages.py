@@ -14,7 +14,7 @@ from corpora.taxonomy import drop_rare_classes
 from data_preparation.config import SplitSpec
 from data_preparation.decode.decode import AudioFilter, DecodeResult, DecodeTask, decode_file
 from data_preparation.inputs.entries import Entry
-from data_preparation.parallel import ordered_map
+from data_preparation.parallel import Workers, ordered_map
 from data_preparation.quality.reasons import Reason
 from data_preparation.resume import Journal
 from data_preparation.split.split_assignment import SplitOutcome, assign
@@ -29,7 +29,7 @@ def spool_path(spool: Path, index: int) -> Path:
     return spool / f"{index // SPOOL_PER_FOLDER:04d}" / f"{index:07d}.flac"
 
 
-def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool,
+def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: Workers, progress: bool,
                    trim: TrimSpec | None = None) -> int:
     """Decode every still-kept entry once (all cores), trimmed when ``trim`` says; set duration, digest or the reason it fails.
 

@@ -14,7 +14,7 @@ from data_preparation.derived.augment import AugmentTask, augment_clip, plan
 from data_preparation.config import AugmentationSpec
 from data_preparation.inputs.entries import Entry
 from data_preparation.derived.logmel import LogmelSettings, LogmelTask, logmel_npy
-from data_preparation.parallel import ordered_map
+from data_preparation.parallel import Workers, ordered_map
 from data_preparation.resume import Journal
 from data_preparation.shards.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
 from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo, shard_name
@@ -69,7 +69,7 @@ class AudioShard:
 
 def write_audio_split(
     items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int, codec: str = DEFAULT_CODEC,
-    workers: int = 1, progress: bool = False,
+    workers: Workers = 1, progress: bool = False,
 ) -> tuple[SplitInfo, int]:
     """shards/{split}-NNNNNN.tar of audio in ``codec`` + JSON; FLAC is copied from the spool as it is.
 
@@ -103,7 +103,7 @@ def audio_payload(flac_path: Path | str, codec: str) -> bytes:
 
 
 def augment_items(
-    train: Sequence[ShardItem], spec: AugmentationSpec, spool: Path, workers: int, progress: bool
+    train: Sequence[ShardItem], spec: AugmentationSpec, spool: Path, workers: Workers, progress: bool
 ) -> list[ShardItem]:
     """Augmented copies of the training items, in train order then technique/copy order."""
     jobs = plan(spec)
@@ -134,7 +134,7 @@ def augment_items(
 
 def write_logmel_split(
     items: Sequence[ShardItem], out_dir: Path, split: str, settings: LogmelSettings, max_per_shard: int,
-    workers: int, progress: bool,
+    workers: Workers, progress: bool,
 ) -> SplitInfo:
     """logmel/{split}-NNNNNN.tar of float16 npy images + the same JSON as the waveform shards.
 
