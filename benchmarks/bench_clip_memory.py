@@ -5,8 +5,9 @@ process tree's PSS at 100,000 clips was 1.6-1.7x that at 10,000). This walks the
 pipeline._prepare_into on a real corpus, in one process under tracemalloc, without decoding: each
 clip's decode result is rebuilt from a finished preparation's manifest.csv (its durations,
 reasons, rates; a made-up digest, so duplicates are not found again), and shards are not written.
-At each checkpoint it prints the traced bytes per clip; at the end, what each structure alone
-holds (the drop in traced bytes when it is freed, the last made first; the entries go last).
+At each checkpoint it prints the traced bytes per clip (the peak up to "decode results applied"
+includes this script's reading of the manifest); at the end, what each structure alone holds (the
+drop in traced bytes when it is freed, the last made first; the entries go last).
 
 ``python -m benchmarks.bench_clip_memory --prepared /work/bench24/scale/clips_100000/prepared_speaker``
 (the config beside it, ``prepare_speaker.yaml``, names the corpora; ``--config`` another one).
