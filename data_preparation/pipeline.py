@@ -77,7 +77,7 @@ def _prepare(config: PrepareConfig, workers: WorkerPool) -> DatasetInfo:
     _staging(config, staging, stamp)
     (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     digests.save(staging / CACHE_FILE)
-    del digests  # saved, and nothing past here reads it: not half a kilobyte a clip held (and forked) all run
+    del digests  # saved, and nothing past here reads it: half a kilobyte a clip not held through decoding and writing
     spool = staging / ".spool"
     try:
         info = _finished_staging(staging, stamp)

@@ -1,6 +1,6 @@
-"""The main process holds one Entry per input file for the whole preparation and forks its workers
-with them, so an entry's size sets how the preparation's memory grows with the corpus (issue 24:
-at 100,000 clips the process tree's PSS was 1.7x that at 10,000, against a goal of 1.5x)."""
+"""The main process holds one Entry per input file for the whole preparation, so an entry's size
+sets how the preparation's memory grows with the corpus (issue 24: at 100,000 clips the process
+tree's PSS was 1.7x that at 10,000, against a goal of 1.5x)."""
 from __future__ import annotations
 
 import csv

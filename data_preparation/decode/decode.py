@@ -43,9 +43,10 @@ class AudioFilter:
 
 @dataclass(frozen=True)
 class DecodeTask:
-    """One file to decode. The pipeline gives its paths as strings: a Path made in the main process
-    interns its file name there, and a forked worker's Path of the same name then finds that string
-    and writes to it (its reference count), copying the main process's memory page by page."""
+    """One file to decode. The pipeline gives its paths as strings: it holds a task per clip while
+    decoding, and a Path costs three times its string (a list of its parts). A Path also interns
+    each part, so a worker forked from a process holding those Paths writes to (the reference
+    counts of) the interned strings it finds there, copying their pages."""
 
     index: int
     path: Path | str

@@ -30,10 +30,10 @@ def _no_attributes() -> Mapping[str, Any]:
 class Entry:
     """One input file on its way through preparation; ``reason`` set means it was set aside.
 
-    The main process holds one per input file for the whole run, and forks its workers with them,
-    so an entry is kept small (100,000 clips: issue 24): slots, no per-instance dict; the file as a
-    string under the corpus root that all entries of a corpus share, not a Path of its own (a Path
-    keeps a list of its parts); interned speaker and label names; one shared empty mapping.
+    The main process holds one per input file for the whole run (100,000 clips: issue 24), so an
+    entry is kept small: slots, no per-instance dict; the file as a string under the corpus root
+    that all entries of a corpus share, not a Path of its own (a Path keeps a list of its parts);
+    interned speaker and label names; one shared empty mapping.
     """
 
     corpus: str
