@@ -27,11 +27,9 @@ from data_preparation.decode.decode import DecodeResult, DecodeTask
 from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import collect_inputs
 from data_preparation.inputs.manifest import read_manifest, write_manifest
-from data_preparation.pipeline import input_fingerprint
+from data_preparation.pipeline import input_fingerprint, shard_items
 from data_preparation.quality.reasons import Reason
 from data_preparation.shards.tar_writer import make_keys
-from data_preparation.shards.writers import members_by_split, split_items
-from data_preparation.split.split_assignment import fold_split_names
 from data_preparation.stages import _apply, assign_splits, drop_rare, mark_duplicates, spool_path
 
 # Reasons a decode gives; the manifest's other reasons come from stages this script runs itself.
@@ -119,11 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         write_manifest(entries, Path(folder) / "manifest.csv")
     report.checkpoint("manifest written")
-    held["members"] = members_by_split(entries)
-    held["shard items"] = {
-        split: split_items(held["members"].get(split, []), list(held["entries"].taxonomy.classes), spool,
-                           config.split.seed + n)
-        for n, split in enumerate(fold_split_names(outcome))}
+    held["shard items"] = shard_items(entries, outcome, list(held["entries"].taxonomy.classes), spool, config.split.seed)
     del entries, outcome
     report.checkpoint("shard items planned")
     report.freed(held)

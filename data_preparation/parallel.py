@@ -44,7 +44,11 @@ class WorkerPool:
             # goes on to make hundreds of thousands of objects, and each full collection they set off
             # would write to every object imported so far, copying the pages it shares with the workers.
             gc.freeze()
-            self.pool = _context().Pool(self.workers, initializer=_worker_init)
+            try:
+                self.pool = _context().Pool(self.workers, initializer=_worker_init)
+            except BaseException:
+                gc.unfreeze()
+                raise
 
     def __enter__(self) -> "WorkerPool":
         return self

@@ -223,9 +223,7 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path,
     for entry, key in zip(kept, make_keys([e.corpus for e in kept], [e.source for e in kept])):
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
-    members = members_by_split(entries)
-    items = {split: split_items(members.get(split, []), classes, spool, config.split.seed + n)
-             for n, split in enumerate(fold_split_names(outcome))}
+    items = shard_items(entries, outcome, classes, spool, config.split.seed)
     if config.augmentation is not None:
         items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, workers, config.progress)
     splits = {name: _write_split(config, group, out, name, workers) for name, group in items.items()}
@@ -245,6 +243,15 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path,
     workers.close()  # the last parallel stage is done: idle workers need not outlive it
     _plot(config, entries, initial_labels, classes, splits, out)
     return info
+
+
+def shard_items(entries: Sequence[Entry], outcome: SplitOutcome, classes: Sequence[str], spool: Path,
+                seed: int) -> dict[str, list[ShardItem]]:
+    """Each split's (or shard group's) items in writing order; the member lists they are made from go
+    once they are made (preparation holds the items until every shard is written)."""
+    members = members_by_split(entries)
+    return {split: split_items(members.get(split, []), classes, spool, seed + n)
+            for n, split in enumerate(fold_split_names(outcome))}
 
 
 def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str,

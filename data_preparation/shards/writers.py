@@ -26,7 +26,7 @@ from data_preparation.stages import spool_path
 AUGMENT_JOURNAL = "augmented.jsonl"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShardItem:
     key: str
     flac_path: str  # a string, not a Path: one item per clip stays in the main process (decode.DecodeTask says why)
