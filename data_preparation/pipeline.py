@@ -30,12 +30,12 @@ from data_preparation.inputs.content_hash import CACHE_FILE, DigestCache
 from data_preparation.inputs.entries import Entry, Inputs, collect_inputs
 from data_preparation.derived.logmel import LogmelSettings
 from data_preparation.inputs.manifest import summarize, write_manifest
-from data_preparation.parallel import resolve_workers
+from data_preparation.parallel import WorkerPool
 from data_preparation.resume import RESUME_FILE, mark_staging, remove_torn, resumable, write_atomic
 from data_preparation.shards.shard_format import MANIFEST_FILE, SPLITS, STATS_FILE, DatasetInfo, SplitInfo
 from data_preparation.shards.tar_writer import make_keys
 from data_preparation.split.split_assignment import SplitOutcome, fold_split_names
-from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates, spool_path
+from data_preparation.stages import assign_splits, decode_entries, drop_rare, mark_duplicates
 from data_preparation.shards.stats import class_weights
 from data_preparation.quality.trim import TOO_SHORT, format_trim_summary, trim_summary
 from data_preparation.shards.writers import (ShardItem, augment_items, members_by_split, split_items, write_audio_split,
@@ -48,6 +48,11 @@ LABEL_CONFLICT = "label conflict"
 
 def prepare(config: PrepareConfig) -> DatasetInfo:
     """Run the whole preparation (or nothing, when ``output`` already holds this exact preparation)."""
+    with WorkerPool(config.workers) as workers:  # forked before any input is listed: parallel.WorkerPool says why
+        return _prepare(config, workers)
+
+
+def _prepare(config: PrepareConfig, workers: WorkerPool) -> DatasetInfo:
     out = Path(config.output)
     inputs = collect_inputs(config.corpora, config.taxonomy)
     staging = out.with_name(out.name + ".partial")
@@ -72,15 +77,15 @@ def prepare(config: PrepareConfig) -> DatasetInfo:
     _staging(config, staging, stamp)
     (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     digests.save(staging / CACHE_FILE)
+    del digests  # saved, and nothing past here reads it: half a kilobyte a clip not held through decoding and writing
     spool = staging / ".spool"
     try:
         info = _finished_staging(staging, stamp)
         if info is None:
             spool.mkdir(parents=True, exist_ok=True)
-            info = _prepare_into(config, inputs, staging, spool)
+            info = _prepare_into(config, inputs, staging, spool, workers)
             info.extra["fingerprint"] = stamp
             write_atomic(staging / STATS_FILE, info.to_json().encode())  # last: stats.json means every shard is written
-            digests.save(staging / CACHE_FILE)
         else:
             _log(config, f"{staging} holds this whole preparation (killed before it was moved into place)")
     except BaseException:  # the folder stays: a rerun of the same command resumes it, any other removes it
@@ -195,12 +200,12 @@ def _remove_leftover(config: PrepareConfig, staging: Path) -> None:
     _log(config, f"removed {staging} ({size / 1e6:.1f} MB), left by a preparation that did not finish")
 
 
-def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path) -> DatasetInfo:
+def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path, workers: WorkerPool) -> DatasetInfo:
     entries = inputs.entries
     initial_labels = [e.label or "(excluded)" for e in entries if e.native_label]
     to_decode = sum(1 for e in entries if e.kept)
-    _log(config, f"decoding {to_decode} files on {resolve_workers(config.workers)} worker process(es)")
-    reused = decode_entries(entries, spool, config.filter, config.workers, config.progress, config.trim)
+    _log(config, f"decoding {to_decode} files on {workers.workers} worker process(es)")
+    reused = decode_entries(entries, spool, config.filter, workers, config.progress, config.trim)
     if reused:
         _log(config, f"resumed: {reused} of {to_decode} files already decoded, kept as they are")
     duplicates = mark_duplicates(entries)
@@ -218,13 +223,10 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     for entry, key in zip(kept, make_keys([e.corpus for e in kept], [e.source for e in kept])):
         entry.key = key
     write_manifest(entries, out / MANIFEST_FILE)
-    spool_of = {i: spool_path(spool, i) for i, e in enumerate(entries) if e.kept}
-    members = members_by_split(entries)
-    items = {split: split_items(members.get(split, []), classes, spool_of, config.split.seed + n)
-             for n, split in enumerate(fold_split_names(outcome))}
+    items = shard_items(entries, outcome, classes, spool, config.split.seed)
     if config.augmentation is not None:
-        items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, config.workers, config.progress)
-    splits = {name: _write_split(config, group, out, name) for name, group in items.items()}
+        items[AUG_SPLIT] = augment_items(items["train"], config.augmentation, spool, workers, config.progress)
+    splits = {name: _write_split(config, group, out, name, workers) for name, group in items.items()}
     info = DatasetInfo(
         classes=classes,
         class_weights=class_weights(classes, [it.meta.label for it in items.get("train", kept_items(items))]),
@@ -237,23 +239,33 @@ def _prepare_into(config: PrepareConfig, inputs: Inputs, out: Path, spool: Path)
     if config.trim is not None:
         _log(config, format_trim_summary(info.extra["trim"]))
     if config.logmel is not None:
-        info.logmel = _write_logmel(config, items, out)
+        info.logmel = _write_logmel(config, items, out, workers)
+    workers.close()  # the last parallel stage is done: idle workers need not outlive it
     _plot(config, entries, initial_labels, classes, splits, out)
     return info
 
 
-def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str) -> SplitInfo:
-    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, config.workers,
-                                   config.progress)
+def shard_items(entries: Sequence[Entry], outcome: SplitOutcome, classes: Sequence[str], spool: Path,
+                seed: int) -> dict[str, list[ShardItem]]:
+    """Each split's (or shard group's) items in writing order; the member lists they are made from go
+    once they are made (preparation holds the items until every shard is written)."""
+    members = members_by_split(entries)
+    return {split: split_items(members.get(split, []), classes, spool, seed + n)
+            for n, split in enumerate(fold_split_names(outcome))}
+
+
+def _write_split(config: PrepareConfig, items: list[ShardItem], out: Path, split: str,
+                 workers: WorkerPool) -> SplitInfo:
+    info, kept = write_audio_split(items, out, split, config.shard_max_samples, config.codec, workers, config.progress)
     if kept:
         _log(config, f"resumed: {split}: {kept} of {len(info.shards)} shards already written, kept as they are")
     return info
 
 
-def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out: Path) -> dict:
+def _write_logmel(config: PrepareConfig, items: dict[str, list[ShardItem]], out: Path, workers: WorkerPool) -> dict:
     settings = LogmelSettings.resolve(config.logmel, config.filter.max_duration)
     splits = {
-        name: write_logmel_split(group, out, name, settings, config.shard_max_samples, config.workers, config.progress)
+        name: write_logmel_split(group, out, name, settings, config.shard_max_samples, workers, config.progress)
         for name, group in items.items()
     }
     return {"n_mels": settings.n_mels, "n_fft": settings.n_fft, "hop_length": settings.hop_length,

@@ -14,7 +14,7 @@ from corpora.taxonomy import drop_rare_classes
 from data_preparation.config import SplitSpec
 from data_preparation.decode.decode import AudioFilter, DecodeResult, DecodeTask, decode_file
 from data_preparation.inputs.entries import Entry
-from data_preparation.parallel import ordered_map
+from data_preparation.parallel import Workers, ordered_map
 from data_preparation.quality.reasons import Reason
 from data_preparation.resume import Journal
 from data_preparation.split.split_assignment import SplitOutcome, assign
@@ -29,7 +29,7 @@ def spool_path(spool: Path, index: int) -> Path:
     return spool / f"{index // SPOOL_PER_FOLDER:04d}" / f"{index:07d}.flac"
 
 
-def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: int, progress: bool,
+def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFilter, workers: Workers, progress: bool,
                    trim: TrimSpec | None = None) -> int:
     """Decode every still-kept entry once (all cores), trimmed when ``trim`` says; set duration, digest or the reason it fails.
 
@@ -46,7 +46,7 @@ def decode_entries(entries: Sequence[Entry], spool: Path, audio_filter: AudioFil
         if record is not None and (record["reason"] is not None or spool_path(spool, i).is_file()):
             _apply(entry, _result_from(record))
         else:
-            tasks.append(DecodeTask(i, entry.path, spool_path(spool, i), audio_filter, trim))
+            tasks.append(DecodeTask(i, str(entry.path), str(spool_path(spool, i)), audio_filter, trim))
     reused = sum(1 for e in entries if e.kept) - len(tasks)
     with journal:
         for result in ordered_map(decode_file, tasks, workers, "decode", progress, done=reused):

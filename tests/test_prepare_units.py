@@ -180,7 +180,7 @@ def _fold_entries(corpora_speakers: dict[str, int], clips_per_speaker: int) -> l
     for corpus, speakers in corpora_speakers.items():
         for speaker in range(speakers):
             for clip in range(clips_per_speaker):
-                entry = Entry(corpus, Path(corpus), Path(corpus) / f"s{speaker}_{clip}.wav", "x", f"s{speaker}")
+                entry = Entry(corpus, Path(corpus), f"s{speaker}_{clip}.wav", "x", f"s{speaker}")
                 entry.label = ("anger", "happy", "neutral", "sad")[(clip + speaker) % 4]
                 entries.append(entry)
     return entries

@@ -43,9 +43,14 @@ class AudioFilter:
 
 @dataclass(frozen=True)
 class DecodeTask:
+    """One file to decode. The pipeline gives its paths as strings: it holds a task per clip while
+    decoding, and a Path costs three times its string (a list of its parts). A Path also interns
+    each part, so a worker forked from a process holding those Paths writes to (the reference
+    counts of) the interned strings it finds there, copying their pages."""
+
     index: int
-    path: Path
-    spool_path: Path
+    path: Path | str
+    spool_path: Path | str
     audio_filter: AudioFilter
     trim: TrimSpec | None = None  # cut leading/trailing silence before spooling (None: the clip as decoded)
 
@@ -74,7 +79,8 @@ def decode_file(task: DecodeTask) -> DecodeResult:
 
 
 def _decode_checked(task: DecodeTask) -> DecodeResult:
-    header = probe(task.path)
+    path = Path(task.path)
+    header = probe(path)
     limits = task.audio_filter
     claimed = header.declared_duration if header.declared_duration is not None else (
         header.duration if header.length_known else None)
@@ -85,7 +91,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
         return DecodeResult(task.index, None, None, reason, **base)
     try:
         # The header may lie or say nothing (written to a pipe): the limit holds while decoding too.
-        wave = read_audio(task.path, header, max_duration=limits.max_duration + HEADER_SLACK)
+        wave = read_audio(path, header, max_duration=limits.max_duration + HEADER_SLACK)
     except DurationLimitError as error:
         detail = f"> {limits.max_duration:g} s (decoding stopped at {error.seconds:.2f} s{_header_note(header)})"
         return DecodeResult(task.index, None, None, Reason("too long", round(error.seconds, 3), detail), **base)
@@ -103,7 +109,7 @@ def _decode_checked(task: DecodeTask) -> DecodeResult:
         wave, trimmed, duration = cut.wave, cut.trimmed, cut.wave.size / SAMPLE_RATE
         if cut.reason is not None:
             return DecodeResult(task.index, duration, None, cut.reason, truncated=truncated, trimmed=trimmed, **base)
-    write_atomic(task.spool_path, encode_audio(wave))  # a kill mid-write leaves no torn clip for a resume
+    write_atomic(Path(task.spool_path), encode_audio(wave))  # a kill mid-write leaves no torn clip for a resume
     return DecodeResult(task.index, duration, content_digest(wave), None, truncated=truncated, trimmed=trimmed, **base)
 
 

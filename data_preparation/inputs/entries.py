@@ -6,9 +6,11 @@ every file. An unknown native label stops everything here, before any audio is d
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import corpora
 from corpora.record import AudioRecord, ReaderProblem
@@ -17,18 +19,29 @@ from data_preparation.config import CorpusSpec
 from data_preparation.quality.reasons import Reason
 
 DROPPED = "dropped"
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})  # one read-only empty mapping, shared by every entry without
 
 
-@dataclass
+def _no_attributes() -> Mapping[str, Any]:
+    return NO_ATTRIBUTES
+
+
+@dataclass(slots=True)
 class Entry:
-    """One input file on its way through preparation; ``reason`` set means it was set aside."""
+    """One input file on its way through preparation; ``reason`` set means it was set aside.
+
+    The main process holds one per input file for the whole run (100,000 clips: issue 24), so an
+    entry is kept small: slots, no per-instance dict; the file as a string under the corpus root
+    that all entries of a corpus share, not a Path of its own (a Path keeps a list of its parts);
+    interned speaker and label names; one shared empty mapping.
+    """
 
     corpus: str
     root: Path
-    path: Path
+    source: str  # the path relative to ``root``, with forward slashes (absolute when outside it)
     native_label: str
     speaker: str
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
     label: str | None = None
     reason: Reason | None = None
     duration: float | None = None  # seconds at 16 kHz, as decoded; None when nothing was decoded
@@ -42,12 +55,8 @@ class Entry:
     key: str = ""
 
     @property
-    def source(self) -> str:
-        """Path relative to the corpus root (absolute when outside it), with forward slashes."""
-        try:
-            return self.path.relative_to(self.root).as_posix()
-        except ValueError:
-            return self.path.as_posix()
+    def path(self) -> Path:
+        return self.root / self.source
 
     @property
     def fate(self) -> str:
@@ -103,8 +112,26 @@ def collect_inputs(specs: list[CorpusSpec], taxonomy_name: str) -> Inputs:
 
 
 def _from_record(record: AudioRecord, root: Path, label: str | None, reason: str | None) -> Entry:
-    return Entry(record.corpus, root, Path(record.path), record.native_label, record.speaker,
-                 dict(record.attributes), label=label, reason=None if reason is None else _label_reason(reason))
+    return Entry(record.corpus, root, source_of(root, record.path), sys.intern(record.native_label),
+                 sys.intern(record.speaker), _attributes(record), label=label,
+                 reason=None if reason is None else _label_reason(reason))
+
+
+def source_of(root: Path, path: Path | str) -> str:
+    """``path`` relative to ``root`` with forward slashes; absolute when it is outside ``root``.
+
+    >>> source_of(Path("corpus"), Path("corpus/spk01/a.wav")), source_of(Path("corpus"), "/elsewhere/b.wav")
+    ('spk01/a.wav', '/elsewhere/b.wav')
+    """
+    path = Path(path)
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # absolute, so that ``root / source`` is the file again
+        return path.absolute().as_posix()
+
+
+def _attributes(record: AudioRecord) -> Mapping[str, Any]:
+    return dict(record.attributes) if record.attributes else NO_ATTRIBUTES
 
 
 def _label_reason(text: str) -> Reason:
@@ -117,6 +144,6 @@ def _from_problem(problem: ReaderProblem, root: Path, label_of: dict[int, str | 
     reason = Reason(problem.kind, None, problem.reason)
     record = problem.record
     if record is None:
-        return Entry(problem.corpus, root, Path(problem.path), "", "", reason=reason)
-    return Entry(problem.corpus, root, Path(problem.path), record.native_label, record.speaker, dict(record.attributes),
-                 label=label_of.get(id(record)), reason=reason)
+        return Entry(problem.corpus, root, source_of(root, problem.path), "", "", reason=reason)
+    return Entry(problem.corpus, root, source_of(root, problem.path), sys.intern(record.native_label),
+                 sys.intern(record.speaker), _attributes(record), label=label_of.get(id(record)), reason=reason)

@@ -76,9 +76,9 @@ def decode_audio(data: bytes, codec: str = audio_codec.DEFAULT_CODEC, sample_rat
     return audio_codec.decode(data, codec, sample_rate)
 
 
-@dataclass
+@dataclass(slots=True)
 class SampleMeta:
-    """The JSON stored beside each sample's audio."""
+    """The JSON stored beside each sample's audio (slots: preparation holds one per clip until its shard is written)."""
 
     key: str
     label: str  # canonical emotion name

@@ -14,21 +14,22 @@ from data_preparation.derived.augment import AugmentTask, augment_clip, plan
 from data_preparation.config import AugmentationSpec
 from data_preparation.inputs.entries import Entry
 from data_preparation.derived.logmel import LogmelSettings, LogmelTask, logmel_npy
-from data_preparation.parallel import ordered_map
+from data_preparation.parallel import Workers, ordered_map
 from data_preparation.resume import Journal
 from data_preparation.shards.audio_codec import DEFAULT_CODEC, decode_pcm16, encode_pcm16, member_ext
 from data_preparation.shards.shard_format import LOGMEL_EXT, META_EXT, SAMPLE_RATE, SampleMeta, SplitInfo, shard_name
 from data_preparation.shards.tar_writer import seeded_order, shard_ranges, write_tar
 from data_preparation.shards.stats import split_info
+from data_preparation.stages import spool_path
 
 
 AUGMENT_JOURNAL = "augmented.jsonl"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShardItem:
     key: str
-    flac_path: Path
+    flac_path: str  # a string, not a Path: one item per clip stays in the main process (decode.DecodeTask says why)
     meta: SampleMeta
 
 
@@ -41,9 +42,9 @@ def members_by_split(entries: Sequence[Entry]) -> dict[str, list[tuple[int, Entr
     return members
 
 
-def split_items(members: Sequence[tuple[int, Entry]], classes: Sequence[str], spool_of: dict[int, Path],
-                seed: int) -> list[ShardItem]:
-    """The split's samples (``members_by_split``) in their seeded writing order (shuffled once: shards mix classes)."""
+def split_items(members: Sequence[tuple[int, Entry]], classes: Sequence[str], spool: Path, seed: int) -> list[ShardItem]:
+    """The split's samples (``members_by_split``) in their seeded writing order (shuffled once: shards mix classes);
+    each entry's audio is the clip decoding spooled under ``spool`` (``stages.spool_path``)."""
     label_id = {label: n for n, label in enumerate(classes)}
     items = []
     for position in seeded_order(len(members), seed):
@@ -53,7 +54,7 @@ def split_items(members: Sequence[tuple[int, Entry]], classes: Sequence[str], sp
             speaker=entry.speaker, native_label=entry.native_label, source=entry.source,
             duration=round(entry.duration or 0.0, 4), attributes=dict(entry.attributes),
         )
-        items.append(ShardItem(entry.key, spool_of[index], meta))
+        items.append(ShardItem(entry.key, str(spool_path(spool, index)), meta))
     return items
 
 
@@ -68,7 +69,7 @@ class AudioShard:
 
 def write_audio_split(
     items: Sequence[ShardItem], out_dir: Path, split: str, max_per_shard: int, codec: str = DEFAULT_CODEC,
-    workers: int = 1, progress: bool = False,
+    workers: Workers = 1, progress: bool = False,
 ) -> tuple[SplitInfo, int]:
     """shards/{split}-NNNNNN.tar of audio in ``codec`` + JSON; FLAC is copied from the spool as it is.
 
@@ -92,9 +93,9 @@ def write_audio_shard(shard: AudioShard) -> None:
                            for it in shard.items))
 
 
-def audio_payload(flac_path: Path, codec: str) -> bytes:
+def audio_payload(flac_path: Path | str, codec: str) -> bytes:
     """A spooled clip's bytes in ``codec``: the same int16 samples, so no codec changes the audio."""
-    data = flac_path.read_bytes()
+    data = Path(flac_path).read_bytes()
     if codec == "flac":
         return data
     pcm, rate = decode_pcm16(data, "flac", SAMPLE_RATE)
@@ -102,12 +103,12 @@ def audio_payload(flac_path: Path, codec: str) -> bytes:
 
 
 def augment_items(
-    train: Sequence[ShardItem], spec: AugmentationSpec, spool: Path, workers: int, progress: bool
+    train: Sequence[ShardItem], spec: AugmentationSpec, spool: Path, workers: Workers, progress: bool
 ) -> list[ShardItem]:
     """Augmented copies of the training items, in train order then technique/copy order."""
     jobs = plan(spec)
     tasks = [
-        AugmentTask(i, item.flac_path, spool / "aug" / f"{i // 1000:04d}" / f"{i:07d}-{technique}{copy}.flac",
+        AugmentTask(i, Path(item.flac_path), spool / "aug" / f"{i // 1000:04d}" / f"{i:07d}-{technique}{copy}.flac",
                     technique, copy, low, high, spec.seed, keep)
         for i, item in enumerate(train)
         for technique, copy, low, high, keep in jobs
@@ -127,13 +128,13 @@ def augment_items(
         attributes = {**source.meta.attributes, "augmentation_factor": round(finished[n]["factor"], 6)}
         meta = dataclasses.replace(source.meta, key=key, augmentation=task.technique,
                                    duration=round(finished[n]["duration"], 4), attributes=attributes)
-        items.append(ShardItem(key, task.out_path, meta))
+        items.append(ShardItem(key, str(task.out_path), meta))
     return items
 
 
 def write_logmel_split(
     items: Sequence[ShardItem], out_dir: Path, split: str, settings: LogmelSettings, max_per_shard: int,
-    workers: int, progress: bool,
+    workers: Workers, progress: bool,
 ) -> SplitInfo:
     """logmel/{split}-NNNNNN.tar of float16 npy images + the same JSON as the waveform shards.
 
@@ -142,7 +143,7 @@ def write_logmel_split(
     ranges = shard_ranges(len(items), max_per_shard)
     names = [shard_name(split, n, "logmel") for n in range(len(ranges))]
     missing = [(name, group) for name, group in zip(names, ranges) if not (out_dir / name).is_file()]
-    tasks = [LogmelTask(i, items[i].flac_path, settings) for _, group in missing for i in group]
+    tasks = [LogmelTask(i, Path(items[i].flac_path), settings) for _, group in missing for i in group]
     images = iter(ordered_map(logmel_npy, tasks, workers, f"log-mel {split}", progress,
                               done=len(items) - len(tasks)))
     for name, group in missing:
