@@ -2,7 +2,9 @@
 
 A speaker is ``corpus/speaker`` as the shards' metadata names it (batches carry both fields). The
 pass reads every clip of the split once, in the evaluation loader's order and crop, through the
-network's front-end only: no labels, no augmentation. Under DDP each rank reads its share and the
+network's front-end only, with no augmentation. Labels never enter the statistics; they are only
+counted per speaker (:meth:`SpeakerStatistics.single_class_speakers`) so that training can warn when
+most speakers show one class. Under DDP each rank reads its share and the
 sums are merged over ranks, so every rank normalises with the same statistics.
 
 Why by hand: torchmetrics' running statistics aggregate over a whole stream, not per group keyed by
