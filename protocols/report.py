@@ -1,13 +1,13 @@
 """The results page: ``python -m protocols.report RUNS... --output docs/results.md``.
 
 Collects the ``results.json`` files cross_validate.py (or the classical baseline) wrote, under the
-given files or folders, into one Markdown page: per protocol its corpus, the source of its folds,
-its classes, then one row per recipe (UA / WA / macro-F1 mean ± sample std over folds, the change
-in UA against the baseline recipe on the same folds, wall and CPU time per fold, the load average
-and the machine), then the published figures for that corpus (``docs/published_results.yaml``) with
-their citation and whether their protocol is ours. The page names the command that made it, so it
-is regenerated, never edited. Files from before the timing fields (no ``cost``/``machine``/
-``train``) still load: their cells say "not recorded".
+given files or folders, into one Markdown page: a summary of every protocol's mean UA per recipe,
+then per protocol its corpus, the source of its folds, its classes, one row per recipe (UA / WA /
+macro-F1 mean ± sample std over folds, the change in UA against the baseline recipe on the same
+folds, wall and CPU time per fold, the load average and the machine), and the published figures for
+that corpus (``docs/published_results.yaml``) with their citation and whether their protocol is
+ours. The page names the command that made it, so it is regenerated, never edited. Files from before
+the timing fields (no ``cost``/``machine``/``train``) still load: their cells say "not recorded".
 """
 from __future__ import annotations
 
@@ -194,8 +194,7 @@ def protocol_section(name: str, entries: Sequence[Entry], published: Sequence[Pu
     lines = [f"## {name}", "", f"- Corpus: {', '.join(corpora) or NOT_RECORDED}"]
     lines += [f"- Note: {notes[c]}" for c in corpora if c in notes]
     lines += [f"- Folds from: {'; '.join(sources)}", f"- Classes: {_classes(entries)}", ""]
-    base = next((e for e in entries if e.recipe == baseline and e.data.get("protocol_folds", len(e.folds))
-                 == len(e.folds)), None) or next((e for e in entries if e.recipe == baseline), None)
+    base = _baseline_entry(entries, baseline)
     lines += ["| recipe | folds | UA | WA | macro-F1 | UA vs " + f"`{baseline}` (points, same folds) | "
               "wall s/fold | CPU s/fold | load avg | machine |", "|" + " --- |" * 10]
     for entry in sorted(entries, key=lambda e: (e.recipe != baseline, e.recipe, -len(e.folds))):
@@ -214,6 +213,36 @@ def protocol_section(name: str, entries: Sequence[Entry], published: Sequence[Pu
     return lines + [""]
 
 
+def _baseline_entry(entries: Sequence[Entry], baseline: str) -> Entry | None:
+    """The baseline recipe's run of a protocol, preferring one that ran every fold."""
+    runs = [e for e in entries if e.recipe == baseline]
+    return next((e for e in runs if e.data.get("protocol_folds", len(e.folds)) == len(e.folds)), None) or \
+        next(iter(runs), None)
+
+
+def summary_section(by_protocol: dict[str, list[Entry]], baseline: str) -> list[str]:
+    """One table over every protocol: each recipe's mean UA and its gain over the baseline on the same
+    folds, so that "does the recipe beat the demo everywhere" is read in one place, not per section."""
+    recipes = sorted({e.recipe for es in by_protocol.values() for e in es}, key=lambda r: (r != baseline, r))
+    lines = ["## Summary: mean UA per protocol (points over the baseline on the same folds)", "",
+             "| protocol | " + " | ".join(f"`{r}`" for r in recipes) + " |", "|" + " --- |" * (len(recipes) + 1)]
+    for name in sorted(by_protocol):
+        base = _baseline_entry(by_protocol[name], baseline)
+        cells = []
+        for recipe in recipes:
+            runs = sorted((e for e in by_protocol[name] if e.recipe == recipe), key=lambda e: -len(e.folds))
+            if not runs:
+                cells.append("—")
+                continue
+            entry = runs[0]
+            ua = f"{mean_std([f['ua'] for f in entry.folds])['mean'] * 100:.2f}"
+            gain = "" if entry is base else f" ({delta_ua(entry, base)})"
+            partial = "" if _folds_cell(entry) == str(len(entry.folds)) else f", {_folds_cell(entry)} folds"
+            cells.append(ua + gain + partial)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def build_page(entries: Sequence[Entry], published: Sequence[Published], command: str, baseline: str,
                notes: dict[str, str]) -> str:
     """The whole page: how it was made, the metric definitions, one section per protocol."""
@@ -226,6 +255,7 @@ def build_page(entries: Sequence[Entry], published: Sequence[Published], command
     by_protocol: dict[str, list[Entry]] = {}
     for entry in entries:
         by_protocol.setdefault(entry.protocol, []).append(entry)
+    lines += summary_section(by_protocol, baseline)
     for name in sorted(by_protocol):
         lines += protocol_section(name, by_protocol[name], published, baseline, notes)
     return "\n".join(lines).rstrip() + "\n"

@@ -133,3 +133,18 @@ def test_classical_folds_keep_their_time_at_the_top(tmp_path: Path) -> None:
     assert report.main([str(tmp_path), "--output", str(out)]) == 0
     row = _row(out.read_text(), "| `configs/classical/egemaps_svm.yaml`")
     assert row[6:9] == ["20 (max 20)", "30 (max 30)", "2.0-4.0"]
+
+
+def test_the_summary_gives_every_protocol_one_row_of_mean_ua_and_gain_per_recipe(runs: Path) -> None:
+    _write(runs / "tess_demo", "configs/demo.yaml", [0.90], protocol="tess-emobox")
+    out = runs / "results.md"
+    assert report.main([str(runs / d) for d in ("demo", "scratch", "ablation", "tess_demo")]
+                       + ["--output", str(out), "--published", str(runs / "published.yaml")]) == 0
+    page = out.read_text()
+    summary = page[page.index("## Summary"):page.index("## savee-loso")]
+    header = _row(summary, "| protocol")
+    assert header == ["protocol", "`configs/demo.yaml`", "`configs/recipes/scratch_cpu.yaml`",
+                      "`configs/recipes/scratch_cpu.yaml --trainer.max_epochs=10`"]
+    # the ablation ran 2 of 4 folds: its gain is over the demo's same two folds (0.35), and it says so
+    assert _row(summary, "| savee-loso")[1:] == ["45.00", "65.00 (+20.00)", "50.00 (+15.00), first 2 of 4 folds"]
+    assert _row(summary, "| tess-emobox")[1:] == ["90.00", "—", "—"]
