@@ -30,10 +30,7 @@ The protocol:
 - At 0 workers the main process is worker 0: Collate takes a slot, receives it at once (before
   filling it, so a fill that raises frees it again) and returns the batch as views of it. Nothing
   crosses a process there, but a fresh 8 MB batch each step was faulted in page by page
-  (docs/performance.md); a consumer's loop keeps two slots in turn. No process shares them, so
-  they are private memory, which (unlike shared memory here) the kernel backs with 2 MB pages when
-  asked: a 4 s row spans 64 small pages, each a TLB miss (a nested page walk in a VM) when the
-  row is written from a cold slot.
+  (docs/performance.md); a consumer's loop keeps two slots in turn.
 """
 from __future__ import annotations
 
@@ -69,17 +66,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _memory(size: int, shared: bool) -> mmap.mmap:
-    """``size`` zeroed bytes: anonymous ``MAP_SHARED`` (forked workers share it), or private, in 2 MB pages where
-    the kernel gives them (the main process's own slots at 0 workers; a fork would copy, not share, them)."""
-    if shared:
-        return mmap.mmap(-1, size)
-    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if hasattr(mmap, "MADV_HUGEPAGE"):  # Linux; transparent huge pages set to "never" ignore it
-        memory.madvise(mmap.MADV_HUGEPAGE)
-    return memory
-
-
 def _pool(token: tuple[int, int]) -> "BatchSlots | None":
     """The pool a SlotBatch or Collate was pickled from, in the process that made it; None elsewhere."""
     return _POOLS.get(token)
@@ -94,14 +80,13 @@ class BatchSlots:
     ((2, 3), 'int64', True)
     """
 
-    def __init__(self, workers: int, rows: int, row_shape: tuple[int, ...], per_worker: int = SLOTS_PER_WORKER,
-                 shared: bool = True) -> None:
+    def __init__(self, workers: int, rows: int, row_shape: tuple[int, ...], per_worker: int = SLOTS_PER_WORKER) -> None:
         self.rows, self.row_shape, self.per_worker = rows, tuple(row_shape), per_worker
         self.count = workers * per_worker
         self.signal_bytes = _round_up(rows * math.prod(self.row_shape) * 4, 64)  # int64 fields after it stay aligned
         self.slot_bytes = _round_up(self.signal_bytes + 2 * 8 * rows, _PAGE)
         self.header = _round_up(8 * self.count, _PAGE)
-        self.memory = _memory(self.header + self.count * self.slot_bytes, shared)
+        self.memory = mmap.mmap(-1, self.header + self.count * self.slot_bytes)  # anonymous, MAP_SHARED: forks share it
         self.owners = np.frombuffer(self.memory, np.int64, count=self.count)
         self.lock = mp.Lock()  # made before the workers fork, as the memory: they share it
         self.live: set[int] = set()  # slots the main process received and still holds (main process only)

@@ -287,8 +287,7 @@ class ShardDataModule(LightningDataModule):
         At 0 workers nothing crosses a process, but a fresh 8 MB batch each step was faulted in
         (and zeroed by the kernel) page by page, as glibc hands big freed blocks back to the system."""
         row = (self.clip_size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], self.clip_size)
-        workers = self.loading.num_workers
-        return BatchSlots(max(workers, 1), self.loading.batch_size, row, shared=workers > 0)
+        return BatchSlots(max(self.loading.num_workers, 1), self.loading.batch_size, row)
 
     def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None) -> list[Any]:
         c = self.clips

@@ -140,18 +140,3 @@ def test_two_live_passes_of_one_loader_do_not_share_a_slot(root: Path) -> None:
         seen = [unpack(batch) for pair in zip(first, second) for batch in pair]
         assert len(seen) == 2 * 12
         assert all(torch.equal(audio, reference[key]) for batch in seen for key, audio in zip(batch["key"], batch["audio"]))
-
-
-@pytest.mark.parametrize("workers", [0, 1])
-def test_slots_are_shared_with_workers_and_private_at_0_workers(root: Path, workers: int) -> None:
-    """Workers write into memory the main process reads; at 0 workers nothing is shared, and private memory is
-    what the kernel backs with huge pages (shared memory here it does not): a child's write shows only if shared."""
-    slots = shard_data_module(str(root), batch_size=4, num_workers=workers, clip_seconds=0.5,
-                              pin_memory=False).train_dataloader().slots
-    pid = os.fork()
-    if pid == 0:
-        slots.owners[0] = 7
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert slots.owners[0] == (7 if workers else 0)
-    slots.owners[0] = 0
