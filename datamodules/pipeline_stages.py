@@ -147,41 +147,10 @@ def split_samples_by_rank(src: Iterable[Sample], rank: int, world_size: int) -> 
 def seeded_shuffle(
     src: Iterable[Sample], bufsize: int, seed: int, epoch: SharedEpoch, rank: int
 ) -> Iterator[Sample]:
-    """A shuffle buffer whose order is reproducible from (seed, epoch, rank, worker).
-
-    WebDataset's ``shuffle`` (filters._shuffle) draw for draw, the same samples in the same order,
-    without its three Python calls per sample (``pick``, ``randint``, ``randrange``: about 1 us a
-    clip, which the loader spends and the decode floor does not)."""
+    """A shuffle buffer whose order is reproducible from (seed, epoch, rank, worker)."""
     worker, _ = worker_slot()
     rng = random.Random(wds.utils.make_seed(seed, epoch.get(), rank, worker, 1))
-    yield from _shuffled(iter(src), bufsize, min(bufsize, 100), rng)
-
-
-def _shuffled(data: Iterator[Sample], bufsize: int, initial: int, rng: random.Random) -> Iterator[Sample]:
-    """``wds.shuffle(bufsize, initial, rng=rng)(data)``: two samples in per sample out until the buffer is
-    full, one out from ``initial`` on, each a ``randint(0, len - 1)`` (= ``randrange(len)``) pick
-    swapped with the last."""
-    buf: list[Sample] = []
-    draw = rng.randrange
-    for sample in data:
-        buf.append(sample)
-        if len(buf) < bufsize:
-            buf.append(next(data, _NONE))
-            if buf[-1] is _NONE:
-                buf.pop()
-        if len(buf) >= initial:
-            k = draw(len(buf))
-            picked, buf[k] = buf[k], buf[-1]
-            buf.pop()
-            yield picked
-    while buf:
-        k = draw(len(buf))
-        picked, buf[k] = buf[k], buf[-1]
-        buf.pop()
-        yield picked
-
-
-_NONE: Any = object()  # _shuffled's end of its source, met inside the loop
+    yield from wds.shuffle(bufsize=bufsize, initial=min(bufsize, 100), rng=rng)(src)
 
 
 def _meta(sample: Sample, classes: tuple[str, ...]) -> SampleMeta:
