@@ -7,12 +7,6 @@ twice). Here each worker writes its ``{nodeid: group}`` map into a folder the co
 (:data:`FOLDER_VARIABLE`, inherited by the workers), and the controller's scheduler, which runs once
 every worker has collected, reads the maps and schedules each group as one unit, as xdist's own
 ``LoadGroupScheduling`` does with the suffix.
-
-Order: the units holding the most ``slow`` tests go first (the SLURM group, then each end-to-end
-test), the quick ones last. WHY: with two workers the suite ends when the later one does; xdist's
-own order (biggest group, then collection order) left a minute-long test such as
-test_scale_benchmark.py for the end, where the other worker idles while it runs. Longest first is
-the usual cure, and the ``slow`` marker is the duration the scheduler knows without timing anything.
 """
 from __future__ import annotations
 
@@ -41,8 +35,7 @@ def remove_folder() -> None:
 
 
 def write_groups(items: list[pytest.Item]) -> None:
-    """On a worker: this worker's ``{nodeid: group}`` for every test with an ``xdist_group`` marker,
-    and the node ids of its ``slow`` tests (the scheduler starts those first)."""
+    """On a worker: this worker's ``{nodeid: group}`` for every test with an ``xdist_group`` marker."""
     folder, worker = os.environ.get(FOLDER_VARIABLE), os.environ.get("PYTEST_XDIST_WORKER")
     if not (folder and worker):
         return
@@ -51,8 +44,7 @@ def write_groups(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker("xdist_group")
         if marker is not None:
             groups[item.nodeid] = str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
-    slow = [item.nodeid for item in items if item.get_closest_marker("slow")]
-    (Path(folder) / f"{worker}.json").write_text(json.dumps({"groups": groups, "slow": slow}))
+    (Path(folder) / f"{worker}.json").write_text(json.dumps(groups))
 
 
 class MarkedGroupScheduling(LoadScopeScheduling):
@@ -61,34 +53,11 @@ class MarkedGroupScheduling(LoadScopeScheduling):
     def __init__(self, config: pytest.Config, log=None) -> None:
         super().__init__(config, log)
         self._groups: dict[str, str] | None = None
-        self._slow: set[str] = set()
-
-    def _read_maps(self) -> None:
-        """Every worker has collected (and written its map) before the scheduler first splits a scope."""
-        self._groups = {}
-        for path in sorted(Path(os.environ[FOLDER_VARIABLE]).glob("*.json")):
-            written = json.loads(path.read_text())
-            self._groups.update(written["groups"])
-            self._slow.update(written["slow"])
 
     def _split_scope(self, nodeid: str) -> str:
-        if self._groups is None:
-            self._read_maps()
+        if self._groups is None:  # every worker has collected (and written its map) by the first call
+            self._groups = {}
+            for path in sorted(Path(os.environ[FOLDER_VARIABLE]).glob("*.json")):
+                self._groups.update(json.loads(path.read_text()))
         group = self._groups.get(nodeid)
         return f"group:{group}" if group is not None else nodeid
-
-    def schedule(self) -> None:
-        """xdist's scheduling, with the units that hold the most slow tests at the front of the queue."""
-        first = self.collection is None
-        super().schedule()
-        if first and self.workqueue:
-            self._slow_first()
-
-    def _slow_first(self) -> None:
-        """Reorder the work still queued: most ``slow`` tests first; ties keep xdist's order (stable sort).
-
-        The few units xdist already handed out (about two per worker) are its biggest groups, the SLURM
-        group among them, so they lose nothing by it."""
-        units = sorted(self.workqueue.items(), key=lambda unit: -sum(nodeid in self._slow for nodeid in unit[1]))
-        self.workqueue.clear()
-        self.workqueue.update(units)
