@@ -4,8 +4,10 @@ On the same weights, validation and test metrics must be equal, the union of key
 must be every sample exactly once (with uneven batch counts across ranks), and a training epoch
 must give both ranks the same number of batches without any sample twice.
 
-Run as a script by the test (``python -m tests.test_datamodule_ddp OUT DATA DEVICES WORKERS``),
-so Lightning's DDP launcher can re-run it for rank 1.
+The DDP run is a script the test starts (``python -m tests.test_datamodule_ddp OUT DATA DEVICES WORKERS``),
+so Lightning's DDP launcher can re-run it for rank 1. The one-process reference is the same
+:func:`run` in the test's own process: it needs no launcher, and a second interpreter would only
+pay the torch and Lightning imports again (several seconds on 2 cores).
 """
 from __future__ import annotations
 
@@ -136,7 +138,8 @@ def test_two_ddp_processes_with_workers_match_one_process(tmp_path: Path) -> Non
                  shards_per_split={"train": 4, "val": 3, "test": 1}, seconds=(0.5, 1.5))
     torch.manual_seed(1)
     torch.save(FrameClassifier(tmp_path).state_dict(), tmp_path / "weights.pt")
-    launch(tmp_path / "single", data, devices=1, workers=0)
+    (tmp_path / "single").mkdir()
+    run(tmp_path / "single", data, devices=1, workers=0)  # the reference: this process, no loader workers
     launch(tmp_path / "ddp", data, devices=2, workers=2)
 
     for stage in ("val", "test"):

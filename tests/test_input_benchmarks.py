@@ -1,7 +1,9 @@
 """benchmarks/bench_input.py and bench_gpu.py run end to end on tiny data and print every figure."""
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,17 @@ import pytest
 from benchmarks import bench_gpu, bench_input
 
 NUMBER = r"[0-9]+(\.[0-9]+)?"
+
+
+@pytest.fixture(autouse=True)
+def datamodules_log_level() -> Iterator[None]:
+    """Both benchmarks' ``main`` quiet the ``datamodules`` logger (level ERROR) for the whole process,
+    as a script may; in the test's process that would outlive the test and hide the bad-sample
+    warnings that later tests on the same worker read (tests/test_datamodule.py, test_data_integrity.py)."""
+    logger = logging.getLogger("datamodules")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 @pytest.mark.slow

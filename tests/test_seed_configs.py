@@ -12,6 +12,7 @@ into tmp_path), and the row loads what it wrote.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ SMALL = ["--config", str(DEBUG_FAST),  # fast_dev_run on the CPU, no logger
 class ParseOnly(SERLightningCLI):
     def instantiate_classes(self) -> None:
         """Parsing and validation only."""
+
+
+@functools.cache
+def row_config(row: Path) -> Any:
+    """The row parsed as train.py parses it, once per worker: read-only here.
+
+    WHY: a parse builds the whole CLI parser (most of a second on 2 cores), and both the parse test
+    and the fast_dev_run test of a row need it; the second reuses it when it runs on the same worker."""
+    return ParseOnly(args=["--config", str(row)]).config
 
 
 def _init_args(spec: Any) -> Any:
@@ -112,7 +122,7 @@ def test_every_seed_row_parses_and_names_its_figure(row: Path) -> None:
     text = row.read_text()
     assert text.startswith(f"# Seed {row.parent.name}, "), "the first line names the seed, table and row"
     assert "reported" in text.split("\n\n")[0], "the header comment gives the reported figure"
-    config = ParseOnly(args=["--config", str(row)]).config
+    config = row_config(row)
     net = config.model.net
     assert _class_path(net).startswith("lightning_modules.components.")
     if _class_path(net).endswith("TimmImageClassifier"):
@@ -153,7 +163,7 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_every_seed_row_runs_fast_dev_run(row: Path, shards: str, tiny_encoder: str, tmp_path: Path) -> None:
     TinyRowCLI.tiny_encoder = tiny_encoder
     args = ["--config", str(row), *SMALL, f"--data.data_root={shards}", f"--run.root={tmp_path}", "--run.name=row"]
-    init_from = ParseOnly(args=["--config", str(row)]).config.model.init_from
+    init_from = row_config(row).model.init_from
     if init_from:
         args.append(f"--model.init_from={pretrained_encoder(pretrain_config_writing(init_from), shards, tmp_path)}")
     cli = TinyRowCLI(args=args)
