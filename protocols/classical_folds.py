@@ -31,6 +31,7 @@ from classical.run_files import MODEL_FILE
 from classical.train import ClassicalConfig, parse_args as parse_classical
 from data_preparation.shards.shard_format import DatasetInfo
 from protocols.config import Invocation, ProtocolConfig
+from protocols.machine import machine
 from protocols.results import write_results
 from protocols.runner import FOLD_RESULT, TEST_REPORT, fold_count, fold_held_out, fold_name
 from protocols.scores import scores_from_report
@@ -112,7 +113,8 @@ def run_fold(config: ClassicalConfig, info: DatasetInfo, features: dict[str, Spl
               **scores_from_report(report), "train_clips": int(len(train.labels)),
               "best_params": {k: str(v) for k, v in search.best_params_.items()},
               "cv_best_score": float(search.best_score_), "wall_s": round(time.perf_counter() - wall, 2),
-              "cpu_s": round(_cpu_seconds() - cpu, 2), "loadavg_start": load, "loadavg_end": _loadavg()}
+              "cpu_s": round(_cpu_seconds() - cpu, 2), "loadavg_start": load, "loadavg_end": _loadavg(),
+              "machine": machine()}
     partial = run_dir / (FOLD_RESULT + ".partial")
     partial.write_text(json.dumps(result, indent=2, sort_keys=True))
     partial.replace(run_dir / FOLD_RESULT)  # atomic: a half-written result never marks a fold done

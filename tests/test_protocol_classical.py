@@ -58,6 +58,7 @@ def test_classical_baseline_runs_every_fold_and_writes_the_protocol_results(save
     for fold in results["folds"]:  # EmoBox's fold tests one speaker (7 clips) and fits on the other three
         assert fold["num_samples"] == 7 and fold["train_clips"] == 21 and fold["held_out"] == "1 speaker(s)", fold
         assert 0.0 <= fold["ua"] <= 1.0 and fold["wall_s"] > 0 and fold["cpu_s"] > 0 and len(fold["loadavg_start"]) == 3
+        assert fold["machine"]["cores"] >= 1 and fold["machine"]["cpu_model"], fold  # the page's machine column
         assert (Path(fold["run_dir"]) / "reports" / "test" / "report.json").is_file()
     assert results["summary"]["pooled"]["ua"]["n"] == 4
     assert results["features"]["clips"] == 28 and results["feature_set"] == "egemaps"
