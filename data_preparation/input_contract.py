@@ -66,6 +66,10 @@ class InputContract:
     class_names: tuple[str, ...] = ()  # in logit order
     taxonomy: str = ""  # stats.json's taxonomy name
     version: int = CONTRACT_VERSION
+    # evaluation clips cropped (eval_crop) / padded to this length and scored as the mean probability
+    # over clip_seconds windows at half-window hops (lightning_modules/window_scores.py); None: one
+    # clip_seconds crop. Kept out of to_dict() when None, so such contracts read as they always did.
+    eval_seconds: float | None = None
 
     def __post_init__(self) -> None:
         _check_choice("padding", self.padding, PADDINGS)
@@ -74,6 +78,9 @@ class InputContract:
         if self.sample_rate <= 0 or not self.clip_seconds > 0:
             raise ValueError(f"input contract: sample_rate={self.sample_rate} and clip_seconds={self.clip_seconds} "
                              "must be positive")
+        if self.eval_seconds is not None and (self.features != "waveform" or not self.eval_seconds > self.clip_seconds):
+            raise ValueError(f"input contract: eval_seconds={self.eval_seconds} needs waveform features and a length "
+                             f"above clip_seconds={self.clip_seconds} (it scores clip_seconds windows of each clip)")
         if self.features == "logmel" and not all(k in (self.logmel or {}) for k in LOGMEL_KEYS):
             raise ValueError(f"input contract: features='logmel' needs logmel settings {LOGMEL_KEYS}, got {self.logmel}")
         object.__setattr__(self, "class_names", tuple(self.class_names))
@@ -92,16 +99,24 @@ class InputContract:
         """Samples or frames per training clip, exactly as the datamodule crops and pads."""
         return self.size_of(self.clip_seconds)
 
+    @property
+    def eval_clip_seconds(self) -> float:
+        """The length evaluation crops and pads clips to: ``eval_seconds``, else the training clip length."""
+        return self.clip_seconds if self.eval_seconds is None else self.eval_seconds
+
     def describe(self) -> str:
         """One line for logs and reports."""
+        windows = "" if self.eval_seconds is None else f", scored over {self.clip_seconds:g} s windows of up to {self.eval_seconds:g} s"
         return (f"{self.sample_rate} Hz, {self.clip_seconds:g} s clips, {self.padding} padding, "
-                f"{self.eval_crop} crop, {self.features}")
+                f"{self.eval_crop} crop, {self.features}{windows}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (str, int, float, list, dict): safe in hparams and under weights_only loading."""
         data = asdict(self)
         data["class_names"] = list(self.class_names)
         data["logmel"] = {k: v for k, v in (self.logmel or {}).items() if k != "splits"} or None
+        if self.eval_seconds is None:
+            del data["eval_seconds"]
         return data
 
     @classmethod
@@ -165,7 +180,8 @@ class InputOverrides:
         if contract is None:
             contract_seconds, padding, crop, size_of = None, "zero", "center", None
         else:
-            contract_seconds, padding, crop, size_of = contract.clip_seconds, contract.padding, contract.eval_crop, contract.size_of
+            contract_seconds, padding, crop, size_of = (contract.eval_clip_seconds, contract.padding, contract.eval_crop,
+                                                        contract.size_of)
         size_of = size_of or (lambda seconds: int(round(seconds * sample_rate)))
         crop_seconds = contract_seconds if self.max_seconds is None else self.max_seconds
         pad_seconds = contract_seconds if self.pad_to_seconds is None else self.pad_to_seconds

@@ -20,16 +20,25 @@ class ClipShape:
 
     Clips longer than ``clip_seconds`` are cropped (random offset in training, ``eval_crop`` at
     evaluation); shorter ones are padded (``"zero"``, or ``"repeat"``: the clip tiled).
-    ``features``: ``"waveform"``, or ``"logmel"`` for the precomputed log-mel shards."""
+    ``features``: ``"waveform"``, or ``"logmel"`` for the precomputed log-mel shards.
+    ``eval_seconds``: evaluation rows of this length instead (longer clips cropped by ``eval_crop``),
+    scored by the model over ``clip_seconds`` windows (lightning_modules/window_scores.py)."""
 
     clip_seconds: float = 4.0
     padding: Literal["zero", "repeat"] = "zero"
     eval_crop: Literal["center", "start"] = "center"
     features: Literal["waveform", "logmel"] = "waveform"
+    eval_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.clip_seconds <= 0:
             raise ValueError(f"data.clip_seconds={self.clip_seconds}: must be positive")
+        if self.eval_seconds is not None and not self.eval_seconds > self.clip_seconds:
+            raise ValueError(f"data.eval_seconds={self.eval_seconds}: must exceed data.clip_seconds={self.clip_seconds} "
+                             "(evaluation scores clip_seconds windows of clips up to that length), or be null")
+        if self.eval_seconds is not None and self.features != "waveform":
+            raise ValueError(f"data.eval_seconds={self.eval_seconds}: windowed evaluation needs data.features=waveform, "
+                             f"not {self.features!r}")
 
 
 @dataclass(frozen=True)

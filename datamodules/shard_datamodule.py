@@ -168,7 +168,7 @@ class ShardDataModule(LightningDataModule):
         return InputContract(
             sample_rate=self.info.sample_rate, clip_seconds=float(c.clip_seconds), padding=c.padding,
             eval_crop=c.eval_crop, features=c.features, logmel=self.info.logmel if c.features == "logmel" else None,
-            class_names=tuple(self.info.classes), taxonomy=self.info.taxonomy,
+            class_names=tuple(self.info.classes), taxonomy=self.info.taxonomy, eval_seconds=c.eval_seconds,
         )
 
     @property
@@ -220,10 +220,10 @@ class ShardDataModule(LightningDataModule):
         else:
             source = [ShardList(urls, self.epoch, h.seed, shuffle=True),
                       partial(split_by_rank, rank=rank, world_size=world_size), wds.split_by_worker]
-        slots = self._slots()
+        slots = self._slots(self.clip_size)
         stages = [*source, partial(tar_samples, handler=self.handler),
                   partial(seeded_shuffle, bufsize=h.shuffle_buffer, seed=h.seed, epoch=self.epoch, rank=rank),
-                  *self._decode_and_batch("random", rank, partial_batches=False, slots=slots)]
+                  *self._decode_and_batch("random", rank, partial_batches=False, slots=slots, size=self.clip_size)]
         dataset = wds.DataPipeline(*stages).with_epoch(plan.worker_batches)
         log.info("training epoch: %d batches per rank (%d samples over %d ranks)", plan.rank_batches, plan.samples, world_size)
         return EpochLoader(self._loader(dataset), self.epoch, self, plan.rank_batches, slots=slots)
@@ -260,8 +260,9 @@ class ShardDataModule(LightningDataModule):
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
-        slots = self._slots()
-        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots)
+        size = self.contract.size_of(self.contract.eval_clip_seconds)
+        slots = self._slots(size)
+        stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots, size=size)
         counts = self._shard_sample_counts(split)
         length = None if counts is None else rank_eval_batches(
             counts, rank, world_size, self.loading.num_workers, self.loading.batch_size)
@@ -281,23 +282,25 @@ class ShardDataModule(LightningDataModule):
             self._shard_counts[split] = counts
         return self._shard_counts[split]
 
-    def _slots(self) -> BatchSlots:
+    def _slots(self, size: int) -> BatchSlots:
         """Reused batch buffers for this loader's workers, or for the main process at 0 workers.
 
         At 0 workers nothing crosses a process, but a fresh 8 MB batch each step was faulted in
         (and zeroed by the kernel) page by page, as glibc hands big freed blocks back to the system."""
-        row = (self.clip_size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], self.clip_size)
+        row = (size,) if self.clips.features == "waveform" else (self.info.logmel["n_mels"], size)
         return BatchSlots(max(self.loading.num_workers, 1), self.loading.batch_size, row)
 
-    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None) -> list[Any]:
+    def _decode_and_batch(self, crop: str, rank: int, partial_batches: bool, slots: BatchSlots | None,
+                          size: int) -> list[Any]:
+        """Decode, crop/pad to ``size`` (the training clip, or the evaluation rows of ``eval_seconds``), batch."""
         c = self.clips
         if c.features == "waveform":
             decode = DecodeWaveform(self.info.sample_rate, tuple(self.classes), self.info.codec, pcm16=True)
             signal, pad_value = "audio", 0.0
         else:
             decode, signal, pad_value = DecodeLogMel(self.info.logmel["n_mels"], tuple(self.classes)), "features", None
-        crop_pad = CropPad(self.clip_size, c.padding, crop, self.stream.seed, rank, self.epoch)
-        collate = Collate(signal, self.clip_size, c.padding, pad_value, slots)
+        crop_pad = CropPad(size, c.padding, crop, self.stream.seed, rank, self.epoch)
+        collate = Collate(signal, size, c.padding, pad_value, slots)
         return [wds.map(decode, handler=self.handler), crop_pad,
                 wds.batched(self.loading.batch_size, collation_fn=collate, partial=partial_batches)]
 
@@ -381,6 +384,7 @@ def shard_data_module(
     fold: int | None = None,
     allow_incomplete: bool = False,
     read_log: str | None = None,
+    eval_seconds: float | None = None,
 ) -> ShardDataModule:
     """Batches from the shards of a prepared dataset (data_preparation/shards/shard_format.py).
 
@@ -401,6 +405,10 @@ def shard_data_module(
             (rounded down to whole batches per worker so no sample repeats; see datamodules/epoch_plan.py).
         resampled: draw training shards with replacement (for sets much larger than an epoch).
         eval_crop: deterministic crop of long clips at evaluation.
+        eval_seconds: evaluate on rows of this length (clips longer still cropped by ``eval_crop``),
+            each scored as the mean probability over ``clip_seconds`` windows at half-window hops
+            (lightning_modules/window_scores.py); null: one ``clip_seconds`` crop. Recorded in the
+            input contract, so evaluate.py scores the same way.
         max_bad_samples: corrupt samples tolerated (counted, logged, skipped) per loader process.
         fold: for a dataset prepared with ``split.mode: folds``, the fold to train and test
             (data_preparation/split/fold_plan.py); its class weights come from that fold's training counts.
@@ -412,7 +420,8 @@ def shard_data_module(
     """
     return ShardDataModule(
         data_root,
-        clips=ClipShape(clip_seconds=clip_seconds, padding=padding, eval_crop=eval_crop, features=features),
+        clips=ClipShape(clip_seconds=clip_seconds, padding=padding, eval_crop=eval_crop, features=features,
+                        eval_seconds=eval_seconds),
         splits=SplitChoice(train_splits=tuple(train_splits), val_split=val_split, test_split=test_split, fold=fold),
         stream=TrainingStream(shuffle_buffer=shuffle_buffer, samples_per_epoch=samples_per_epoch,
                               resampled=resampled, seed=seed),

@@ -32,6 +32,7 @@ from lightning_modules.metrics import per_class_metrics, per_class_scalars, summ
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
 from lightning_modules.speaker_statistics import SpeakerStatistics, batch_stats, collect, speakers_of
+from lightning_modules.window_scores import window_mean_logits
 
 Batch = dict[str, Any]
 STAGES = ("train", "val", "test")
@@ -121,10 +122,26 @@ class EmotionClassifier(LightningModule):
     def forward(self, audio: Tensor, lengths: Tensor, band_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """audio [B, T] float at ``hparams.sample_rate``, lengths [B] valid samples -> logits [B, C].
 
-        ``band_stats``: per-clip speaker statistics for a network with ``speaker_norm`` (None: the population's)."""
+        ``band_stats``: per-clip speaker statistics for a network with ``speaker_norm`` (None: the population's).
+        Out of training, a model whose contract sets ``eval_seconds`` scores rows longer than its
+        training clip as the mean over training-length windows (lightning_modules/window_scores.py);
+        the log of that mean probability is returned as the logits."""
+        if self.eval_window is not None and not self.training and audio.shape[-1] > self.eval_window:
+            return window_mean_logits(self._net_logits, audio, lengths, self.eval_window, band_stats)
+        return self._net_logits(audio, lengths, band_stats)
+
+    def _net_logits(self, audio: Tensor, lengths: Tensor, band_stats: tuple[Tensor, Tensor] | None) -> Tensor:
         if band_stats is None:
             return self.net(audio, lengths)
         return self.net(audio, lengths, band_stats=band_stats)
+
+    @property
+    def eval_window(self) -> int | None:
+        """Samples per scoring window (the training clip) when the contract scores longer clips in windows."""
+        data = self.hparams.get(HPARAM_KEY)
+        if not data or data.get("eval_seconds") is None:
+            return None
+        return InputContract.from_dict(data).clip_size
 
     def logits_of(self, batch: Batch) -> Tensor:
         """Logits of a batch of waveforms ("audio") or of precomputed log-mel ("features").

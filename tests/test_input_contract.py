@@ -1,6 +1,6 @@
 """The checkpoint carries its input contract: evaluate.py with no flag reproduces train.py's test scores.
 
-For three contracts (zero padding, repeat padding, precomputed log-mel) a tiny CNN is trained by
+For four contracts (zero padding, repeat padding, precomputed log-mel, windowed evaluation) a tiny CNN is trained by
 train.py for one epoch on generated shards whose clips are longer and shorter than the clip
 length, so cropping and padding matter; then ``evaluate.py --model BEST --data_root SAME
 --output_dir D`` must report train.py's test metrics to 1e-4, and its logits must give train.py's
@@ -31,6 +31,8 @@ CONTRACTS = {  # name -> datamodule settings
     "zero": {"padding": "zero"},
     "repeat": {"padding": "repeat"},
     "logmel": {"padding": "zero", "features": "logmel"},
+    # rows of 1.4 s scored over 0.8 s windows (lightning_modules/window_scores.py)
+    "windows": {"padding": "zero", "eval_seconds": 1.4},
 }
 
 
@@ -106,6 +108,7 @@ def test_evaluate_with_no_flag_reproduces_train_test_metrics(name, data_root, tr
     assert contract is not None and contract.padding == CONTRACTS[name]["padding"]
     assert contract.clip_seconds == CLIP and contract.features == CONTRACTS[name].get("features", "waveform")
     assert contract.class_names == ("class0", "class1", "class2") and contract.taxonomy == "synthetic"
+    assert contract.eval_seconds == CONTRACTS[name].get("eval_seconds")
 
     report = evaluate_scores(best, data_root, tmp_path / "D")
     assert report["num_samples"] == 18
