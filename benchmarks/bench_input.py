@@ -260,7 +260,7 @@ def setup_loader(root: str, setup: LoaderSetup, batch: int) -> EpochLoader:
     datamodule = shard_data_module(root, batch_size=batch, num_workers=setup.workers, clip_seconds=CLIP_SECONDS,
                                    pin_memory=False, persistent_workers=setup.persistent)
     if setup.transport != "slots":
-        datamodule._slots = lambda: None  # torch's own transport: what the loader did before BatchSlots
+        datamodule._slots = lambda size: None  # torch's own transport: what the loader did before BatchSlots
     return datamodule.train_dataloader()
 
 
