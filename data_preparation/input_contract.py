@@ -104,6 +104,11 @@ class InputContract:
         """The length evaluation crops and pads clips to: ``eval_seconds``, else the training clip length."""
         return self.clip_seconds if self.eval_seconds is None else self.eval_seconds
 
+    @property
+    def eval_clip_size(self) -> int:
+        """Samples or frames per evaluation row: ``clip_size``, or that of ``eval_seconds``."""
+        return self.size_of(self.eval_clip_seconds)
+
     def describe(self) -> str:
         """One line for logs and reports."""
         windows = "" if self.eval_seconds is None else f", scored over {self.clip_seconds:g} s windows of up to {self.eval_seconds:g} s"

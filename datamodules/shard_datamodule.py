@@ -260,7 +260,7 @@ class ShardDataModule(LightningDataModule):
         else:
             stages = [*source, wds.split_by_worker, partial(tar_samples, handler=self.handler),
                       partial(split_samples_by_rank, rank=rank, world_size=world_size)]
-        size = self.contract.size_of(self.contract.eval_clip_seconds)
+        size = self.contract.eval_clip_size
         slots = self._slots(size)
         stages += self._decode_and_batch(self.clips.eval_crop, rank, partial_batches=True, slots=slots, size=size)
         counts = self._shard_sample_counts(split)

@@ -7,8 +7,9 @@ windows of the training length, at half-window hops with the last window ending 
 hears every frame at the length it trained on. On EmoBox's EMOVO folds (a quarter of the clips
 over 3.8 s), the scratch recipe's six checkpoints scored 36.6 UA this way against 35.5 for the
 centre crop and 36.1 for the whole clip; retrained with it (it then also picks the checkpoint by
-validation UA and sets the speaker statistics) they scored 35.1, and SAVEE 45.2 against 43.7: mixed,
-so the recipe leaves it off (configs/recipes/scratch_cpu.yaml). predict.py's windows already score recordings per segment.
+validation UA and sets the speaker statistics) they scored 35.1, and SAVEE 45.2 against 43.7:
+mixed, so the recipe leaves it off (configs/recipes/scratch_cpu.yaml). predict.py's windows
+already score recordings per segment.
 
 Windows are cut on the device from the padded batch with one gather, and only the windows a clip
 has are run; a clip no longer than the window is one window, scored exactly as before.
