@@ -2,6 +2,8 @@
 
     python evaluate.py --model runs/demo --data_root data/prepared/demo --split test --output_dir reports/demo
     python evaluate.py --config configs/after_training/evaluate.yaml --model runs/ensemble
+    python evaluate.py --model runs/protocols/emodb-emobox/folds/emodb-emobox-fold0 \
+        --data_root data/prepared/protocols/emodb_emobox --fold 0 --output_dir reports/emodb-fold0
 
 The folder gets report.json (every number), classification_report.txt, confusion_counts.png,
 confusion_normalized.png, per_corpus.csv and logits.npz. Clips are cropped and padded as the
@@ -11,7 +13,9 @@ A model whose classes differ from the data's stops with an error naming them, un
 --class_mapping says how to relate them (e.g. --class_mapping '{"joy": "happy", "boredom": null}').
 Missing shards stop it naming each; a score over fewer samples than stats.json lists (unreadable
 or mislabelled ones skipped) is written, says "scored N of M" and exits 1, unless
---allow_incomplete true accepts it.
+--allow_incomplete true accepts it. A model trained with per-speaker normalisation normalises each
+clip by its speaker's statistics over the split, as train.py's test step did; --speaker_stats
+population uses the training population's instead (what predict.py gives an unknown speaker).
 
 It lives in prediction/, not evaluation/: it loads any trained model (checkpoint, run folder,
 ensemble) through prediction's loaders, while evaluation/ holds the scoring that layers below
@@ -32,6 +36,7 @@ from evaluation.coverage import Coverage, IncompleteScoreError
 from evaluation.report import build_report, format_classification_report, summary_row, write_report
 from prediction.predictor import load_predictor
 from prediction.split_logits import SplitLogits, collect_logits
+from prediction.split_speakers import SPEAKER_STATS
 from user_errors import exit_on_user_error
 
 log = logging.getLogger("evaluate")
@@ -43,12 +48,17 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--model", type=str, required=True, help="checkpoint (.ckpt), train.py run folder (its best checkpoint), ensemble folder or classical run folder")
     parser.add_argument("--data_root", type=str, required=True, help="prepared dataset (folder of stats.json)")
     parser.add_argument("--split", type=str, default="test")
+    parser.add_argument("--fold", type=Optional[int], default=None,
+                        help="a dataset prepared as folds (cross_validate.py): the fold whose --split is scored")
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--device", type=str, default="auto")
     InputOverrides.add_arguments(parser)  # --max_seconds --pad_to_seconds --padding --eval_crop
     parser.add_argument("--class_mapping", type=Optional[dict[str, Optional[str]]], default=None,
                         help="model class -> data class (null drops it), for models of another taxonomy")
+    parser.add_argument("--speaker_stats", type=str, default="split", choices=SPEAKER_STATS,
+                        help="models trained with per-speaker normalisation: split (each speaker's statistics "
+                             "over the scored split, as train.py's test) or population (the training population's)")
     parser.add_argument("--top_confusions", type=int, default=10)
     parser.add_argument("--allow_incomplete", type=bool, default=False,
                         help="accept a score over fewer samples than stats.json lists; the report says so")
@@ -75,15 +85,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     predictor = load_predictor(config.model, device=config.device)
     overrides = InputOverrides.from_config(config)
     logits = collect_logits({"model": predictor}, config.data_root, config.split, config.batch_size,
-                            overrides, config.class_mapping)
+                            overrides, config.class_mapping, config.speaker_stats, config.fold)
     report = report_for(logits, "model", config.top_confusions)
     coverage = coverage_of(logits, config.split, config.allow_incomplete)
     report["coverage"] = coverage.as_dict()
     contract = predictor.input_contract
     report["source"] = {"model": config.model, "data_root": config.data_root, "split": config.split,
+                        "fold": config.fold,
                         "input_contract": contract.to_dict() if contract else None,
                         "input_overrides": overrides.to_dict(), "model_classes": predictor.class_names,
-                        "class_mapping": config.class_mapping}
+                        "class_mapping": config.class_mapping, "speaker_stats": config.speaker_stats}
     output = Path(config.output_dir)
     write_report(report, output)
     logits.save(output / "logits.npz")

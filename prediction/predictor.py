@@ -45,23 +45,39 @@ class ModelPredictor:
         self.sample_rate = sample_rate
         self.name = name or type(module).__name__
         self.input_contract = input_contract
-        # (mean, std) of the speaker being predicted, for a model with per-speaker normalisation
-        # (prediction/speaker_groups.py); None: the population statistics its checkpoint holds
+        # (mean, std) for a model with per-speaker normalisation: [*rows], the one speaker every row of
+        # the next batch belongs to (predict.py --speaker_groups, prediction/speaker_groups.py), or
+        # [B, *rows], each row's own speaker (evaluate.py, prediction/split_speakers.py); None: the
+        # population statistics its checkpoint holds
         self.speaker_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @torch.inference_mode()
     def predict_logits(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         audio, lengths = audio.to(self.device, torch.float32), lengths.to(self.device)
-        if self.speaker_stats is None:
+        stats = self._band_stats(audio.shape[0])
+        if stats is None:
             return self._checked(self.module(audio, lengths))
-        mean, std = (part.to(self.device).expand(audio.shape[0], *part.shape) for part in self.speaker_stats)
-        return self._checked(self.module(audio, lengths, band_stats=(mean, std)))
+        return self._checked(self.module(audio, lengths, band_stats=stats))
 
     @torch.inference_mode()
     def predict_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Precomputed log-mel [B, n_mels, frames] and valid frames [B] -> logits (features="logmel" models)."""
-        batch = {"features": features.to(self.device, torch.float32), "lengths": lengths.to(self.device)}
-        return self._checked(self.module.logits_of(batch))
+        features, lengths = features.to(self.device, torch.float32), lengths.to(self.device)
+        stats = self._band_stats(features.shape[0])
+        if stats is None:
+            return self._checked(self.module.logits_of({"features": features, "lengths": lengths}))
+        return self._checked(self.module.net.forward_features(features, lengths, band_stats=stats))
+
+    def _band_stats(self, rows: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``speaker_stats`` as one (mean, std) row per clip of a batch of ``rows``."""
+        if self.speaker_stats is None:
+            return None
+        mean, std = (part.to(self.device) for part in self.speaker_stats)
+        if mean.dim() == self.module.net.speaker_norm.population_mean.dim():  # one speaker for the whole batch
+            return mean.expand(rows, *mean.shape), std.expand(rows, *std.shape)
+        if mean.shape[0] != rows:
+            raise ValueError(f"{self.name}: speaker statistics for {mean.shape[0]} clips, the batch has {rows}")
+        return mean, std
 
     def _checked(self, logits: torch.Tensor) -> torch.Tensor:
         if logits.ndim != 2 or logits.shape[1] != len(self.class_names):

@@ -7,7 +7,8 @@ key and reason instead of stopping the run; a shard that is missing stops it, na
 (datamodules/shard_check.py). ``expected`` is the split's size in stats.json, so callers can tell
 a complete score from one over fewer samples (evaluation/coverage.py). Each predictor's clips are
 cropped and padded by its checkpoint's input contract (data_preparation/input_contract.py), as
-train.py's test loop did.
+train.py's test loop did, and a model trained with per-speaker normalisation normalises each clip
+by its speaker's statistics over the split, as train.py's test step did (prediction/split_speakers.py).
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ import numpy as np
 import torch
 
 from data_preparation.input_contract import ClipPlan, InputOverrides, check_data_matches
+from data_preparation.split.fold_plan import fold_view
 from data_preparation.shards.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
 from datamodules.pipeline_stages import DecodeLogMel, DecodeWaveform, crop_clip, pad_clip
 from datamodules.shard_check import require_shards, tarfile_to_samples
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
 from prediction.protocol import Predictor
+from prediction.split_speakers import SplitSpeakers, batch_speakers, check_speaker_stats, speaker_normalising
 
 
 @dataclass
@@ -132,9 +135,33 @@ def model_inputs(signals: Sequence[np.ndarray], plan: ClipPlan) -> tuple[torch.T
     return _stack(clips)
 
 
+def split_speakers(predictors: Mapping[str, Predictor], plans: Mapping[str, ClipPlan], urls: Sequence[str],
+                   decode: DecodeWaveform | DecodeLogMel, batch_size: int) -> dict[str, SplitSpeakers]:
+    """The statistics pass: each speaker-normalising predictor's per-speaker statistics over the split."""
+    passes = {name: SplitSpeakers(models) for name, predictor in predictors.items()
+              if (models := speaker_normalising(predictor))}
+    chunk: list[tuple[np.ndarray, SampleMeta]] = []
+
+    def add() -> None:
+        speakers = batch_speakers(meta for _, meta in chunk)
+        for name, statistics in passes.items():
+            statistics.add(model_inputs([signal for signal, _ in chunk], plans[name]), speakers, plans[name].features)
+        chunk.clear()
+
+    if passes:
+        for _, signal, meta in _samples(urls, [], decode):  # unreadable samples are counted by the scoring pass
+            chunk.append((signal, meta))
+            if len(chunk) == batch_size:
+                add()
+        if chunk:
+            add()
+    return {name: statistics.finish() for name, statistics in passes.items()}
+
+
 def collect_logits(
     predictors: Mapping[str, Predictor], data_root: str | Path, split: str = "test", batch_size: int = 16,
     overrides: InputOverrides | None = None, class_mapping: Mapping[str, str | None] | None = None,
+    speaker_stats: str = "split", fold: int | None = None,
 ) -> SplitLogits:
     """Run every predictor over ``split`` of the prepared dataset at ``data_root``.
 
@@ -143,10 +170,19 @@ def collect_logits(
     Clips are shaped by each predictor's input contract (the checkpoint's clip length, padding,
     crop and features), exactly as train.py's test loop shaped them, so the scores are the ones
     train.py reported; ``overrides`` departs from it explicitly. A predictor without a contract
-    gets whole clips, zero-padded to the batch's longest, unless overridden.
+    gets whole clips, zero-padded to the batch's longest, unless overridden. ``speaker_stats``:
+    "split" normalises a speaker-normalising model's clips by their speaker's statistics over the
+    split (train.py's test step), "population" by the training population's (an unknown speaker).
+    ``fold``: of a dataset prepared as folds, the fold whose train/val/test ``split`` names.
     """
+    check_speaker_stats(speaker_stats)
     data_root = str(data_root)
     info = load_dataset_info(data_root)
+    if fold is not None:
+        info = fold_view(info, fold)  # train/val/test = the fold's unions of shard groups, as train.py read them
+    elif info.folds and split not in info.splits:
+        raise ValueError(f"{data_root} is prepared as {len(info.folds)} folds: pass --fold (0..{len(info.folds) - 1}) "
+                         f"to score that fold's {split!r}")
     where = f"{data_root} (taxonomy {info.taxonomy or 'unnamed'})"
     mappings: dict[str, ClassMapping] = {
         name: resolve_class_mapping(p.class_names, info.classes, class_mapping, where) for name, p in predictors.items()
@@ -155,6 +191,8 @@ def collect_logits(
     features = next(iter(plans.values())).features if plans else "waveform"
     decode = (DecodeWaveform(info.sample_rate, tuple(info.classes), info.codec) if features == "waveform"
               else DecodeLogMel(int(info.logmel["n_mels"]), tuple(info.classes)))
+    urls = split_urls(info, data_root, split, features)
+    speakers = split_speakers(predictors, plans, urls, decode, batch_size) if speaker_stats == "split" else {}
     unreachable = set().union(*(m.unreachable for m in mappings.values())) if mappings else set()
     result = SplitLogits(list(info.classes), [], np.zeros(0, np.int64), [], {n: [] for n in predictors},
                          expected=info.splits[split].num_samples if split in info.splits else None)
@@ -163,16 +201,20 @@ def collect_logits(
 
     def flush() -> None:
         for name, predictor in predictors.items():
+            if name in speakers:
+                speakers[name].select(batch_speakers(meta for _, _, meta in batch))
             inputs = model_inputs([signal for _, signal, _ in batch], plans[name])
             logits = predictor.predict_logits(*inputs) if features == "waveform" else predictor.predict_features(*inputs)
             result.logits[name].append(mappings[name].apply(logits).numpy())
+            if name in speakers:
+                speakers[name].clear()
         for key, _, meta in batch:
             result.keys.append(key)
             result.corpora.append(meta.corpus)
             labels.append(info.classes.index(meta.label))
         batch.clear()
 
-    for key, wave, meta in _samples(split_urls(info, data_root, split, features), result.skipped, decode):
+    for key, wave, meta in _samples(urls, result.skipped, decode):
         label = meta.label
         if label not in info.classes:
             result.skipped.append({"key": key, "reason": f"label {label!r} is not a class of stats.json"})

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from prediction import evaluate_command as evaluate
 from protocols import command as cross_validate
 from data_preparation import demo_corpus
 from evaluation.report import build_report
@@ -148,6 +149,15 @@ def test_two_fold_protocol_end_to_end_and_resumable(tmp_path: Path, monkeypatch,
         assert "group: tiny-2fold" in (run / "csv" / "config.yaml").read_text()  # the W&B group of the protocol
         assert list((run / "wandb").glob("offline-run-*"))
     assert list((tmp_path / "runs" / "tiny-2fold" / "wandb").glob("offline-run-*-tiny-2fold-summary"))
+    # evaluate.py --fold K scores fold K's test speakers as the fold's own test step did
+    fold1 = results["folds"][1]
+    report = evaluate.main(["--model", fold1["run_dir"], "--data_root", str(tmp_path / "prepared"), "--fold", "1",
+                            "--output_dir", str(tmp_path / "eval1"), "--device", "cpu"])
+    assert report["num_samples"] == fold1["num_samples"]
+    assert report["classification_report"]["macro avg"]["recall"] == pytest.approx(fold1["ua"], abs=1e-4)
+    with pytest.raises(ValueError, match="prepared as 2 folds: pass --fold"):
+        evaluate.main(["--model", fold1["run_dir"], "--data_root", str(tmp_path / "prepared"),
+                       "--output_dir", str(tmp_path / "eval"), "--device", "cpu"])
     checkpoints = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*.ckpt")}
     capsys.readouterr()
     assert cross_validate.main(["--config", str(config)]) == 0  # rerun: nothing retrained, results rewritten

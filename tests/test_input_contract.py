@@ -1,6 +1,7 @@
 """The checkpoint carries its input contract: evaluate.py with no flag reproduces train.py's test scores.
 
-For four contracts (zero padding, repeat padding, precomputed log-mel, windowed evaluation) a tiny CNN is trained by
+For five contracts (zero padding, repeat padding, precomputed log-mel, windowed evaluation, per-speaker
+normalisation) a tiny CNN is trained by
 train.py for one epoch on generated shards whose clips are longer and shorter than the clip
 length, so cropping and padding matter; then ``evaluate.py --model BEST --data_root SAME
 --output_dir D`` must report train.py's test metrics to 1e-4, and its logits must give train.py's
@@ -33,7 +34,10 @@ CONTRACTS = {  # name -> datamodule settings
     "logmel": {"padding": "zero", "features": "logmel"},
     # rows of 1.4 s scored over 0.8 s windows (lightning_modules/window_scores.py)
     "windows": {"padding": "zero", "eval_seconds": 1.4},
+    # each test speaker normalised by its own statistics over the test split (prediction/split_speakers.py)
+    "speaker_norm": {"padding": "zero"},
 }
+NET_ARGS = {"speaker_norm": {"speaker_norm": True}}  # name -> extra SmallCNN arguments
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def train_tiny(data_root: Path, runs: Path, name: str, settings: dict[str, str])
     frontend = {"class_path": "lightning_modules.components.frontends.LogMel",
                 "init_args": {"n_mels": LOGMEL["n_mels"], "n_fft": LOGMEL["n_fft"], "hop_length": LOGMEL["hop_length"]}}
     net = {"class_path": "lightning_modules.components.small_cnn.SmallCNN",
-           "init_args": {"channels": [4, 8], "hidden": 16, "frontend": frontend}}
+           "init_args": {"channels": [4, 8], "hidden": 16, "frontend": frontend, **NET_ARGS.get(name, {})}}
     scores = train.main([
         "--config", str(DEBUG_CPU),  # configs/debug/cpu.yaml: CPU, quiet, test reports only
         f"--data.data_root={data_root}", f"--data.batch_size={BATCH}",
@@ -87,10 +91,10 @@ def trained(data_root, tmp_path_factory):
     return get
 
 
-def evaluate_scores(model: Path, data_root: Path, output: Path) -> dict:
+def evaluate_scores(model: Path, data_root: Path, output: Path, *flags: str) -> dict:
     """``python evaluate.py --model M --data_root SAME --output_dir D`` (CPU, the training batch size)."""
     return evaluate.main(["--model", str(model), "--data_root", str(data_root), "--output_dir", str(output),
-                          "--device", "cpu", "--batch_size", str(BATCH)])
+                          "--device", "cpu", "--batch_size", str(BATCH), *flags])
 
 
 def assert_same_scores(report: dict, scores: dict[str, float]) -> None:
@@ -118,6 +122,18 @@ def test_evaluate_with_no_flag_reproduces_train_test_metrics(name, data_root, tr
     loss = batch_mean_loss(saved["logits_0"], saved["labels"], weights, BATCH)
     assert loss == pytest.approx(scores["test/loss"], abs=1e-4)
     assert report["source"]["input_contract"]["padding"] == CONTRACTS[name]["padding"]
+
+
+@pytest.mark.slow
+def test_speaker_norm_models_are_scored_with_the_population_only_when_asked(data_root, trained, tmp_path):
+    """--speaker_stats population: every clip normalised by the training population, not its speaker."""
+    scores, best = trained("speaker_norm")
+    report = evaluate_scores(best, data_root, tmp_path / "P", "--speaker_stats", "population")
+    assert report["source"]["speaker_stats"] == "population"
+    saved = np.load(tmp_path / "P" / "logits.npz")
+    weights = json.loads((data_root / "stats.json").read_text())["class_weights"]
+    loss = batch_mean_loss(saved["logits_0"], saved["labels"], weights, BATCH)
+    assert abs(loss - scores["test/loss"]) > 1e-3  # other statistics, other logits than train.py's test
 
 
 @pytest.mark.slow

@@ -193,3 +193,36 @@ def test_speaker_groups_refuse_a_model_without_speaker_norm() -> None:
     with pytest.raises(ValueError, match="expected one of none, folder, all"):
         check_groupable(plain, "speaker", "runs/demo")
     check_groupable(plain, "none", "runs/demo")  # the default works for every model
+
+
+def test_evaluate_finds_ensemble_members_with_speaker_norm_and_normalises_each_row_by_its_speaker() -> None:
+    from lightning_modules.classifier import EmotionClassifier
+    from prediction.ensemble_artefact import EnsemblePredictor
+    from prediction.predictor import ModelPredictor
+    from prediction.split_speakers import SplitSpeakers, speaker_normalising
+
+    torch.manual_seed(0)
+    names = ["a", "b"]
+    normed = ModelPredictor(EmotionClassifier(lambda n: SmallCNN(n, frontend=LogMel(n_mels=16), channels=(4,),
+                                                                 speaker_norm=True), class_names=names, loss="ce"), names)
+    plain = ModelPredictor(EmotionClassifier(lambda n: SmallCNN(n, frontend=LogMel(n_mels=16), channels=(4,)),
+                                             class_names=names, loss="ce"), names)
+    assert speaker_normalising(EnsemblePredictor([plain, normed], "mean")) == [normed]
+    assert speaker_normalising(plain) == []
+
+    loud, quiet = _voice(1, clips=3), _voice(2, clips=3) * 0.05  # two speakers, one 26 dB quieter
+    lengths = torch.full((3,), loud.shape[1])
+    statistics = SplitSpeakers([normed])
+    statistics.add((loud, lengths), ["c/loud"] * 3, "waveform")
+    statistics.add((quiet, lengths), ["c/quiet"] * 3, "waveform")
+    statistics.finish()
+    mixed = torch.cat([loud[:2], quiet[:2]])
+    statistics.select(["c/loud", "c/loud", "c/quiet", "c/quiet"])
+    rows = normed.predict_logits(mixed, torch.full((4,), loud.shape[1]))
+    for speaker, audio in (("c/loud", loud[:2]), ("c/quiet", quiet[:2])):
+        normed.speaker_stats = statistics.tables[0][speaker]  # one speaker for a whole batch (predict.py)
+        expected = normed.predict_logits(audio, lengths[:2])
+        torch.testing.assert_close(rows[:2] if speaker == "c/loud" else rows[2:], expected)
+    statistics.clear()
+    assert normed.speaker_stats is None
+    assert (normed.predict_logits(quiet[:2], lengths[:2]) - rows[2:]).abs().max() > 1e-3  # population: other logits
