@@ -1,6 +1,7 @@
 """cross_validate.py: aggregation arithmetic against hand-computed values, scores from a report,
 and a 2-fold speaker protocol end to end on a generated corpus (fold runs, resume, results, W&B
-group), also as a SLURM array on the local cluster."""
+group, evaluate.py --fold); the SLURM array of the same protocol runs on the two-node cluster
+(tests/test_slurm_two_nodes.py)."""
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,6 @@ from data_preparation import demo_corpus
 from evaluation.report import build_report
 from protocols.results import format_markdown, write_results
 from protocols.scores import aggregate, scores_from_report
-from tests.slurm_cluster import slurm_cluster  # noqa: F401 (session fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -171,27 +171,6 @@ def test_bad_fold_number_is_a_user_error(tmp_path: Path, monkeypatch, capsys) ->
     config = write_protocol(tmp_path, "tiny-bad")
     assert cross_validate.main(["--config", str(config), "--fold", "5"]) == 2
     assert "--fold 5: the protocol has folds 0..1" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_protocol_as_a_slurm_array(slurm_cluster, tmp_path: Path, monkeypatch) -> None:
-    """``sbatch --array=0-1 slurm/cross_validate.sh``: one fold per task, the last one aggregates."""
-    monkeypatch.chdir(REPO)
-    config = write_protocol(tmp_path, "tiny-array")
-    assert cross_validate.main(["--config", str(config), "--prepare_only"]) == 0  # the README's first step
-    job = slurm_cluster.sbatch("--array=0-1", "--gres=none", "--ntasks-per-node=1", "--cpus-per-task=1", "--mem=2G",
-                               "--time=00:15:00", f"--output={tmp_path}/%x-%A_%a.out", "slurm/cross_validate.sh",
-                               str(config), cwd=REPO)
-    logs = ""
-    for task in (0, 1):
-        state = slurm_cluster.wait_for(f"{job}_{task}", {"COMPLETED"}, timeout=600)
-        log = tmp_path / f"ser-cv-{job}_{task}.out"
-        logs += log.read_text(errors="replace") if log.exists() else f"(no log {log})"
-        assert state == "COMPLETED", f"task {task} ended {state}:\n{logs[-4000:]}"
-    assert f"array job {job} task 0" in logs and f"array job {job} task 1" in logs
-    assert "srun --kill-on-bad-exit=1" in logs and "--data.fold=0" in logs and "--data.fold=1" in logs
-    check_results(tmp_path, "tiny-array")
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "protocols").glob("*.yaml")), ids=lambda p: p.stem)

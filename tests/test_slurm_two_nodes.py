@@ -215,7 +215,8 @@ def test_requeue_of_the_whole_job_resumes_to_the_uninterrupted_scores(
 def test_protocol_array_runs_one_fold_per_node_and_aggregates_once(
     slurm_two_nodes: TwoNodeCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``sbatch --array=0-1 --exclusive slurm/cross_validate.sh``: each fold on its own node, one aggregation."""
+    """``sbatch --array=0-1 --exclusive slurm/cross_validate.sh``: one fold per task, each on its own node, and
+    one aggregation (the last task to finish). The single-node array is this with both tasks on one node."""
     from protocols import command as cross_validate
     from tests.test_cross_validate import check_results, write_protocol
 
@@ -235,6 +236,9 @@ def test_protocol_array_runs_one_fold_per_node_and_aggregates_once(
         assert state == "COMPLETED", f"task {task} ended {state}:\n{logs[-1][-4000:]}"
     nodes = {slurm_two_nodes.job_info(f"{job}_{task}")["NodeList"] for task in (0, 1)}
     assert nodes == set(NODES), nodes
+    text = "".join(logs)
+    assert f"array job {job} task 0" in text and f"array job {job} task 1" in text
+    assert "srun --kill-on-bad-exit=1" in text and "--data.fold=0" in text and "--data.fold=1" in text
     check_results(root, "two-node-array")
     aggregated = [log.count("results: ") for log in logs]
     assert sum(aggregated) == 1, f"aggregated {aggregated} times per task"
