@@ -28,6 +28,7 @@ from lightning_modules.components.base import BatchAugmentation, EmotionNetwork
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.encoder_weights import load_encoder_weights
+from lightning_modules.mixup import Mix, draw_mix, mix_signals, mixed_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
@@ -56,6 +57,7 @@ class EmotionClassifier(LightningModule):
         warmup: warm-up length, a fraction of all steps (< 1) or a step count.
         monitor: the metric the plateau schedule follows (the checkpoint callback has its own).
         augment: on-device waveform augmentation, applied to training batches only.
+        mixup: Beta parameter of mixup on training batches (lightning_modules/mixup.py); 0: off.
         init_from: a pretrained-encoder file (``python pretrain.py``: lightning_modules/encoder_weights.py)
             copied into the network when fitting starts; refused, naming the file and keys, when its
             tensors or its input contract do not fit. A resumed fit then restores its checkpoint over it;
@@ -86,6 +88,7 @@ class EmotionClassifier(LightningModule):
         plateau_factor: float = 0.5,
         monitor: str = "val/weighted_f1",
         augment: BatchAugmentation | None = None,
+        mixup: float = 0.0,
         input_contract: dict[str, Any] | None = None,
         init_from: str | None = None,
     ) -> None:
@@ -95,6 +98,8 @@ class EmotionClassifier(LightningModule):
         if class_weights is not None and len(class_weights) != len(class_names):
             raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
         check_optimizer_settings(lr, encoder_lr, weight_decay)
+        if mixup < 0:
+            raise ValueError(f"model.mixup={mixup}: the Beta parameter must be > 0, or 0 for no mixup")
         # augment is training-time only (the run's config.yaml keeps it): a loaded checkpoint predicts without it
         self.save_hyperparameters(logger=False, ignore=["augment"])
         check_contract(input_contract, class_names, sample_rate)
@@ -234,14 +239,20 @@ class EmotionClassifier(LightningModule):
             log.info("model.init_from: %d pretrained tensors loaded from %s", len(loaded), self.hparams.init_from)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
-        """Augment on the device, in training only, so loader workers stay cheap."""
-        if self.augment is None or self._trainer is None or not self.trainer.training or "audio" not in batch:
+        """Augment (then mix) on the device, in training only, so loader workers stay cheap."""
+        if self._trainer is None or not self.trainer.training:
             return batch
-        result = self.augment(batch["audio"], batch["lengths"])
-        if isinstance(result, tuple):
-            batch["audio"], batch["lengths"] = result
-        else:
-            batch["audio"] = result
+        if self.augment is not None and "audio" in batch:
+            result = self.augment(batch["audio"], batch["lengths"])
+            if isinstance(result, tuple):
+                batch["audio"], batch["lengths"] = result
+            else:
+                batch["audio"] = result
+        if self.hparams.get("mixup", 0.0) > 0:
+            signal = "audio" if "audio" in batch else "features"
+            mix = draw_mix(batch["label"].shape[0], self.hparams.mixup, batch["label"].device)
+            batch[signal], batch["lengths"] = mix_signals(batch[signal], batch["lengths"], mix)
+            batch["mix"] = mix
         return batch
 
     def _shared_step(self, batch: Batch, stage: str) -> dict[str, Tensor] | None:
@@ -249,7 +260,11 @@ class EmotionClassifier(LightningModule):
         (checked before logging, so a skipped NaN never enters the epoch means)."""
         logits = self.logits_of(batch)
         labels = batch["label"]
-        loss = self.criterion(logits.float(), labels)
+        mix: Mix | None = batch.get("mix")  # a training batch mixed by on_after_batch_transfer
+        if mix is None:
+            loss = self.criterion(logits.float(), labels)
+        else:
+            loss = mixed_loss(self.criterion, logits.float(), labels, mix)
         if stage == "train":
             loss = guard_loss(self, loss)  # None (skip) or a clear error, as the nonfinite_loss callback decides
             if loss is None:
