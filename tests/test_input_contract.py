@@ -1,7 +1,7 @@
 """The checkpoint carries its input contract: evaluate.py with no flag reproduces train.py's test scores.
 
-For five contracts (zero padding, repeat padding, precomputed log-mel, windowed evaluation, per-speaker
-normalisation) a tiny CNN is trained by
+For six contracts (zero padding, repeat padding, precomputed log-mel, windowed evaluation, per-speaker
+normalisation of waveform and of log-mel models) a tiny CNN is trained by
 train.py for one epoch on generated shards whose clips are longer and shorter than the clip
 length, so cropping and padding matter; then ``evaluate.py --model BEST --data_root SAME
 --output_dir D`` must report train.py's test metrics to 1e-4, and its logits must give train.py's
@@ -36,8 +36,9 @@ CONTRACTS = {  # name -> datamodule settings
     "windows": {"padding": "zero", "eval_seconds": 1.4},
     # each test speaker normalised by its own statistics over the test split (prediction/split_speakers.py)
     "speaker_norm": {"padding": "zero"},
+    "logmel_speaker_norm": {"padding": "zero", "features": "logmel"},
 }
-NET_ARGS = {"speaker_norm": {"speaker_norm": True}}  # name -> extra SmallCNN arguments
+NET_ARGS = {name: {"speaker_norm": True} for name in ("speaker_norm", "logmel_speaker_norm")}  # extra SmallCNN args
 
 
 @pytest.fixture(scope="module")
