@@ -9,6 +9,9 @@ Why by hand: torchvision's ``transforms.v2.MixUp`` blends one-hot targets for a 
 cross-entropy on images. Here the loss has class weights, label smoothing or a focal term
 (lightning_modules/components/losses.py), which a blend of two integer-label losses keeps exactly, and clips
 have valid lengths that the mix must widen.
+
+Measured (scratch_cpu recipe, EMOVO's 6 EmoBox folds, mean test UA): 35.54 without, 35.03 with
+alpha 0.4, 29.93 with alpha 1.0. No shipped config turns it on.
 """
 from __future__ import annotations
 
