@@ -28,8 +28,8 @@ from lightning_modules.components.base import BatchAugmentation, EmotionNetwork
 from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.encoder_weights import load_encoder_weights
-from lightning_modules.mixup import Mix, draw_mix, mix_signals, mixed_loss
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
+from lightning_modules.mixup import Mix, draw_mix, mix_signals, mixed_loss
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
 from lightning_modules.speaker_statistics import SpeakerStatistics, batch_stats, collect, speakers_of

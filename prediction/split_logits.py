@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from data_preparation.input_contract import ClipPlan, InputOverrides, check_data_matches
-from data_preparation.split.fold_plan import fold_view
 from data_preparation.shards.shard_format import DatasetInfo, SampleMeta, load_dataset_info, shard_urls
+from data_preparation.split.fold_plan import fold_view
 from datamodules.pipeline_stages import DecodeLogMel, DecodeWaveform, crop_clip, pad_clip
 from datamodules.shard_check import require_shards, tarfile_to_samples
 from evaluation.taxonomy import ClassMapping, resolve_class_mapping
