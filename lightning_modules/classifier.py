@@ -29,7 +29,7 @@ from lightning_modules.components.frontends import bind_sample_rate
 from lightning_modules.components.losses import build_loss
 from lightning_modules.encoder_weights import load_encoder_weights
 from lightning_modules.metrics import per_class_metrics, per_class_scalars, summary_metrics
-from lightning_modules.mixup import Mix, draw_mix, mix_signals, mixed_loss
+from lightning_modules.mixup import Mix, check_mixup, draw_mix, mix_signals, mixed_loss
 from lightning_modules.optim import build_scheduler, check_optimizer_settings, param_groups
 from lightning_modules.nonfinite_loss import guard_loss
 from lightning_modules.speaker_statistics import SpeakerStatistics, batch_stats, collect, speakers_of
@@ -98,8 +98,7 @@ class EmotionClassifier(LightningModule):
         if class_weights is not None and len(class_weights) != len(class_names):
             raise ValueError(f"model.class_weights has {len(class_weights)} values for {len(class_names)} classes")
         check_optimizer_settings(lr, encoder_lr, weight_decay)
-        if mixup < 0:
-            raise ValueError(f"model.mixup={mixup}: the Beta parameter must be > 0, or 0 for no mixup")
+        check_mixup(mixup)
         # augment is training-time only (the run's config.yaml keeps it): a loaded checkpoint predicts without it
         self.save_hyperparameters(logger=False, ignore=["augment"])
         check_contract(input_contract, class_names, sample_rate)
@@ -199,13 +198,14 @@ class EmotionClassifier(LightningModule):
         self.net.eval()
         for split in splits:
             batches = (self.transfer_batch_to_device(batch, self.device, 0) for batch in datamodule.split_loader(split))
-            statistics.update(collect(batches, self._features_of))
+            statistics.update(collect(batches, self.features_of))
         self.net.train(was_training)
         self.speaker_tables[key] = statistics.table()
         log.info("speaker statistics of %s: %d speakers", "+".join(splits), len(statistics.sums))
         return statistics
 
-    def _features_of(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def features_of(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The features speaker statistics are taken over: precomputed log-mel, or the front-end's of the audio."""
         if "features" in batch:
             return batch["features"], batch["lengths"]
         return self.net.features_of(batch["audio"], batch["lengths"])
@@ -248,7 +248,7 @@ class EmotionClassifier(LightningModule):
                 batch["audio"], batch["lengths"] = result
             else:
                 batch["audio"] = result
-        if self.hparams.get("mixup", 0.0) > 0:
+        if self.hparams.mixup > 0:
             signal = "audio" if "audio" in batch else "features"
             mix = draw_mix(batch["label"].shape[0], self.hparams.mixup, batch["label"].device)
             batch[signal], batch["lengths"] = mix_signals(batch[signal], batch["lengths"], mix)

@@ -29,12 +29,16 @@ class Mix:
     weight: float  # in [0.5, 1]
 
 
+def check_mixup(alpha: float) -> None:
+    """``model.mixup``: a Beta parameter > 0, or 0 for no mixup."""
+    if alpha < 0:
+        raise ValueError(f"model.mixup={alpha}: the Beta parameter must be > 0, or 0 for no mixup")
+
+
 def draw_mix(rows: int, alpha: float, device: torch.device) -> Mix:
-    """A random partner for every row and the batch's weight, max(w, 1 - w) with w ~ Beta(alpha, alpha).
+    """A random partner for every row and the batch's weight, max(w, 1 - w) with w ~ Beta(alpha > 0, alpha).
 
     Both come from torch's global generator, which ``seed_everything`` seeds: a rerun mixes alike."""
-    if alpha <= 0:
-        raise ValueError(f"model.mixup={alpha}: the Beta parameter must be > 0 (0 switches mixup off)")
     concentration = torch.tensor(float(alpha))
     weight = float(torch.distributions.Beta(concentration, concentration).sample())
     return Mix(torch.randperm(rows).to(device), max(weight, 1.0 - weight))

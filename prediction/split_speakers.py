@@ -50,13 +50,13 @@ class SplitSpeakers:
         self.statistics = [SpeakerStatistics() for _ in self.models]
 
     def add(self, inputs: tuple[Tensor, Tensor], speakers: Sequence[str], features: str) -> None:
-        """One batch of the statistics pass: ``inputs`` as the scoring pass will feed them."""
+        """One batch of the statistics pass: ``inputs`` as the scoring pass will feed them, through the
+        front-end the test step's pass uses (``EmotionClassifier.features_of``)."""
+        signal_key = "audio" if features == "waveform" else "features"
         with torch.inference_mode():
             for model, statistics in zip(self.models, self.statistics):
                 signal, lengths = (part.to(model.device) for part in inputs)
-                if features == "waveform":
-                    signal, lengths = model.module.net.features_of(signal.float(), lengths)
-                statistics.add(signal.float(), lengths, speakers)
+                statistics.add(*model.module.features_of({signal_key: signal, "lengths": lengths}), speakers)
 
     def finish(self) -> "SplitSpeakers":
         self.tables = [statistics.table() for statistics in self.statistics]

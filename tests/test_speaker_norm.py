@@ -125,7 +125,7 @@ def test_training_collects_each_splits_speakers_and_stores_the_population(tmp_pa
     # the checkpoint's population is every training frame's statistics, read again here through the datamodule
     data = ShardDataModule(str(tmp_path / "data"), clips=ClipShape(clip_seconds=1.0),
                            loading=Loading(batch_size=4, num_workers=0))
-    mean, std = collect(data.split_loader("train"), model._features_of).pooled()
+    mean, std = collect(data.split_loader("train"), model.features_of).pooled()
     torch.testing.assert_close(model.net.speaker_norm.population_mean, mean)
     torch.testing.assert_close(model.net.speaker_norm.population_std, std)
     assert not torch.equal(std, torch.ones_like(std))  # not the identity it starts as
